@@ -1,0 +1,70 @@
+#include "kernels/cpu/linear.h"
+
+#include <algorithm>
+
+#include "core/blas.h"
+
+namespace rwkv::cpu {
+
+namespace {
+constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
+// Rows per parallel task for the memory-bound row kernels: big enough to amortise the hand-off.
+constexpr int64_t kRowGrain = 16;
+}  // namespace
+
+Linear::Linear(ThreadPool& pool) : pool_(pool), kernels_(best_kernels()), tile_(size_t(pool.size())) {}
+
+void Linear::run(const Tensor& W, const float* X, int64_t T, float* Y) { run_rows(W, 0, W.rows(), X, T, Y); }
+
+void Linear::run_rows(const Tensor& W, int64_t row_begin, int64_t row_end, const float* X, int64_t T, float* Y) {
+  MatvecArgs a{W.dtype, W.row(row_begin), W.row_bytes(), W.cols()};
+  const int64_t rows = row_end - row_begin;
+  if (T > 1 && !dtype_is_quantized(W.dtype) && Blas::get()) {
+    run_blas(a, rows, X, T, Y);
+  } else {
+    run_kernels(a, rows, X, T, Y);
+  }
+}
+
+void Linear::run_kernels(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y) {
+  const void* xp = X;
+  size_t x_row_bytes = size_t(a.cols) * sizeof(float);
+  if (dtype_is_quantized(a.dtype)) {
+    x_row_bytes = prepared_row_bytes(a.dtype, a.cols);
+    if (prepared_.size() < x_row_bytes * size_t(T)) prepared_.resize(x_row_bytes * size_t(T));
+    for (int64_t t = 0; t < T; ++t) prepare_activations(a.dtype, X + t * a.cols, a.cols, prepared_.data() + t * x_row_bytes);
+    xp = prepared_.data();
+  }
+  if (T == 1) {
+    pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1, int) { kernels_.matvec_rows(a, xp, Y, r0, r1); });
+  } else {
+    pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1, int) {
+      kernels_.matmul_rows(a, xp, x_row_bytes, T, Y, rows, r0, r1);
+    });
+  }
+}
+
+void Linear::run_blas(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y) {
+  const Blas* blas = Blas::get();
+  const int64_t K = a.cols;
+  // Tiles of rows small enough that an F16 tile widened to float stays in L2.
+  const int64_t tile_rows = std::max<int64_t>(16, std::min<int64_t>(256, (256 * 1024) / std::max<int64_t>(1, K)));
+  pool_.parallel_for(rows, tile_rows, [&](int64_t r0, int64_t r1, int thread) {
+    for (int64_t b = r0; b < r1; b += tile_rows) {
+      const int64_t n = std::min(tile_rows, r1 - b);
+      const float* w;
+      if (a.dtype == DType::F32) {
+        w = reinterpret_cast<const float*>(a.w + size_t(b) * a.w_row_bytes);
+      } else {
+        auto& tile = tile_[size_t(thread)];
+        if (tile.size() < size_t(n * K)) tile.resize(size_t(n * K));
+        for (int64_t r = 0; r < n; ++r) dequantize_row(a.dtype, a.w + size_t(b + r) * a.w_row_bytes, tile.data() + r * K, K);
+        w = tile.data();
+      }
+      blas->sgemm(kCblasRowMajor, kCblasNoTrans, kCblasTrans, int(T), int(n), int(K), 1.0f, X, int(K), w, int(K), 0.0f,
+                  Y + b, int(rows));
+    }
+  });
+}
+
+}  // namespace rwkv::cpu

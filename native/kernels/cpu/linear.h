@@ -1,0 +1,34 @@
+// Linear: y = W·x for one token, Y = X·Wᵀ for T tokens, spread over the model's thread pool.
+// One token: the row kernels (memory-bound; every row read once). Several tokens: quantized weights
+// go through the same row kernels over all tokens at once (each row read once for T tokens, bit-identical
+// to one token at a time); float weights go to OpenBLAS sgemm tile by tile (compute-bound), F16 tiles
+// widened to float first.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/matvec.h"
+
+namespace rwkv::cpu {
+
+class Linear {
+ public:
+  explicit Linear(ThreadPool& pool);
+  // X: T rows of W.cols() floats; Y: T rows of W.rows() floats.
+  void run(const Tensor& W, const float* X, int64_t T, float* Y);
+  // Same, but only rows [row_begin, row_end) of W (used for slices of stacked matrices).
+  void run_rows(const Tensor& W, int64_t row_begin, int64_t row_end, const float* X, int64_t T, float* Y);
+
+ private:
+  void run_kernels(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y);
+  void run_blas(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y);
+
+  ThreadPool& pool_;
+  const KernelSet& kernels_;
+  std::vector<uint8_t> prepared_;              // prepared activation rows
+  std::vector<std::vector<float>> tile_;       // per-thread F16 -> F32 tile for sgemm
+};
+
+}  // namespace rwkv::cpu

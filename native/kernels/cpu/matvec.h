@@ -1,0 +1,54 @@
+// Matrix-vector and matrix-matrix row kernels, one per weight type. This is where decoding spends
+// almost all of its time: every weight row is read once per token.
+//
+// Contract shared by every implementation (reference and SIMD):
+//  * Weights stay in their stored type and are dequantized on the fly.
+//  * F32/F16 weights take float activations. Quantized weights take activations quantized to
+//    ActBlockQ8 (per 32: d = amax/127, q = round(x/d)), the same scheme ggml uses, and the dot is
+//    integer inside each block: sum_b d_w*d_x*sum(q_w*q_x) (+ m_w*s_x for the _1 types).
+//  * matmul_rows(T tokens) gives, for every token, exactly the bits matvec_rows gives for it. This is
+//    what makes sequence mode reproduce token-by-token mode bit for bit on quantized weights.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace rwkv::cpu {
+
+struct ActBlockQ8 {
+  float d;  // scale
+  float s;  // d * sum(qs), for the offset term of Q4_1 / Q5_1
+  int8_t qs[32];
+};
+
+// Bytes needed for one prepared activation row of `cols` elements for weight type `t`.
+size_t prepared_row_bytes(DType t, int64_t cols);
+// Float row -> the form the kernel for `t` takes (a copy for F32/F16; ActBlockQ8 for quantized).
+void prepare_activations(DType t, const float* x, int64_t cols, void* out);
+
+struct MatvecArgs {
+  DType dtype;
+  const uint8_t* w;   // row 0 of the weight matrix
+  size_t w_row_bytes; // bytes per weight row
+  int64_t cols;       // elements per row
+};
+
+// y[r] = dot(W[r], x) for r in [r0, r1). `x` is a prepared activation row.
+using MatvecRowsFn = void (*)(const MatvecArgs& a, const void* x, float* y, int64_t r0, int64_t r1);
+// Y[t*ldy + r] = dot(W[r], X_t) for t in [0, T), r in [r0, r1); X_t = X + t*x_row_bytes (prepared rows).
+using MatmulRowsFn = void (*)(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y,
+                              int64_t ldy, int64_t r0, int64_t r1);
+
+struct KernelSet {
+  const char* name;
+  MatvecRowsFn matvec_rows;
+  MatmulRowsFn matmul_rows;
+};
+
+// Plain C++ kernels: the reference every fast kernel is tested against.
+const KernelSet& reference_kernels();
+// The fastest kernels this CPU supports (chosen once, from cpuid). Falls back to the reference.
+const KernelSet& best_kernels();
+
+}  // namespace rwkv::cpu

@@ -1,0 +1,108 @@
+#include "models/architecture.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/cpu/ops.h"
+
+namespace rwkv {
+
+std::string ModelInfo::version_string() const {
+  if (version_major == 5) return "5." + std::to_string(version_minor);
+  return std::to_string(version_major);
+}
+
+int64_t ModelInfo::state_floats_per_layer() const {
+  return version_major == 4 ? int64_t(5) * n_embd : int64_t(2 + head_size) * n_embd;
+}
+
+Architecture::Architecture(const ModelInfo& info, const WeightBinder& w) : info_(info) {
+  const int64_t C = info.n_embd, V = info.n_vocab;
+  emb_ = w.mat("emb.weight", C, V);
+  ln0_w_ = w.vec("blocks.0.ln0.weight", C);
+  ln0_b_ = w.vec("blocks.0.ln0.bias", C);
+  ln_out_w_ = w.vec("ln_out.weight", C);
+  ln_out_b_ = w.vec("ln_out.bias", C);
+  head_ = w.mat("head.weight", C, V);
+}
+
+void Architecture::init_layer_state(float* layer_state) const {
+  std::memset(layer_state, 0, size_t(info_.state_floats_per_layer()) * sizeof(float));
+}
+
+void Architecture::embed(uint32_t token, float* x) const {
+  const int64_t C = info_.n_embd;
+  std::vector<float> row(static_cast<size_t>(C));  // C floats; small, and once per token, not per layer
+  dequantize_row(emb_.dtype, emb_.row(token), row.data(), C);
+  cpu::layer_norm(row.data(), ln0_w_.data(), ln0_b_.data(), C, 1e-5f, x);
+}
+
+void Architecture::head(const float* x, float* logits, Workspace& ws) const {
+  const int64_t C = info_.n_embd;
+  float* normed = ws.arena.take(size_t(C));
+  cpu::layer_norm(x, ln_out_w_.data(), ln_out_b_.data(), C, 1e-5f, normed);
+  ws.linear.run(head_, normed, 1, logits);
+}
+
+namespace {
+
+uint64_t count_params(const TensorIndex& index) {
+  uint64_t n = 0;
+  for (const auto& [name, t] : index.tensors) n += uint64_t(t.elements());
+  return n;
+}
+
+}  // namespace
+
+std::unique_ptr<Architecture> make_architecture(const TensorIndex& index, const std::string& label) {
+  WeightBinder w(index, label);
+  ModelInfo info;
+  const RwkvBinHeader& h = index.header;
+  info.n_layer = int(h.n_layer);
+  info.n_embd = int(h.n_embed);
+  info.n_vocab = int(h.n_vocab);
+  info.data_type = DType(h.data_type);
+  info.file_bytes = index.file ? index.file->size() : 0;
+  info.params = count_params(index);
+  for (const auto& [name, t] : index.tensors)
+    if (name != "emb.weight") info.decode_bytes += t.nbytes;
+  if (const Tensor* e = index.find("emb.weight")) info.decode_bytes += e->row_bytes();
+
+  // Detection, as rwkv.cpp does it (engine-spec 1.2): later rules override earlier ones.
+  info.version_major = 4;
+  if (w.has("blocks.0.att.ln_x.weight")) {
+    info.version_major = 5;
+    info.version_minor = w.has("blocks.0.att.gate.weight") ? 2 : 1;
+  }
+  if (w.has("blocks.0.att.time_maa_x")) info.version_major = 6, info.version_minor = 0;
+  if (w.has("blocks.0.att.r_k")) info.version_major = 7, info.version_minor = 0;
+
+  const int64_t C = info.n_embd;
+  // Head count: v5/v6 from the decay/first tensor (ggml (1, S, H) or (1, 1, H)), v7 from r_k (S, H).
+  if (info.version_major == 5 || info.version_major == 6) {
+    const Tensor& d = w.get(info.version_major == 6 ? "blocks.0.att.time_faaaa" : "blocks.0.att.time_decay");
+    info.n_head = int(d.ne[2]);
+  } else if (info.version_major == 7) {
+    info.n_head = int(w.get("blocks.0.att.r_k").ne[1]);
+  }
+  if (info.version_major >= 5) {
+    if (info.n_head <= 0 || C % info.n_head != 0)
+      throw Error(ErrorCode::Shape, label + ": head count " + std::to_string(info.n_head) + " does not divide n_embed " + std::to_string(C));
+    info.head_size = int(C / info.n_head);
+  }
+  info.ffn_size = int(w.get("blocks.0.ffn.key.weight").rows());
+  info.group_norm_eps = info.version_major == 5 ? 1e-5f : 64e-5f;
+  if (w.get("emb.weight").rows() != info.n_vocab)
+    throw Error(ErrorCode::Shape, label + ": emb.weight has " + std::to_string(w.get("emb.weight").rows()) +
+                                      " rows but the header says n_vocab " + std::to_string(info.n_vocab));
+
+  switch (info.version_major) {
+    case 4: return make_v4(info, w);
+    case 5: return make_v5(info, w);
+    case 6: return make_v6(info, w);
+    default: return make_v7(info, w);
+  }
+}
+
+}  // namespace rwkv

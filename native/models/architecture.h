@@ -1,0 +1,75 @@
+// Architecture: what every RWKV version implements. The driver (models/model.cpp) embeds the
+// tokens, calls layer() for each layer over all T tokens, and applies the head to the last token.
+// One subclass per version (v4.cpp .. v7.cpp), each with one weights struct and its own math.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "formats/rwkv_bin.h"
+#include "kernels/cpu/linear.h"
+#include "models/model_info.h"
+#include "models/weight_binder.h"
+
+namespace rwkv {
+
+// Bump allocator over one buffer sized before the pass, so the per-token path never allocates.
+class Arena {
+ public:
+  void reserve(size_t floats) { if (buf_.size() < floats) buf_.assign(floats, 0.0f); }
+  float* take(size_t floats) { float* p = buf_.data() + used_; used_ += (floats + 15) & ~size_t(15); return p; }
+  void reset() { used_ = 0; }
+  size_t used() const { return used_; }
+
+ private:
+  std::vector<float> buf_;
+  size_t used_ = 0;
+};
+
+// What a layer needs to compute: threads, the linear-layer runner and scratch memory.
+struct Workspace {
+  explicit Workspace(ThreadPool& p) : pool(p), linear(p) {}
+  ThreadPool& pool;
+  cpu::Linear linear;
+  Arena arena;
+  std::vector<float> v_first;  // RWKV-7: the first layer's v, for every token of the pass
+};
+
+class Architecture {
+ public:
+  virtual ~Architecture() = default;
+  const ModelInfo& info() const { return info_; }
+
+  // Writes the initial state of one layer ((2 + S)C or 5C floats): zeros, except v4's pp = -1e30.
+  virtual void init_layer_state(float* layer_state) const;
+  // x: T rows of C floats (the residual stream), updated in place. layer_state: this layer's slice.
+  virtual void layer(int l, float* x, int64_t T, float* layer_state, Workspace& ws) const = 0;
+  // Upper bound on the scratch floats one token needs inside layer().
+  virtual size_t scratch_floats_per_token() const = 0;
+
+  // emb[token] then ln0, into x (C floats).
+  void embed(uint32_t token, float* x) const;
+  // ln_out then head: logits (V floats) from the last token's residual.
+  void head(const float* x, float* logits, Workspace& ws) const;
+
+ protected:
+  Architecture(const ModelInfo& info, const WeightBinder& w);
+  ModelInfo info_;
+
+ private:
+  Tensor emb_;                   // (C, V): V rows of C
+  std::vector<float> ln0_w_, ln0_b_, ln_out_w_, ln_out_b_;  // (C)
+  Tensor head_;                  // (C, V): V rows of C
+};
+
+// Detects the version and dimensions, binds and checks every tensor, and returns the architecture.
+std::unique_ptr<Architecture> make_architecture(const TensorIndex& index, const std::string& label);
+
+// Builders, one per version file.
+std::unique_ptr<Architecture> make_v4(const ModelInfo& info, const WeightBinder& w);
+std::unique_ptr<Architecture> make_v5(const ModelInfo& info, const WeightBinder& w);
+std::unique_ptr<Architecture> make_v6(const ModelInfo& info, const WeightBinder& w);
+std::unique_ptr<Architecture> make_v7(const ModelInfo& info, const WeightBinder& w);
+
+}  // namespace rwkv

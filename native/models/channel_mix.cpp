@@ -1,0 +1,84 @@
+#include "models/channel_mix.h"
+
+#include <algorithm>
+
+#include "kernels/cpu/ops.h"
+
+namespace rwkv {
+
+ChannelMix ChannelMix::bind(const WeightBinder& w, const std::string& p, Kind kind, int64_t C, int64_t F) {
+  ChannelMix m;
+  m.kind = kind;
+  m.C = C;
+  m.F = F;
+  switch (kind) {
+    case Kind::Lerp:
+      m.mix_k = w.vec(p + "ffn.time_mix_k", C);
+      m.mix_r = w.vec(p + "ffn.time_mix_r", C);
+      break;
+    case Kind::Maa:
+      m.mix_k = w.vec(p + "ffn.time_maa_k", C);
+      m.mix_r = w.vec(p + "ffn.time_maa_r", C);
+      break;
+    case Kind::V7:
+      m.mix_k = w.vec(p + "ffn.x_k", C);
+      break;
+  }
+  m.key = w.mat(p + "ffn.key.weight", C, F);
+  m.value = w.mat(p + "ffn.value.weight", F, C);
+  if (kind != Kind::V7) m.receptance = w.mat(p + "ffn.receptance.weight", C, C);
+  return m;
+}
+
+void ChannelMix::apply(float* x, int64_t T, float* ffn_xx, const float* ln2_w, const float* ln2_b, Workspace& ws) const {
+  ws.arena.reset();  // the time-mix buffers are dead by now
+  const size_t TC = size_t(T * C);
+  float* b = ws.arena.take(TC);
+  float* xk = ws.arena.take(TC);
+  float* xr = ws.arena.take(TC);
+  float* r = ws.arena.take(TC);
+  float* out = ws.arena.take(TC);
+  float* k = ws.arena.take(size_t(T * F));
+
+  for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, ln2_w, ln2_b, C, 1e-5f, b + t * C);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* cur = b + t * C;
+    const float* prev = cpu::shifted_row(b, ffn_xx, t, C);
+    float* ok = xk + t * C;
+    float* orr = xr + t * C;
+    switch (kind) {
+      case Kind::Lerp:
+        for (int64_t i = 0; i < C; ++i) {
+          ok[i] = cur[i] * mix_k[i] + prev[i] * (1 - mix_k[i]);
+          orr[i] = cur[i] * mix_r[i] + prev[i] * (1 - mix_r[i]);
+        }
+        break;
+      case Kind::Maa:
+        for (int64_t i = 0; i < C; ++i) {
+          const float sx = prev[i] - cur[i];
+          ok[i] = cur[i] + sx * mix_k[i];
+          orr[i] = cur[i] + sx * mix_r[i];
+        }
+        break;
+      case Kind::V7:
+        for (int64_t i = 0; i < C; ++i) ok[i] = cur[i] + (prev[i] - cur[i]) * mix_k[i];
+        break;
+    }
+  }
+  std::copy(b + (T - 1) * C, b + T * C, ffn_xx);
+
+  ws.linear.run(key, xk, T, k);
+  for (int64_t i = 0; i < T * F; ++i) {
+    const float relu = std::max(k[i], 0.0f);
+    k[i] = relu * relu;
+  }
+  ws.linear.run(value, k, T, out);
+  if (kind == Kind::V7) {
+    for (size_t i = 0; i < TC; ++i) x[i] += out[i];
+    return;
+  }
+  ws.linear.run(receptance, xr, T, r);
+  for (size_t i = 0; i < TC; ++i) x[i] += cpu::sigmoid(r[i]) * out[i];
+}
+
+}  // namespace rwkv

@@ -1,0 +1,60 @@
+#include "models/wkv.h"
+
+namespace rwkv {
+
+void wkv5_6(const WkvArgs& a, ThreadPool& pool) {
+  const int64_t C = a.H * a.S, S = a.S;
+  pool.run(a.H, [&](int64_t h, int) {
+    float* st = a.state + h * S * S;
+    for (int64_t t = 0; t < a.T; ++t) {
+      const int64_t o = t * C + h * S;
+      const float* r = a.r + o;
+      const float* k = a.k + o;
+      const float* v = a.v + o;
+      const float* w = (a.w_per_token ? a.w_per_token + o : a.w_fixed + h * S);
+      const float* u = a.u + h * S;
+      float* y = a.y + o;
+      for (int64_t j = 0; j < S; ++j) y[j] = 0;
+      for (int64_t i = 0; i < S; ++i) {
+        float* row = st + i * S;
+        const float ri = r[i], ki = k[i], wi = w[i], uki = u[i] * ki;
+        for (int64_t j = 0; j < S; ++j) {
+          const float kv = ki * v[j];
+          y[j] += ri * (uki * v[j] + row[j]);
+          row[j] = wi * row[j] + kv;
+        }
+      }
+    }
+  });
+}
+
+void wkv7(const Wkv7Args& a, ThreadPool& pool) {
+  const int64_t C = a.H * a.S, S = a.S;
+  pool.run(a.H, [&](int64_t h, int) {
+    float* st = a.state + h * S * S;
+    for (int64_t t = 0; t < a.T; ++t) {
+      const int64_t o = t * C + h * S;
+      const float* r = a.r + o;
+      const float* w = a.w + o;
+      const float* k = a.k + o;
+      const float* v = a.v + o;
+      const float* kk = a.kk + o;
+      const float* aa = a.a + o;
+      float* y = a.y + o;
+      for (int64_t i = 0; i < S; ++i) {
+        float* row = st + i * S;
+        float sa = 0;
+        for (int64_t j = 0; j < S; ++j) sa -= row[j] * kk[j];
+        float yi = 0;
+        const float vi = v[i];
+        for (int64_t j = 0; j < S; ++j) {
+          row[j] = row[j] * w[j] + vi * k[j] + sa * (kk[j] * aa[j]);
+          yi += row[j] * r[j];
+        }
+        y[i] = yi;
+      }
+    }
+  });
+}
+
+}  // namespace rwkv
