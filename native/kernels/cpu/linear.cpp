@@ -10,6 +10,8 @@ namespace {
 constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
 // Rows per parallel task for the memory-bound row kernels: big enough to amortise the hand-off.
 constexpr int64_t kRowGrain = 16;
+// Below this many multiply-adds a product runs on the calling thread alone.
+constexpr int64_t kSerialWork = 32 * 1024;
 }  // namespace
 
 Linear::Linear(ThreadPool& pool) : pool_(pool), kernels_(best_kernels()), tile_(size_t(pool.size())) {}
@@ -34,6 +36,12 @@ void Linear::run_kernels(const MatvecArgs& a, int64_t rows, const float* X, int6
     if (prepared_.size() < x_row_bytes * size_t(T)) prepared_.resize(x_row_bytes * size_t(T));
     for (int64_t t = 0; t < T; ++t) prepare_activations(a.dtype, X + t * a.cols, a.cols, prepared_.data() + t * x_row_bytes);
     xp = prepared_.data();
+  }
+  // Small products finish faster on one thread than the hand-off to the pool takes (tiny models).
+  if (rows * a.cols * T < kSerialWork) {
+    if (T == 1) kernels_.matvec_rows(a, xp, Y, 0, rows);
+    else kernels_.matmul_rows(a, xp, x_row_bytes, T, Y, rows, 0, rows);
+    return;
   }
   if (T == 1) {
     pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1, int) { kernels_.matvec_rows(a, xp, Y, r0, r1); });

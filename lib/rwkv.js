@@ -1,0 +1,276 @@
+'use strict';
+// RWKV: the public class. A drop-in superset of RWKV-cpp-node's API (constructor, setup,
+// completion, preloadPrompt, free, activeWorkCount, pendingWorkCount) plus eval on token ids, explicit
+// states, streaming, abort and tokenizer access. JS owns the contract: it validates and normalises
+// arguments, then calls the native addon with flat values.
+const fs = require('fs');
+const os = require('os');
+const addon = require('./binding');
+const { RwkvError } = require('./errors');
+const check = require('./validate');
+const { resolveTokenizer, Tokenizer } = require('./tokenizer');
+const { normalizeCompletionOptions } = require('./completion-options');
+const { WorkQueue } = require('./work-queue');
+
+// Prompt tokens per sequence pass; measured on the tiny and synthetic models (BENCHMARKS.md):
+// larger chunks stop paying off past 64, and abort checks stay frequent.
+const DEFAULT_BATCH_SIZE = 64;
+
+const CONFIG_KEYS = new Set(['path', 'threads', 'gpuOffload', 'concurrent', 'batchSize', 'stateCacheSize', 'tokenizer']);
+
+class RWKV {
+  /**
+   * @param {string | {path: string, threads?: number, concurrent?: number, batchSize?: number,
+   *          tokenizer?: string | Tokenizer, gpuOffload?: number | string, stateCacheSize?: number | false}} config
+   */
+  constructor(config) {
+    const cfg = typeof config === 'string' ? { path: config } : config;
+    if (cfg === null || typeof cfg !== 'object') throw check.invalid('config', 'a model path or a config object', config);
+    for (const key of Object.keys(cfg)) {
+      if (!CONFIG_KEYS.has(key)) throw new TypeError(`Unknown RWKV option "${key}". Known options: ${[...CONFIG_KEYS].join(', ')}`);
+    }
+    this.path = check.string('path', cfg.path);
+    this.threads = cfg.threads === undefined || cfg.threads === null ? 0 : check.number('threads', cfg.threads, { min: 0, max: 1024, integer: true });
+    this.concurrent = cfg.concurrent === undefined ? 1 : check.number('concurrent', cfg.concurrent, { min: 1, max: 1024, integer: true });
+    this.batchSize = cfg.batchSize === undefined ? DEFAULT_BATCH_SIZE : check.number('batchSize', cfg.batchSize, { min: 1, max: 4096, integer: true });
+    this.gpuOffload = cfg.gpuOffload === undefined ? 0 : cfg.gpuOffload;
+    this.stateCacheSize = cfg.stateCacheSize === undefined ? 50 : cfg.stateCacheSize;
+    this._tokenizerOption = cfg.tokenizer;
+    this._native = null;
+    this._queue = new WorkQueue(this.concurrent);
+    this._info = null;
+  }
+
+  /** Loads the model (memory-mapped; fast). Resolves to this. */
+  async setup() {
+    if (this._native) return this;
+    let stat;
+    try {
+      stat = fs.statSync(this.path);
+    } catch {
+      throw new RwkvError(`RWKV model path is not a file: ${this.path} (it does not exist)`, 'E_IO');
+    }
+    if (!stat.isFile()) throw new RwkvError(`RWKV model path is not a file: ${this.path}`, 'E_IO');
+    const native = await addon.loadModel(this.path, { threads: this.threads });
+    const info = native.info();
+    this._tokenizer = resolveTokenizer(this._tokenizerOption, this.path, info.nVocab);
+    this._native = native;
+    this._info = Object.freeze({ ...info, tokenizer: this._tokenizer.kind, path: this.path });
+    return this;
+  }
+
+  /** {version, nLayer, nEmbd, nVocab, nHead, headSize, ffnSize, stateSize, dataType, ...} */
+  get info() {
+    this._check();
+    return this._info;
+  }
+
+  get tokenizer() {
+    this._check();
+    return this._tokenizer;
+  }
+
+  /** @private */
+  _check() {
+    if (!this._native) {
+      throw new RwkvError(this._freed ? 'This model has been freed; create a new RWKV instance' : 'RWKV context is not set, have you called setup()?', this._freed ? 'E_FREED' : 'E_NOT_SETUP');
+    }
+  }
+
+  /** A new initial state (zeros; v4 has its own start value). */
+  createState() {
+    this._check();
+    return this._native.initState();
+  }
+
+  /**
+   * Evaluates token ids from `state` (or the initial state). The state passed in is not changed.
+   * @returns {Promise<{logits: Float32Array, state: Float32Array}>}
+   */
+  async eval(tokens, state) {
+    this._check();
+    const ids = check.tokens('tokens', tokens, this._info.nVocab);
+    const s = state === undefined || state === null ? null : check.state('state', state, this._info.stateSize);
+    return this._native.eval(ids, s, true);
+  }
+
+  tokenize(text) {
+    return Array.from(this.tokenizer.encode(text));
+  }
+
+  detokenize(tokens) {
+    return this.tokenizer.decode(tokens);
+  }
+
+  /** Completion, RWKV-cpp-node compatible; see README for every option and result field. */
+  async completion(options) {
+    this._check();
+    const opt = normalizeCompletionOptions(options, this);
+    const { value, waitedMs } = await this._queue.run(() => this._generate(opt));
+    value.perf.queueIdleTime = waitedMs;
+    return value;
+  }
+
+  /** Processes a prompt only (max_tokens 0), as RWKV-cpp-node. */
+  async preloadPrompt(prompt) {
+    await this.completion({ prompt, max_tokens: 0 });
+  }
+
+  /**
+   * Streams completion text: `for await (const chunk of model.stream({prompt}))`. Breaking out of the
+   * loop aborts the generation. The same options as completion().
+   */
+  stream(options) {
+    const base = typeof options === 'string' ? { prompt: options } : { ...options };
+    const controller = new AbortController();
+    const outer = base.signal;
+    if (outer) outer.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+    const chunks = [];
+    let wake = null, done = false, failure = null;
+    const notify = () => { if (wake) { wake(); wake = null; } };
+    delete base.streamCallback; delete base.onTextChunk; delete base.stream_callback;
+    const run = this.completion({ ...base, signal: controller.signal, stopOnAbortSignal: true, onTextChunk: (c) => { chunks.push(c); notify(); } })
+      .then((r) => { done = true; notify(); return r; }, (e) => { failure = e; done = true; notify(); });
+    return {
+      result: run,
+      [Symbol.asyncIterator]() { return this; },
+      async next() {
+        for (;;) {
+          if (chunks.length) return { value: chunks.shift(), done: false };
+          if (failure) throw failure;
+          if (done) return { value: undefined, done: true };
+          await new Promise((r) => { wake = r; });
+        }
+      },
+      async return() {
+        controller.abort();
+        await run;
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /** @private */
+  async _generate(opt) {
+    this._check();
+    const t0 = performance.now();
+    const promptTokens = opt.tokens || this._tokenizer.encode(opt.prompt);
+    const state = opt.initState;
+    if (opt.signal && opt.signal.aborted) return this._abortResult(opt, promptTokens, t0);
+    let full = '';
+    const job = this._native.generate(
+      this._tokenizer._native,
+      promptTokens,
+      state,
+      null,
+      {
+        temperature: opt.temperature, topP: opt.topP, topK: opt.topK, minP: opt.minP,
+        presencePenalty: opt.presencePenalty, frequencyPenalty: opt.frequencyPenalty, penaltyDecay: opt.penaltyDecay,
+        seed: opt.seed, bannedTokens: opt.bannedTokens, biasTokens: opt.biasTokens, biasValues: opt.biasValues,
+        maxTokens: opt.maxTokens, batchSize: opt.batchSize, stop: opt.stop, stopTokens: opt.stopTokens,
+        feedLastToken: true,
+      },
+      (chunk) => {
+        full += chunk;
+        if (opt.onTextChunk) opt.onTextChunk(chunk, full);
+      },
+    );
+    const onAbort = () => job.abort();
+    if (opt.signal) opt.signal.addEventListener('abort', onAbort, { once: true });
+    let r;
+    try {
+      r = await job.promise;
+    } finally {
+      if (opt.signal) opt.signal.removeEventListener('abort', onAbort);
+    }
+    if (r.finishReason === 'abort' && !opt.stopOnAbortSignal) throw abortError(opt.signal);
+    return this._result(opt, promptTokens.length, r, t0);
+  }
+
+  /** @private */
+  _abortResult(opt, promptTokens, t0) {
+    if (!opt.stopOnAbortSignal) throw abortError(opt.signal);
+    return this._result(opt, promptTokens.length, { text: '', tokens: new Uint32Array(0), finishReason: 'abort', promptTokensEvaluated: 0, promptMs: 0, completionMs: 0, state: null }, t0);
+  }
+
+  /** @private */
+  _result(opt, promptCount, r, t0) {
+    const completionTokens = r.tokens.length;
+    const cached = 0;
+    const uncached = promptCount - cached;
+    const per = (ms, n) => (n > 0 ? ms / n : 0);
+    const rate = (ms, n) => (ms > 0 ? (1000 * n) / ms : 0);
+    const result = {
+      prompt: opt.prompt,
+      completion: r.text,
+      finishReason: r.finishReason,
+      usage: { promptTokens: promptCount, completionTokens, totalTokens: promptCount + completionTokens, promptTokensCached: cached },
+      perf: {
+        queueIdleTime: 0,
+        promptTime: r.promptMs,
+        completionTime: r.completionMs,
+        totalTime: performance.now() - t0,
+        timePerPrompt: per(r.promptMs, uncached),
+        timePerCompletion: per(r.completionMs, completionTokens),
+        timePerFullPrompt: per(r.promptMs, promptCount),
+        promptPerSecond: rate(r.promptMs, uncached),
+        completionPerSecond: rate(r.completionMs, completionTokens),
+        fullPromptPerSecond: rate(r.promptMs, promptCount),
+      },
+    };
+    if (opt.returnState) result.state = r.state;
+    return result;
+  }
+
+  /** Completions running now (RWKV-cpp-node). */
+  activeWorkCount() {
+    return this._queue.active;
+  }
+
+  /** Completions waiting for a free slot (RWKV-cpp-node). */
+  pendingWorkCount() {
+    return this._queue.pending;
+  }
+
+  /** Releases the model; later calls fail with a clear error. Work in flight finishes first. */
+  async free() {
+    if (this._native) this._native.free();
+    this._native = null;
+    this._freed = true;
+  }
+
+  dispose() {
+    return this.free();
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.free();
+  }
+
+  /** Quantizes an FP32/FP16 rwkv.cpp .bin file to Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 (rwkv.cpp-compatible). */
+  static async quantize(inPath, outPath, type) {
+    check.string('inPath', inPath);
+    check.string('outPath', outPath);
+    check.string('type', type);
+    const t = type.toUpperCase();
+    if (!['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0'].includes(t)) throw new RangeError(`type must be one of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; got ${type}`);
+    if (!fs.existsSync(inPath)) throw new RwkvError(`cannot quantize: ${inPath} does not exist`, 'E_IO');
+    await addon.quantize(inPath, outPath, t);
+  }
+
+  static systemInfo() {
+    return { ...addon.systemInfo(), cpus: os.cpus().length };
+  }
+}
+
+function abortError(signal) {
+  if (signal && signal.reason !== undefined) return signal.reason;
+  const e = new RwkvError('The completion was aborted', 'E_ABORT');
+  e.name = 'AbortError';
+  return e;
+}
+
+RWKV.Tokenizer = Tokenizer;
+RWKV.RwkvError = RwkvError;
+
+module.exports = { RWKV };

@@ -1,0 +1,65 @@
+// Module entry: registers the native classes and functions that lib/ wraps.
+// Per-environment data (AddonData) keeps the addon safe to load in worker threads.
+#include <napi.h>
+
+#include "addon/async_task.h"
+#include "addon/errors.h"
+#include "addon/model_wrap.h"
+#include "addon/tokenizer_wrap.h"
+#include "core/blas.h"
+#include "core/dtype.h"
+#include "kernels/cpu/matvec.h"
+#include "quantize/quantize_model.h"
+
+namespace rwkv::addon {
+namespace {
+
+// initialize(RwkvError): lib/errors.js hands over the error class native errors are built from.
+Napi::Value initialize(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) return throw_type_error(info.Env(), "initialize(RwkvError)");
+  info.Env().GetInstanceData<AddonData>()->rwkv_error = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// quantize(in, out, type) -> Promise<void>
+Napi::Value quantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString())
+    return throw_type_error(env, "quantize(inPath, outPath, type)");
+  const std::string in = info[0].As<Napi::String>(), out = info[1].As<Napi::String>(), type_name = info[2].As<Napi::String>();
+  DType type;
+  if (!dtype_from_name(type_name, &type)) return throw_type_error(env, "unknown type " + type_name);
+  return AsyncTask::start(env, "rwkv.quantize", [in, out, type] { quantize_model_file(in, out, type); }, nullptr);
+}
+
+Napi::Value system_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kernels", Napi::String::New(env, cpu::best_kernels().name));
+  const Blas* blas = Blas::get();
+  o.Set("blas", blas ? Napi::Value(Napi::String::New(env, blas->library)) : env.Null());
+  o.Set("openblasCoretype", blas ? Napi::Value(Napi::String::New(env, blas->coretype)) : env.Null());
+  return o;
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData<AddonData>(data);
+  Napi::Function model = ModelWrap::define(env);
+  data->model_ctor = Napi::Persistent(model);
+  Napi::Function tokenizer = TokenizerWrap::define(env);
+  data->tokenizer_ctor = Napi::Persistent(tokenizer);
+  exports.Set("initialize", Napi::Function::New(env, initialize));
+  exports.Set("loadModel", Napi::Function::New(env, ModelWrap::load));
+  exports.Set("loadTokenizer", Napi::Function::New(env, TokenizerWrap::load));
+  exports.Set("quantize", Napi::Function::New(env, quantize));
+  exports.Set("systemInfo", Napi::Function::New(env, system_info));
+  return exports;
+}
+
+}  // namespace rwkv::addon
+
+static Napi::Object InitRwkvNode(Napi::Env env, Napi::Object exports) { return rwkv::addon::init(env, exports); }
+NODE_API_MODULE(rwkv_node, InitRwkvNode)

@@ -1,0 +1,35 @@
+// ModelWrap: the JS-visible handle of one loaded rwkv::Model. lib/rwkv.js owns the public API and
+// validates arguments; this layer checks types cheaply, copies inputs and queues the work.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "engine.h"
+
+namespace rwkv::addon {
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  static Napi::Value load(const Napi::CallbackInfo& info);  // loadModel(path, threads) -> Promise<ModelWrap>
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+
+  // Null once freed; callers throw "model is freed".
+  std::shared_ptr<Model> model() const { return model_; }
+
+ private:
+  Napi::Value info(const Napi::CallbackInfo& info);
+  Napi::Value init_state(const Napi::CallbackInfo& info);
+  Napi::Value eval(const Napi::CallbackInfo& info);
+  Napi::Value free(const Napi::CallbackInfo& info);
+  Napi::Value tokens_evaluated(const Napi::CallbackInfo& info);
+  Napi::Value generate(const Napi::CallbackInfo& info);  // addon/generate.cpp
+
+  std::shared_ptr<Model> model_;
+};
+
+// Throws a JS error and returns null if the model was freed.
+std::shared_ptr<Model> require_model(const Napi::CallbackInfo& info, const ModelWrap* wrap);
+
+}  // namespace rwkv::addon
