@@ -1,10 +1,23 @@
 #include "models/wkv.h"
 
+#include <functional>
+
 namespace rwkv {
+
+namespace {
+// Heads run in parallel only when there is enough work to beat the hand-off (not for tiny models).
+void for_each_head(ThreadPool& pool, int64_t H, int64_t work, const std::function<void(int64_t)>& fn) {
+  if (work < 64 * 1024) {
+    for (int64_t h = 0; h < H; ++h) fn(h);
+  } else {
+    pool.run(H, [&](int64_t h, int) { fn(h); });
+  }
+}
+}  // namespace
 
 void wkv5_6(const WkvArgs& a, ThreadPool& pool) {
   const int64_t C = a.H * a.S, S = a.S;
-  pool.run(a.H, [&](int64_t h, int) {
+  for_each_head(pool, a.H, a.H * S * S * a.T, [&](int64_t h) {
     float* st = a.state + h * S * S;
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t o = t * C + h * S;
@@ -30,7 +43,7 @@ void wkv5_6(const WkvArgs& a, ThreadPool& pool) {
 
 void wkv7(const Wkv7Args& a, ThreadPool& pool) {
   const int64_t C = a.H * a.S, S = a.S;
-  pool.run(a.H, [&](int64_t h, int) {
+  for_each_head(pool, a.H, a.H * S * S * a.T, [&](int64_t h) {
     float* st = a.state + h * S * S;
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t o = t * C + h * S;

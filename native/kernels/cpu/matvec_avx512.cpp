@@ -16,6 +16,10 @@
 //    (spread over 8 lanes), and the float work per block is one convert and one fma with d_w*d_x.
 //  * Plain 256-bit vectors for the integer work: Zen 4 executes 512-bit ops as two 256-bit halves, so
 //    zmm would buy nothing there, and one 32-weight block is exactly one ymm.
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() and trip -Wuninitialized under -O3.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>

@@ -1,0 +1,264 @@
+#include "kernels/vulkan/device.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+#include "kernels/vulkan/check.h"
+
+namespace rwkv::vk {
+
+namespace {
+
+// The one instance of the process: created on first use, never destroyed (drivers keep global
+// state; destroying and re-creating instances repeatedly is slow and leaks on some of them).
+VkInstance shared_instance(std::string* why) {
+  static VkInstance instance = VK_NULL_HANDLE;
+  static std::string error;
+  static bool tried = false;
+  if (tried) {
+    if (!instance && why) *why = error;
+    return instance;
+  }
+  tried = true;
+  if (!load_library(&error)) {
+    if (why) *why = error;
+    return VK_NULL_HANDLE;
+  }
+  uint32_t version = VK_API_VERSION_1_0;
+  if (vk().vkEnumerateInstanceVersion) vk().vkEnumerateInstanceVersion(&version);
+  if (version < VK_API_VERSION_1_2) {
+    error = "the Vulkan loader supports only version " + std::to_string(VK_API_VERSION_MAJOR(version)) + "." +
+            std::to_string(VK_API_VERSION_MINOR(version)) + "; rwkv-node needs 1.2";
+    if (why) *why = error;
+    return VK_NULL_HANDLE;
+  }
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "rwkv-node";
+  app.pEngineName = "rwkv-node";
+  app.apiVersion = VK_API_VERSION_1_2;
+  VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  ci.pApplicationInfo = &app;
+  const VkResult r = vk().vkCreateInstance(&ci, nullptr, &instance);
+  if (r != VK_SUCCESS) {
+    instance = VK_NULL_HANDLE;
+    error = std::string("vkCreateInstance failed: ") + result_name(r);
+    if (why) *why = error;
+    return VK_NULL_HANDLE;
+  }
+  load_instance_functions(instance);
+  return instance;
+}
+
+const char* type_name(VkPhysicalDeviceType t) {
+  switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    default: return "other";
+  }
+}
+
+int compute_queue_family(VkPhysicalDevice pd) {
+  uint32_t n = 0;
+  vk().vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, nullptr);
+  std::vector<VkQueueFamilyProperties> q(n);
+  vk().vkGetPhysicalDeviceQueueFamilyProperties(pd, &n, q.data());
+  // A compute-only family first (often a dedicated async-compute queue), else any with compute.
+  for (uint32_t i = 0; i < n; ++i)
+    if ((q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && !(q[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) return int(i);
+  for (uint32_t i = 0; i < n; ++i)
+    if (q[i].queueFlags & VK_QUEUE_COMPUTE_BIT) return int(i);
+  return -1;
+}
+
+DeviceInfo describe(VkPhysicalDevice pd, int index) {
+  DeviceInfo d;
+  d.index = index;
+  VkPhysicalDeviceProperties p{};
+  vk().vkGetPhysicalDeviceProperties(pd, &p);
+  d.name = p.deviceName;
+  d.type = type_name(p.deviceType);
+  d.api_version = p.apiVersion;
+  VkPhysicalDeviceMemoryProperties mem{};
+  vk().vkGetPhysicalDeviceMemoryProperties(pd, &mem);
+  for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
+    if (mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+      d.device_local_bytes = std::max<uint64_t>(d.device_local_bytes, mem.memoryHeaps[i].size);
+  if (p.apiVersion < VK_API_VERSION_1_2) {
+    d.why_not = "supports Vulkan " + std::to_string(VK_API_VERSION_MAJOR(p.apiVersion)) + "." +
+                std::to_string(VK_API_VERSION_MINOR(p.apiVersion)) + ", needs 1.2";
+    return d;
+  }
+  VkPhysicalDeviceSubgroupProperties sub{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  p2.pNext = &sub;
+  vk().vkGetPhysicalDeviceProperties2(pd, &p2);
+  d.subgroup_size = sub.subgroupSize;
+  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  f2.pNext = &f12;
+  vk().vkGetPhysicalDeviceFeatures2(pd, &f2);
+  const VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+  if (!f12.bufferDeviceAddress) d.why_not = "no bufferDeviceAddress feature";
+  else if (!(sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) || (sub.supportedOperations & need) != need)
+    d.why_not = "no subgroup arithmetic in compute shaders";
+  else if (sub.subgroupSize < 4 || sub.subgroupSize > 128) d.why_not = "unsupported subgroup size " + std::to_string(sub.subgroupSize);
+  else if (compute_queue_family(pd) < 0) d.why_not = "no compute queue";
+  else d.usable = true;
+  return d;
+}
+
+std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
+  uint32_t n = 0;
+  VK_CHECK("vkEnumeratePhysicalDevices", vk().vkEnumeratePhysicalDevices(instance, &n, nullptr));
+  std::vector<VkPhysicalDevice> v(n);
+  if (n) VK_CHECK("vkEnumeratePhysicalDevices", vk().vkEnumeratePhysicalDevices(instance, &n, v.data()));
+  v.resize(n);
+  return v;
+}
+
+bool allow_cpu_devices() {
+  const char* e = std::getenv("RWKV_VULKAN_ALLOW_CPU");
+  return e && *e && std::strcmp(e, "0") != 0;
+}
+
+}  // namespace
+
+std::vector<DeviceInfo> list_devices(std::string* why) {
+  std::vector<DeviceInfo> out;
+  try {
+    VkInstance instance = shared_instance(why);
+    if (!instance) return out;
+    const auto pds = physical_devices(instance);
+    for (size_t i = 0; i < pds.size(); ++i) out.push_back(describe(pds[i], int(i)));
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+  }
+  return out;
+}
+
+std::unique_ptr<Device> Device::create(int index) {
+  std::string why;
+  VkInstance instance = shared_instance(&why);
+  if (!instance) throw Error(ErrorCode::Device, "Vulkan is not available: " + why);
+  const auto pds = physical_devices(instance);
+  if (pds.empty()) throw Error(ErrorCode::Device, "Vulkan found no devices");
+
+  int chosen = -1;
+  DeviceInfo info;
+  if (index >= 0) {
+    if (size_t(index) >= pds.size())
+      throw Error(ErrorCode::Device, "gpuDevice " + std::to_string(index) + " does not exist: Vulkan lists " +
+                                         std::to_string(pds.size()) + " device(s)");
+    info = describe(pds[size_t(index)], index);
+    if (!info.usable) throw Error(ErrorCode::Device, "Vulkan device " + std::to_string(index) + " (" + info.name + ") is not usable: " + info.why_not);
+    chosen = index;
+  } else {
+    const char* order[] = {"discrete", "integrated", "virtual", "cpu"};
+    std::string rejected;
+    for (const char* want : order) {
+      if (std::strcmp(want, "cpu") == 0 && !allow_cpu_devices()) break;
+      for (size_t i = 0; i < pds.size() && chosen < 0; ++i) {
+        DeviceInfo d = describe(pds[i], int(i));
+        if (d.type != want) continue;
+        if (d.usable) chosen = int(i), info = d;
+        else rejected += " " + d.name + " (" + d.why_not + ");";
+      }
+      if (chosen >= 0) break;
+    }
+    if (chosen < 0)
+      throw Error(ErrorCode::Device, "no usable Vulkan GPU" + (rejected.empty() ? std::string() : ":" + rejected) +
+                                         " (software rasterizers are skipped unless RWKV_VULKAN_ALLOW_CPU=1)");
+  }
+
+  std::unique_ptr<Device> d(new Device());
+  d->instance_ = instance;
+  d->physical_ = pds[size_t(chosen)];
+  d->info_ = info;
+  vk().vkGetPhysicalDeviceProperties(d->physical_, &d->props_);
+  vk().vkGetPhysicalDeviceMemoryProperties(d->physical_, &d->mem_);
+  d->queue_family_ = uint32_t(compute_queue_family(d->physical_));
+
+  const float priority = 1.0f;
+  VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  qci.queueFamilyIndex = d->queue_family_;
+  qci.queueCount = 1;
+  qci.pQueuePriorities = &priority;
+  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  f12.bufferDeviceAddress = VK_TRUE;
+  VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  dci.pNext = &f12;
+  dci.queueCreateInfoCount = 1;
+  dci.pQueueCreateInfos = &qci;
+  VK_CHECK("vkCreateDevice", vk().vkCreateDevice(d->physical_, &dci, nullptr, &d->device_));
+  load_device_functions(d->device_);
+  vk().vkGetDeviceQueue(d->device_, d->queue_family_, 0, &d->queue_);
+
+  VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pci.queueFamilyIndex = d->queue_family_;
+  VK_CHECK("vkCreateCommandPool", vk().vkCreateCommandPool(d->device_, &pci, nullptr, &d->pool_));
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VK_CHECK("vkCreateFence", vk().vkCreateFence(d->device_, &fci, nullptr, &d->fence_));
+  return d;
+}
+
+Device::~Device() {
+  if (!device_) return;
+  vk().vkDeviceWaitIdle(device_);
+  if (fence_) vk().vkDestroyFence(device_, fence_, nullptr);
+  if (pool_) vk().vkDestroyCommandPool(device_, pool_, nullptr);
+  vk().vkDestroyDevice(device_, nullptr);
+}
+
+uint32_t Device::device_local_type(uint32_t allowed) const {
+  for (uint32_t i = 0; i < mem_.memoryTypeCount; ++i)
+    if ((allowed & (1u << i)) && (mem_.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT)) return i;
+  for (uint32_t i = 0; i < mem_.memoryTypeCount; ++i)
+    if (allowed & (1u << i)) return i;
+  throw Error(ErrorCode::Device, "no memory type for a device buffer");
+}
+
+uint32_t Device::host_visible_type(uint32_t allowed) const {
+  const VkMemoryPropertyFlags need = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  // Cached first: the host reads logits, x and state back, and uncached reads are very slow.
+  for (uint32_t i = 0; i < mem_.memoryTypeCount; ++i) {
+    const auto f = mem_.memoryTypes[i].propertyFlags;
+    if ((allowed & (1u << i)) && (f & need) == need && (f & VK_MEMORY_PROPERTY_HOST_CACHED_BIT)) return i;
+  }
+  for (uint32_t i = 0; i < mem_.memoryTypeCount; ++i)
+    if ((allowed & (1u << i)) && (mem_.memoryTypes[i].propertyFlags & need) == need) return i;
+  throw Error(ErrorCode::Device, "no host-visible coherent memory type");
+}
+
+void Device::submit_and_wait(const VkCommandBuffer* cbs, uint32_t count) {
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = count;
+  si.pCommandBuffers = cbs;
+  VK_CHECK("vkQueueSubmit", vk().vkQueueSubmit(queue_, 1, &si, fence_));
+  // Wait in slices so a lost device still returns an error instead of hanging forever.
+  VkResult r;
+  do r = vk().vkWaitForFences(device_, 1, &fence_, VK_TRUE, 1000000000ull);
+  while (r == VK_TIMEOUT);
+  VK_CHECK("vkWaitForFences", r);
+  VK_CHECK("vkResetFences", vk().vkResetFences(device_, 1, &fence_));
+}
+
+VkCommandBuffer Device::allocate_command_buffer() {
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = pool_;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 1;
+  VkCommandBuffer cb = VK_NULL_HANDLE;
+  VK_CHECK("vkAllocateCommandBuffers", vk().vkAllocateCommandBuffers(device_, &ai, &cb));
+  return cb;
+}
+
+void Device::free_command_buffer(VkCommandBuffer cb) {
+  if (cb) vk().vkFreeCommandBuffers(device_, pool_, 1, &cb);
+}
+
+}  // namespace rwkv::vk

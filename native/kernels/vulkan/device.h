@@ -1,0 +1,75 @@
+// Device: one Vulkan instance + logical device with a compute queue, the memory types this backend
+// uses, a command pool and a fence. Non-copyable; everything it creates is destroyed with it.
+//
+// Requirements (checked, reported by name when missing): Vulkan 1.2, bufferDeviceAddress (shaders
+// take buffer addresses in push constants and job tables, so no descriptor sets are needed),
+// subgroup basic + arithmetic operations in compute shaders, a queue with compute.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/vulkan/vk_loader.h"
+
+namespace rwkv::vk {
+
+struct DeviceInfo {
+  int index = -1;                 // position in vkEnumeratePhysicalDevices
+  std::string name;
+  std::string type;               // "discrete", "integrated", "virtual", "cpu", "other"
+  uint32_t api_version = 0;
+  uint64_t device_local_bytes = 0;  // size of the largest device-local heap
+  uint32_t subgroup_size = 0;
+  bool usable = false;            // meets the requirements above
+  std::string why_not;            // when !usable
+};
+
+// Lists every physical device (for `info --gpu`). Returns an empty list, with `why` set, when
+// libvulkan or an instance is unavailable. Never throws.
+std::vector<DeviceInfo> list_devices(std::string* why = nullptr);
+
+class Device {
+ public:
+  // index >= 0: that device (any type). index < 0: the first usable discrete GPU, then integrated,
+  // then virtual. CPU implementations (llvmpipe/lavapipe) are slower than the engine's own CPU path,
+  // so they are chosen automatically only when RWKV_VULKAN_ALLOW_CPU=1 (tests on CI set it).
+  // Throws Error(ErrorCode::Device) saying what is missing.
+  static std::unique_ptr<Device> create(int index);
+  ~Device();
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+
+  VkDevice handle() const { return device_; }
+  VkPhysicalDevice physical() const { return physical_; }
+  VkQueue queue() const { return queue_; }
+  VkCommandPool command_pool() const { return pool_; }
+  const DeviceInfo& info() const { return info_; }
+  const VkPhysicalDeviceProperties& properties() const { return props_; }
+  uint32_t subgroup_size() const { return info_.subgroup_size; }
+
+  // Memory type index for buffers: device-local (weights, state, scratch) or host-visible (staging).
+  uint32_t device_local_type(uint32_t allowed_bits) const;
+  uint32_t host_visible_type(uint32_t allowed_bits) const;
+
+  // Submits the command buffers in order as one batch and waits for them to finish.
+  void submit_and_wait(const VkCommandBuffer* cbs, uint32_t count);
+
+  VkCommandBuffer allocate_command_buffer();
+  void free_command_buffer(VkCommandBuffer cb);
+
+ private:
+  Device() = default;
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  uint32_t queue_family_ = 0;
+  VkCommandPool pool_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  VkPhysicalDeviceProperties props_{};
+  VkPhysicalDeviceMemoryProperties mem_{};
+  DeviceInfo info_;
+};
+
+}  // namespace rwkv::vk

@@ -1,0 +1,53 @@
+#include "kernels/vulkan/recorder.h"
+
+#include <algorithm>
+
+#include "kernels/vulkan/check.h"
+
+namespace rwkv::vk {
+
+void Recorder::begin() {
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  VK_CHECK("vkBeginCommandBuffer", vk().vkBeginCommandBuffer(cb_, &bi));
+  bound_ = VK_NULL_HANDLE;
+}
+
+void Recorder::end() { VK_CHECK("vkEndCommandBuffer", vk().vkEndCommandBuffer(cb_)); }
+
+void Recorder::dispatch_raw(VkPipeline pipeline, const void* pc, uint32_t bytes, uint32_t groups) {
+  if (groups == 0) return;
+  if (pipeline != bound_) {
+    vk().vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+    bound_ = pipeline;
+  }
+  // Push constants are padded to the full block so no shader ever reads bytes left from an earlier dispatch.
+  uint8_t block[kPushConstantBytes] = {};
+  std::memcpy(block, pc, bytes);
+  vk().vkCmdPushConstants(cb_, pipelines_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushConstantBytes, block);
+  const uint32_t max_x = std::min<uint32_t>(device_.properties().limits.maxComputeWorkGroupCount[0], 65535);
+  const uint32_t gx = std::min(groups, max_x);
+  const uint32_t gy = (groups + gx - 1) / gx;
+  vk().vkCmdDispatch(cb_, gx, gy, 1);
+  ++dispatches_;
+}
+
+void Recorder::barrier() {
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                     VK_ACCESS_TRANSFER_WRITE_BIT;
+  const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  vk().vkCmdPipelineBarrier(cb_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+}
+
+void Recorder::copy(const Slice& src, const Slice& dst, uint64_t bytes) {
+  if (bytes == 0) return;
+  VkBufferCopy c{src.offset, dst.offset, bytes};
+  vk().vkCmdCopyBuffer(cb_, src.buffer, dst.buffer, 1, &c);
+}
+
+void Recorder::fill_zero(const Slice& dst) {
+  vk().vkCmdFillBuffer(cb_, dst.buffer, dst.offset, dst.size & ~uint64_t(3), 0);
+}
+
+}  // namespace rwkv::vk

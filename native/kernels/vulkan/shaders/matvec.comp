@@ -1,0 +1,183 @@
+#version 450
+// y = W·x for T tokens (one token while decoding), for several weight matrices in one dispatch.
+// Compiled once per weight type (DTYPE = rwkv.cpp's numbering: 0 F32, 1 F16, 2 Q4_0, 3 Q4_1,
+// 7 Q5_0, 8 Q5_1, 9 Q8_0). Each subgroup computes whole rows: its lanes stride over the row's units
+// (4 floats, 8 halves or one 32-weight block) and subgroupAdd() gives the dot product, so every
+// weight byte is read once per dispatch (memory-bound: this is where decoding spends its time).
+//
+// Quantized types follow the CPU contract (kernels/cpu/matvec.h): activations are pre-quantized to
+// 8-bit blocks (quantize.comp: d = amax/127, q = round(x/d), s = d*sum(q)) and each block's dot is an
+// integer sum: d_w*d_x*sum(q_w*q_x) (+ m_w*s_x for Q4_1/Q5_1).
+//
+// Weight layouts (weights.cpp repacks rwkv.cpp blocks into these at upload; the values are unchanged):
+//   F32/F16: rows of `w_row_units` uvec4 (4 floats / 8 halves), zero-padded to a whole uvec4.
+//   quantized: w  = quants, rows of nb blocks; Q8_0 32 int8 (2 uvec4), Q4/Q5 16 nibble bytes (1 uvec4),
+//                   byte j holding q[j] (low nibble) and q[j+16] (high nibble), as in rwkv.cpp;
+//              ws = one uint per block: f16 d (low half) | f16 m (high half, _1 types);
+//              wh = one uint per block: Q5 high bits, bit j of q[j].
+// Activations: x  (T, x_stride) floats, padded with zeros to the next unit;
+//              xq (T, x_stride) int8 as uvec4, xd (T, x_stride/32) vec2 (d, s) for quantized types.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+
+#ifndef DTYPE
+#define DTYPE 1
+#endif
+#define IS_QUANT (DTYPE >= 2)
+
+struct Job {
+  Floats x;       // (T, x_stride)
+  Uvec4s xq;      // (T, x_stride) int8, quantized types only
+  Vec2s xd;       // (T, x_stride / 32)
+  Uvec4s w;       // see above
+  Uints ws;       // (rows, nb)
+  Uints wh;       // (rows, nb)
+  Floats y;       // (T, y_stride)
+  Floats aux0;    // epilogue inputs, (T, y_stride) or (rows)
+  Floats aux1;
+  Floats aux2;
+  uint rows, cols, x_stride, y_stride;
+  uint wg_begin;  // first workgroup of this job in the dispatch
+  uint epilogue;  // see finish()
+  uint w_row_units, w_row_blocks;
+};
+layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer Jobs { Job j[]; };
+
+layout(push_constant) uniform PC {
+  Jobs jobs;
+  uint n_jobs;
+  uint T;
+  uint rows_per_wg;
+  uint total_wgs;
+} pc;
+
+const uint TT = 4;  // tokens per pass over a row when T > 1 (accumulators held in registers)
+
+// Epilogues, fused so the result is written once: 0 y = d, 1 tanh, 2 sigmoid, 3 relu², 4 y += d,
+// 5 y += d * aux0 (gated residual), 6 silu, 7 ddlerp: y = aux0 + aux1 * (aux2[row] + d).
+void finish(Job jb, uint t, uint r, float d) {
+  const uint yi = t * jb.y_stride + r;
+  float v = d;
+  switch (jb.epilogue) {
+    case 1u: v = tanh(clamp(d, -15.0, 15.0)); break;  // clamp: tanh(±15) is ±1 in float, and no inf/inf
+    case 2u: v = sigmoid(d); break;
+    case 3u: { const float p = max(d, 0.0); v = p * p; break; }
+    case 4u: v = jb.y.v[yi] + d; break;
+    case 5u: v = jb.y.v[yi] + d * jb.aux0.v[yi]; break;
+    case 6u: v = d * sigmoid(d); break;
+    case 7u: v = jb.aux0.v[yi] + jb.aux1.v[yi] * (jb.aux2.v[r] + d); break;
+  }
+  jb.y.v[yi] = v;
+}
+
+#if IS_QUANT
+// Sum of 4 signed-byte products (both signed).
+int dot_ss(uint a, uint b) {
+  return bitfieldExtract(int(a), 0, 8) * bitfieldExtract(int(b), 0, 8) +
+         bitfieldExtract(int(a), 8, 8) * bitfieldExtract(int(b), 8, 8) +
+         bitfieldExtract(int(a), 16, 8) * bitfieldExtract(int(b), 16, 8) +
+         bitfieldExtract(int(a), 24, 8) * bitfieldExtract(int(b), 24, 8);
+}
+// Unsigned bytes of a times signed bytes of b.
+int dot_us(uint a, uint b) {
+  return int(a & 255u) * bitfieldExtract(int(b), 0, 8) + int((a >> 8) & 255u) * bitfieldExtract(int(b), 8, 8) +
+         int((a >> 16) & 255u) * bitfieldExtract(int(b), 16, 8) + int(a >> 24) * bitfieldExtract(int(b), 24, 8);
+}
+int sum_s(uint b) {
+  return bitfieldExtract(int(b), 0, 8) + bitfieldExtract(int(b), 8, 8) + bitfieldExtract(int(b), 16, 8) +
+         bitfieldExtract(int(b), 24, 8);
+}
+// Four Q5 high bits (h & 15) moved to bit 4 of each byte.
+uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
+
+// One block's contribution: weight block `blk` of this row against activation block `xb`.
+float block_dot(Job jb, uint row, uint k, uint xb) {
+  const uint blk = row * jb.w_row_blocks + k;
+  const uint s = jb.ws.v[blk];
+  const vec2 dm = unpackHalf2x16(s);
+  const vec2 xds = jb.xd.v[xb];
+  const uvec4 x0 = jb.xq.v[xb * 2u], x1 = jb.xq.v[xb * 2u + 1u];
+#if DTYPE == 9
+  const uvec4 w0 = jb.w.v[row * jb.w_row_units + k * 2u], w1 = jb.w.v[row * jb.w_row_units + k * 2u + 1u];
+  const int isum = dot_ss(w0.x, x0.x) + dot_ss(w0.y, x0.y) + dot_ss(w0.z, x0.z) + dot_ss(w0.w, x0.w) +
+                   dot_ss(w1.x, x1.x) + dot_ss(w1.y, x1.y) + dot_ss(w1.z, x1.z) + dot_ss(w1.w, x1.w);
+  return dm.x * xds.x * float(isum);
+#else
+  const uvec4 q = jb.w.v[row * jb.w_row_units + k];
+  uvec4 lo = q & 0x0F0F0F0Fu, hi = (q >> 4) & 0x0F0F0F0Fu;
+#if DTYPE == 7 || DTYPE == 8
+  const uint h = jb.wh.v[blk];
+  lo |= uvec4(spread4(h), spread4(h >> 4), spread4(h >> 8), spread4(h >> 12));
+  hi |= uvec4(spread4(h >> 16), spread4(h >> 20), spread4(h >> 24), spread4(h >> 28));
+#endif
+  int isum = dot_us(lo.x, x0.x) + dot_us(lo.y, x0.y) + dot_us(lo.z, x0.z) + dot_us(lo.w, x0.w) +
+             dot_us(hi.x, x1.x) + dot_us(hi.y, x1.y) + dot_us(hi.z, x1.z) + dot_us(hi.w, x1.w);
+#if DTYPE == 2 || DTYPE == 7
+  const int xsum = sum_s(x0.x) + sum_s(x0.y) + sum_s(x0.z) + sum_s(x0.w) + sum_s(x1.x) + sum_s(x1.y) + sum_s(x1.z) + sum_s(x1.w);
+  isum -= (DTYPE == 2 ? 8 : 16) * xsum;  // q = nibble - 8 (Q4_0) or 5-bit value - 16 (Q5_0)
+  return dm.x * xds.x * float(isum);
+#else
+  return dm.x * xds.x * float(isum) + dm.y * xds.y;  // Q4_1 / Q5_1: + m * s
+#endif
+#endif
+}
+#define UNITS(jb) ((jb).cols / 32u)
+#define DOT(jb, row, k, t) block_dot(jb, row, k, ((t) * (jb).x_stride) / 32u + (k))
+
+#elif DTYPE == 1
+float unit_dot(Job jb, uint row, uint k, uint t) {
+  const uvec4 w = jb.w.v[row * jb.w_row_units + k];
+  Vec4s x4 = Vec4s(jb.x);
+  const uint xb = (t * jb.x_stride) / 4u + 2u * k;
+  const vec4 a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+  const vec4 b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+  return dot(a, x4.v[xb]) + dot(b, x4.v[xb + 1u]);
+}
+#define UNITS(jb) (((jb).cols + 7u) / 8u)
+#define DOT(jb, row, k, t) unit_dot(jb, row, k, t)
+
+#else  // F32
+float unit_dot(Job jb, uint row, uint k, uint t) {
+  const vec4 w = uintBitsToFloat(jb.w.v[row * jb.w_row_units + k]);
+  Vec4s x4 = Vec4s(jb.x);
+  return dot(w, x4.v[(t * jb.x_stride) / 4u + k]);
+}
+#define UNITS(jb) (((jb).cols + 3u) / 4u)
+#define DOT(jb, row, k, t) unit_dot(jb, row, k, t)
+#endif
+
+void main() {
+  const uint wg = flat_workgroup();
+  if (wg >= pc.total_wgs) return;
+  uint ji = 0;
+  for (uint i = 1; i < pc.n_jobs; ++i)
+    if (pc.jobs.j[i].wg_begin <= wg) ji = i;
+  Job jb = pc.jobs.j[ji];
+  const uint row0 = (wg - jb.wg_begin) * pc.rows_per_wg;
+  const uint row_end = min(row0 + pc.rows_per_wg, jb.rows);
+  const uint units = UNITS(jb);
+  const uint lane = gl_SubgroupInvocationID, step = gl_SubgroupSize;
+
+  for (uint r = row0 + gl_SubgroupID; r < row_end; r += gl_NumSubgroups) {
+    if (pc.T == 1u) {
+      float acc = 0.0;
+      for (uint k = lane; k < units; k += step) acc += DOT(jb, r, k, 0u);
+      acc = subgroupAdd(acc);
+      if (subgroupElect()) finish(jb, 0u, r, acc);
+    } else {
+      for (uint t0 = 0; t0 < pc.T; t0 += TT) {
+        const uint nt = min(TT, pc.T - t0);
+        float acc[TT];
+        for (uint i = 0; i < TT; ++i) acc[i] = 0.0;
+        for (uint k = lane; k < units; k += step)
+          for (uint i = 0; i < TT; ++i)
+            if (i < nt) acc[i] += DOT(jb, r, k, t0 + i);
+        for (uint i = 0; i < nt; ++i) {
+          const float s = subgroupAdd(acc[i]);
+          if (subgroupElect()) finish(jb, t0 + i, r, s);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,221 @@
+// Engine behaviour beyond the reference logits: sequence mode in chunks, reduced-precision files
+// against their FP32 model, concurrency, and argument errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine.h"
+#include "quantize/quantize_model.h"
+#include "test_support.h"
+
+using namespace rwkv;
+
+namespace {
+
+const char* kEnglish =
+    "The old lighthouse keeper climbed the stairs every evening, counting the steps as his father had taught him. "
+    "There were one hundred and twelve of them, worn smooth in the middle by a century of boots. At the top he "
+    "trimmed the wick, polished the great lens, and watched the ships come home across the grey water. Some nights "
+    "the fog rolled in so thick that he could not see his own hand, and on those nights he rang the bell until dawn.";
+
+std::vector<uint32_t> bytes_of(const std::string& s) { return std::vector<uint32_t>(s.begin(), s.end()); }
+
+struct Stepwise {
+  std::vector<std::vector<float>> logits;  // after each token
+  std::vector<float> state;
+};
+
+Stepwise run_stepwise(Model& m, const std::vector<uint32_t>& tokens) {
+  Stepwise r;
+  r.state = m.initial_state();
+  std::vector<float> logits(size_t(m.info().n_vocab));
+  for (uint32_t t : tokens) {
+    m.eval(&t, 1, r.state.data(), logits.data());
+    r.logits.push_back(logits);
+  }
+  return r;
+}
+
+float max_abs(const std::vector<float>& a, const std::vector<float>& b) {
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+size_t argmax(const std::vector<float>& v) { return size_t(std::max_element(v.begin(), v.end()) - v.begin()); }
+
+// ---- sequence mode in chunks equals token-by-token mode ------------------------------------------
+
+class ChunkedSequence : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ChunkedSequence, AnyChunkSizeGivesTheTokenByTokenState) {
+  const std::string file = GetParam();
+  auto model = Model::load(test::tiny_model(file), {.threads = 2});
+  const std::vector<uint32_t> tokens = bytes_of(std::string(kEnglish).substr(0, 150));
+  const Stepwise ref = run_stepwise(*model, tokens);
+  // Chunk 1 is the token-by-token path itself: bit-identical. For longer chunks, quantized matrices go
+  // through the same integer kernels (bit-identical per product), but float matrices (all of an FP32/FP16
+  // file; emb/head/LoRA of a quantized one) use OpenBLAS sgemm, which sums in another order. The state then
+  // agrees to float rounding; in quantized files that rounding can flip an 8-bit activation code, so their
+  // logits get a looser bound.
+  const bool quantized = model->info().data_type != DType::F32 && model->info().data_type != DType::F16;
+  for (size_t chunk : {size_t(1), size_t(2), size_t(7), size_t(64)}) {
+    std::vector<float> state = model->initial_state(), logits(size_t(model->info().n_vocab));
+    model->eval(tokens.data(), tokens.size(), state.data(), logits.data(), chunk);
+    float state_diff = 0, scale = 0;
+    for (size_t i = 0; i < state.size(); ++i) {
+      state_diff = std::max(state_diff, std::fabs(state[i] - ref.state[i]));
+      scale = std::max(scale, std::fabs(ref.state[i]));
+    }
+    if (chunk == 1) {
+      EXPECT_EQ(state, ref.state) << file;
+      EXPECT_EQ(logits, ref.logits.back()) << file;
+    } else {
+      EXPECT_LE(state_diff, (quantized ? 2e-2f : 1e-4f) * std::max(1.0f, scale)) << file << " chunk " << chunk;
+      EXPECT_LT(max_abs(logits, ref.logits.back()), quantized ? 0.1f : 1e-3f) << file << " chunk " << chunk;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyModels, ChunkedSequence,
+                         ::testing::Values("tiny-rwkv-4v0-660K-FP32", "tiny-rwkv-5v1-730K-FP32", "tiny-rwkv-5v2-730K-FP32",
+                                           "tiny-rwkv-6v0-1m-FP32", "tiny-rwkv-7v0-834K-FP32", "tiny-rwkv-7v0-834K-FP16",
+                                           "tiny-rwkv-5v2-730K-Q5_1", "tiny-rwkv-6v0-3m-Q5_0", "tiny-rwkv-7v0-834K-Q5_0"),
+                         [](const auto& info) {
+                           std::string s = info.param;
+                           for (char& c : s) if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           return s;
+                         });
+
+// ---- FP16 and quantized files stay close to their FP32 model -------------------------------------
+
+struct Closeness {
+  float max_delta = 0;
+  double top1 = 0;
+};
+
+Closeness compare_to(Model& reference, Model& candidate, const std::vector<uint32_t>& tokens) {
+  const Stepwise a = run_stepwise(reference, tokens), b = run_stepwise(candidate, tokens);
+  Closeness c;
+  size_t agree = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    c.max_delta = std::max(c.max_delta, max_abs(a.logits[i], b.logits[i]));
+    agree += argmax(a.logits[i]) == argmax(b.logits[i]);
+  }
+  c.top1 = double(agree) / double(tokens.size());
+  return c;
+}
+
+struct FormatCase {
+  const char* stem;    // e.g. 7v0-834K
+  const char* format;  // FP16, Q5_0, ... or "FP32->Q8_0" for files the quantizer writes
+  float max_delta;     // bound on max |logit delta| over the text
+  double min_top1;     // bound on top-1 agreement
+};
+
+class FormatFidelity : public ::testing::TestWithParam<FormatCase> {};
+
+TEST_P(FormatFidelity, LogitsStayCloseToFp32) {
+  const FormatCase c = GetParam();
+  const std::string stem = std::string("tiny-rwkv-") + c.stem;
+  auto fp32 = Model::load(test::tiny_model(stem + "-FP32"), {.threads = 2});
+  std::string path;
+  std::string format = c.format;
+  const size_t arrow = format.find("->");
+  if (arrow == std::string::npos) {
+    path = test::tiny_model(stem + "-" + format);
+  } else {
+    DType type;
+    ASSERT_TRUE(dtype_from_name(format.substr(arrow + 2), &type));
+    path = (std::filesystem::temp_directory_path() / (stem + "-" + format.substr(0, arrow) + "-to-" + format.substr(arrow + 2) + ".bin")).string();
+    quantize_model_file(test::tiny_model(stem + "-" + format.substr(0, arrow)), path, type);
+  }
+  auto candidate = Model::load(path, {.threads = 2});
+  const Closeness r = compare_to(*fp32, *candidate, bytes_of(kEnglish));
+  RecordProperty("max_delta", std::to_string(r.max_delta));
+  RecordProperty("top1", std::to_string(r.top1));
+  std::printf("    %-20s %-12s max|delta| %.5f  top-1 agreement %.3f\n", c.stem, c.format, r.max_delta, r.top1);
+  EXPECT_LE(r.max_delta, c.max_delta);
+  EXPECT_GE(r.top1, c.min_top1);
+  if (arrow != std::string::npos) std::filesystem::remove(path);
+}
+
+// Bounds: the measured values (the test prints them; README lists them) with headroom. v4's FFN is near zero
+// (a training accident upstream), so its logits barely move; 5v1 was trained short and is the most
+// sensitive to quantization, as rwkv.cpp's own budgets show (engine-spec 9.3).
+INSTANTIATE_TEST_SUITE_P(
+    TinyModels, FormatFidelity,
+    ::testing::Values(
+        FormatCase{"4v0-660K", "FP16", 0.02f, 0.99}, FormatCase{"4v0-660K", "Q5_0", 0.4f, 0.97}, FormatCase{"4v0-660K", "Q5_1", 0.4f, 0.97},
+        FormatCase{"5v1-730K", "FP16", 0.05f, 0.99}, FormatCase{"5v1-730K", "Q5_0", 2.5f, 0.85}, FormatCase{"5v1-730K", "Q5_1", 2.5f, 0.85},
+        FormatCase{"5v2-730K", "FP16", 0.05f, 0.99}, FormatCase{"5v2-730K", "Q5_0", 2.5f, 0.85}, FormatCase{"5v2-730K", "Q5_1", 2.5f, 0.85},
+        FormatCase{"6v0-1m", "FP16", 0.05f, 0.99}, FormatCase{"6v0-1m", "Q5_0", 2.5f, 0.95}, FormatCase{"6v0-1m", "Q5_1", 2.5f, 0.95},
+        FormatCase{"7v0-834K", "FP16", 0.01f, 0.99}, FormatCase{"7v0-834K", "Q5_0", 0.1f, 0.98}, FormatCase{"7v0-834K", "Q5_1", 0.1f, 0.98},
+        FormatCase{"7v0-834K", "FP32->Q8_0", 0.05f, 0.99}, FormatCase{"7v0-834K", "FP32->Q4_0", 0.3f, 0.97},
+        FormatCase{"7v0-834K", "FP32->Q4_1", 0.3f, 0.97}, FormatCase{"7v0-834K", "FP16->Q5_1", 0.1f, 0.98},
+        FormatCase{"6v0-1m", "FP32->Q8_0", 0.8f, 0.97}, FormatCase{"6v0-1m", "FP16->Q4_0", 4.0f, 0.90},
+        FormatCase{"5v2-730K", "FP32->Q8_0", 0.8f, 0.95}, FormatCase{"5v1-730K", "FP16->Q8_0", 0.8f, 0.95},
+        FormatCase{"4v0-660K", "FP32->Q4_1", 0.8f, 0.95}, FormatCase{"4v0-660K", "FP16->Q8_0", 0.2f, 0.98}),
+    [](const auto& info) {
+      std::string s = std::string(info.param.stem) + "_" + info.param.format;
+      for (char& c : s) if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+      return s;
+    });
+
+// ---- concurrency ----------------------------------------------------------------------------------
+
+TEST(Engine, ConcurrentStatesMatchSequentialOnes) {
+  auto model = Model::load(test::tiny_model("tiny-rwkv-7v0-834K-FP32"), {.threads = 2});
+  const std::vector<uint32_t> a = bytes_of("The lighthouse keeper"), b = bytes_of("Fog rolled over the grey water");
+  const Stepwise ra = run_stepwise(*model, a), rb = run_stepwise(*model, b);
+  Stepwise ca, cb;
+  std::thread t1([&] { ca = run_stepwise(*model, a); });
+  std::thread t2([&] { cb = run_stepwise(*model, b); });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(ca.state, ra.state);
+  EXPECT_EQ(cb.state, rb.state);
+  EXPECT_EQ(ca.logits.back(), ra.logits.back());
+  EXPECT_EQ(cb.logits.back(), rb.logits.back());
+}
+
+// ---- arguments ------------------------------------------------------------------------------------
+
+TEST(Engine, RejectsTokenOutsideVocabularyWithoutTouchingState) {
+  auto model = Model::load(test::tiny_model("tiny-rwkv-5v2-730K-FP32"), {.threads = 1});
+  std::vector<float> state = model->initial_state();
+  const std::vector<float> before = state;
+  const uint32_t tokens[3] = {65, 300, 66};
+  try {
+    model->eval(tokens, 3, state.data(), nullptr);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Argument);
+    EXPECT_NE(std::string(e.what()).find("token id 300 at position 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(state, before);
+}
+
+TEST(Engine, V4InitialStateHasMinusInfinityExponent) {
+  auto model = Model::load(test::tiny_model("tiny-rwkv-4v0-660K-FP32"), {.threads = 1});
+  const std::vector<float> s = model->initial_state();
+  const int64_t C = model->info().n_embd;
+  ASSERT_EQ(s.size(), size_t(5 * C * model->info().n_layer));
+  EXPECT_EQ(s[0], 0.0f);
+  EXPECT_EQ(s[size_t(4 * C)], -1e30f);  // pp of layer 0
+  EXPECT_EQ(s[size_t(5 * C + 4 * C + 7)], -1e30f);  // pp of layer 1
+}
+
+TEST(Engine, StateSizesFollowRwkvCppLayout) {
+  EXPECT_EQ(Model::load(test::tiny_model("tiny-rwkv-4v0-660K-FP32"))->info().state_size(), 2560);
+  EXPECT_EQ(Model::load(test::tiny_model("tiny-rwkv-5v1-730K-FP32"))->info().state_size(), 7680);
+  EXPECT_EQ(Model::load(test::tiny_model("tiny-rwkv-6v0-3m-Q5_0"))->info().state_size(), 15360);
+  EXPECT_EQ(Model::load(test::tiny_model("tiny-rwkv-7v0-834K-FP32"))->info().state_size(), 50688);
+}
+
+}  // namespace

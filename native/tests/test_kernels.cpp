@@ -1,0 +1,262 @@
+// Row kernels: the fast set (best_kernels) against the reference, for every weight type, matvec and
+// matmul, odd row counts (tile tails) and several widths; and the property sequence mode relies on:
+// for quantized weights, matmul gives every token exactly the bits matvec gives it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu/linear.h"
+#include "kernels/cpu/matvec.h"
+#include "quantize/quantize_blocks.h"
+
+using namespace rwkv;
+using namespace rwkv::cpu;
+
+namespace {
+
+const DType kAllTypes[] = {DType::F32, DType::F16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0};
+const int64_t kRows[] = {1, 3, 17, 130};
+const int64_t kCols[] = {32, 64, 96, 256, 1024, 4096};
+const int64_t kTokens[] = {1, 2, 7, 64};
+
+bool have_fast() { return std::string(best_kernels().name) != reference_kernels().name; }
+
+// A weight matrix in its stored type, plus its dequantized values (for the error bound).
+struct Weights {
+  DType t;
+  int64_t rows, cols;
+  std::vector<uint8_t> bytes;
+  std::vector<float> deq;
+  MatvecArgs args() const { return {t, bytes.data(), dtype_row_bytes(t, cols), cols}; }
+};
+
+Weights make_weights(DType t, int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Weights w{t, rows, cols, {}, {}};
+  const size_t rb = dtype_row_bytes(t, cols);
+  w.bytes.resize(rb * size_t(rows));
+  w.deq.resize(size_t(rows * cols));
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    // Rows of different magnitude, some with an offset (exercises the m of the _1 types).
+    const float scale = 0.02f * float(1 + r % 5), shift = (r % 3 == 0) ? 0.05f : 0.0f;
+    for (auto& v : row) v = nd(gen) * scale + shift;
+    uint8_t* dst = w.bytes.data() + size_t(r) * rb;
+    if (t == DType::F32) {
+      std::memcpy(dst, row.data(), rb);
+    } else if (t == DType::F16) {
+      for (int64_t c = 0; c < cols; ++c) {
+        const uint16_t h = fp32_to_fp16(row[size_t(c)]);
+        std::memcpy(dst + 2 * c, &h, 2);
+      }
+    } else {
+      quantize_row(t, row.data(), dst, cols);
+      // The quantizer never writes -128, but the kernels must not depend on that.
+      if (t == DType::Q8_0 && r % 4 == 1) reinterpret_cast<BlockQ8_0*>(dst)->qs[3] = -128;
+    }
+    dequantize_row(t, dst, w.deq.data() + r * cols, cols);
+  }
+  return w;
+}
+
+// T activation rows; one block of each row is all zero (d = 0) and one is tiny.
+std::vector<float> make_activations(int64_t T, int64_t cols, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(size_t(T * cols));
+  for (auto& v : x) v = nd(gen);
+  for (int64_t t = 0; t < T; ++t) {
+    if (cols >= 64) std::fill_n(x.begin() + t * cols + 32, 32, 0.0f);
+    for (int j = 0; j < std::min<int64_t>(32, cols); ++j) x[size_t(t * cols + j)] *= 1e-6f;
+  }
+  return x;
+}
+
+std::vector<uint8_t> prepare(DType t, const std::vector<float>& x, int64_t T, int64_t cols) {
+  const size_t rb = prepared_row_bytes(t, cols);
+  std::vector<uint8_t> p(rb * size_t(T));
+  for (int64_t i = 0; i < T; ++i) prepare_activations(t, x.data() + i * cols, cols, p.data() + size_t(i) * rb);
+  return p;
+}
+
+// sum_j |w_j| |x_j| for row r and token t: the scale of the dot's rounding error.
+double magnitude(const Weights& w, const std::vector<float>& x, int64_t r, int64_t t) {
+  double s = 0;
+  for (int64_t c = 0; c < w.cols; ++c) s += std::fabs(double(w.deq[size_t(r * w.cols + c)]) * x[size_t(t * w.cols + c)]);
+  return s;
+}
+
+// Largest |a - b| / sum|w||x| over all outputs (Y laid out [t][r]).
+double max_rel_error(const Weights& w, const std::vector<float>& x, int64_t T, const std::vector<float>& a,
+                     const std::vector<float>& b) {
+  double worst = 0;
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t r = 0; r < w.rows; ++r) {
+      const double mag = magnitude(w, x, r, t) + 1e-30;
+      worst = std::max(worst, std::fabs(double(a[size_t(t * w.rows + r)]) - b[size_t(t * w.rows + r)]) / mag);
+    }
+  return worst;
+}
+
+// The tolerance of the fast kernels against the reference. Quantized: the block integer sums are
+// exact, only the float accumulation order differs. Float: the order of a long float dot differs.
+constexpr double kTolerance = 1e-5;
+
+std::string label(DType t, int64_t rows, int64_t cols, int64_t T = 1) {
+  return std::string(dtype_name(t)) + " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+         " T=" + std::to_string(T);
+}
+
+TEST(Kernels, FastSetIsChosenOnAvx512Cpus) {
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+  if (!avx512) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  if (const char* f = std::getenv("RWKV_KERNELS"); f && std::string(f) == "reference") GTEST_SKIP();
+  EXPECT_TRUE(have_fast()) << best_kernels().name;
+}
+
+TEST(Kernels, MatvecMatchesReference) {
+  if (!have_fast()) GTEST_SKIP() << "no fast kernel set on this CPU";
+  const KernelSet& ref = reference_kernels();
+  const KernelSet& fast = best_kernels();
+  for (DType t : kAllTypes) {
+    double worst = 0;
+    for (int64_t cols : kCols)
+      for (int64_t rows : kRows) {
+        const Weights w = make_weights(t, rows, cols, uint32_t(rows * 7919 + cols));
+        const std::vector<float> x = make_activations(1, cols, uint32_t(cols + 1));
+        const std::vector<uint8_t> xp = prepare(t, x, 1, cols);
+        std::vector<float> yr(static_cast<size_t>(rows)), yf(static_cast<size_t>(rows), -1.0f);
+        ref.matvec_rows(w.args(), xp.data(), yr.data(), 0, rows);
+        fast.matvec_rows(w.args(), xp.data(), yf.data(), 0, rows);
+        const double e = max_rel_error(w, x, 1, yf, yr);
+        worst = std::max(worst, e);
+        EXPECT_LE(e, kTolerance) << label(t, rows, cols);
+      }
+    std::cout << "  matvec " << dtype_name(t) << ": max |fast - ref| / sum|w||x| = " << worst << "\n";
+    RecordProperty(std::string("matvec_max_rel_err_") + dtype_name(t), std::to_string(worst));
+  }
+}
+
+TEST(Kernels, FloatMatvecHandlesOddWidths) {
+  if (!have_fast()) GTEST_SKIP();
+  for (DType t : {DType::F32, DType::F16})
+    for (int64_t cols : {1, 7, 16, 33, 100}) {
+      const Weights w = make_weights(t, 5, cols, uint32_t(cols));
+      const std::vector<float> x = make_activations(1, cols, 3);
+      std::vector<float> yr(5), yf(5);
+      reference_kernels().matvec_rows(w.args(), x.data(), yr.data(), 0, 5);
+      best_kernels().matvec_rows(w.args(), x.data(), yf.data(), 0, 5);
+      EXPECT_LE(max_rel_error(w, x, 1, yf, yr), kTolerance) << label(t, 5, cols);
+    }
+}
+
+TEST(Kernels, MatmulMatchesReference) {
+  if (!have_fast()) GTEST_SKIP();
+  const KernelSet& ref = reference_kernels();
+  const KernelSet& fast = best_kernels();
+  for (DType t : kAllTypes) {
+    double worst = 0;
+    for (int64_t cols : {32, 96, 1024})
+      for (int64_t rows : kRows)
+        for (int64_t T : kTokens) {
+          const Weights w = make_weights(t, rows, cols, uint32_t(rows * 31 + cols));
+          const std::vector<float> x = make_activations(T, cols, uint32_t(T * 17 + cols));
+          const std::vector<uint8_t> xp = prepare(t, x, T, cols);
+          const size_t xrb = prepared_row_bytes(t, cols);
+          std::vector<float> yr(size_t(rows * T)), yf(size_t(rows * T), -1.0f);
+          ref.matmul_rows(w.args(), xp.data(), xrb, T, yr.data(), rows, 0, rows);
+          fast.matmul_rows(w.args(), xp.data(), xrb, T, yf.data(), rows, 0, rows);
+          const double e = max_rel_error(w, x, T, yf, yr);
+          worst = std::max(worst, e);
+          EXPECT_LE(e, kTolerance) << label(t, rows, cols, T);
+        }
+    std::cout << "  matmul " << dtype_name(t) << ": max |fast - ref| / sum|w||x| = " << worst << "\n";
+  }
+}
+
+// Sequence mode = token-by-token mode, bit for bit, on quantized weights (matvec.h's contract).
+TEST(Kernels, QuantizedMatmulIsBitIdenticalToMatvec) {
+  for (const KernelSet* ks : {&reference_kernels(), &best_kernels()})
+    for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
+      for (int64_t cols : {32, 256, 4096})
+        for (int64_t rows : kRows)
+          for (int64_t T : kTokens) {
+            if (cols == 4096 && T == 64 && rows == 130) continue;  // enough coverage, keeps the test quick
+            const Weights w = make_weights(t, rows, cols, uint32_t(rows + cols));
+            const std::vector<float> x = make_activations(T, cols, uint32_t(T + cols * 3));
+            const std::vector<uint8_t> xp = prepare(t, x, T, cols);
+            const size_t xrb = prepared_row_bytes(t, cols);
+            std::vector<float> seq(size_t(rows * T)), one(size_t(rows * T));
+            ks->matmul_rows(w.args(), xp.data(), xrb, T, seq.data(), rows, 0, rows);
+            for (int64_t i = 0; i < T; ++i) ks->matvec_rows(w.args(), xp.data() + size_t(i) * xrb, one.data() + i * rows, 0, rows);
+            ASSERT_EQ(0, std::memcmp(seq.data(), one.data(), seq.size() * sizeof(float)))
+                << ks->name << " " << label(t, rows, cols, T);
+          }
+}
+
+// A row range [r0, r1) writes exactly those outputs, and they do not depend on the range's bounds.
+TEST(Kernels, RowRangesWriteOnlyTheirRows) {
+  for (DType t : kAllTypes) {
+    const int64_t rows = 130, cols = 256, T = 7;
+    const Weights w = make_weights(t, rows, cols, 11);
+    const std::vector<float> x = make_activations(T, cols, 12);
+    const std::vector<uint8_t> xp = prepare(t, x, T, cols);
+    const size_t xrb = prepared_row_bytes(t, cols);
+    std::vector<float> full(size_t(rows * T)), part(size_t(rows * T), 12345.0f);
+    best_kernels().matmul_rows(w.args(), xp.data(), xrb, T, full.data(), rows, 0, rows);
+    best_kernels().matmul_rows(w.args(), xp.data(), xrb, T, part.data(), rows, 5, 78);
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t r = 0; r < rows; ++r) {
+        const float p = part[size_t(i * rows + r)];
+        if (r >= 5 && r < 78)
+          EXPECT_EQ(p, full[size_t(i * rows + r)]) << label(t, rows, cols, T) << " r=" << r;
+        else
+          EXPECT_EQ(p, 12345.0f) << label(t, rows, cols, T) << " r=" << r;
+      }
+  }
+}
+
+// Through Linear on a 2-thread pool (rows split across threads, activations prepared once per call):
+// results agree with the reference kernels, and T tokens at once equal T single tokens for quantized types.
+TEST(Kernels, LinearWithTwoThreads) {
+  ThreadPool pool(2);
+  Linear linear(pool);
+  for (DType t : kAllTypes)
+    for (int64_t rows : {3, 130, 1000}) {
+      const int64_t cols = 512, T = 9;
+      const Weights w = make_weights(t, rows, cols, uint32_t(rows));
+      Tensor W;
+      W.name = "w";
+      W.dtype = t;
+      W.n_dims = 2;
+      W.ne[0] = cols;
+      W.ne[1] = rows;
+      W.data = w.bytes.data();
+      W.nbytes = w.bytes.size();
+      const std::vector<float> x = make_activations(T, cols, 5);
+      std::vector<float> seq(size_t(rows * T)), one(size_t(rows * T)), ref(size_t(rows * T));
+      linear.run(W, x.data(), T, seq.data());
+      for (int64_t i = 0; i < T; ++i) linear.run(W, x.data() + i * cols, 1, one.data() + i * rows);
+      const std::vector<uint8_t> xp = prepare(t, x, T, cols);
+      reference_kernels().matmul_rows(w.args(), xp.data(), prepared_row_bytes(t, cols), T, ref.data(), rows, 0, rows);
+      EXPECT_LE(max_rel_error(w, x, T, one, ref), kTolerance) << label(t, rows, cols, T);
+      // Float weights with T > 1 may go to OpenBLAS: a different summation order, still accurate.
+      EXPECT_LE(max_rel_error(w, x, T, seq, ref), dtype_is_quantized(t) ? kTolerance : 1e-4) << label(t, rows, cols, T);
+      if (dtype_is_quantized(t))
+        EXPECT_EQ(0, std::memcmp(seq.data(), one.data(), seq.size() * sizeof(float))) << label(t, rows, cols, T);
+    }
+}
+
+}  // namespace
