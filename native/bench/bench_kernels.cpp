@@ -103,13 +103,14 @@ BENCHMARK(BM_MemRead)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMilliseco
 
 void BM_Matvec(benchmark::State& state) {
   const DType dt = DType(state.range(0));
+  const int threads = int(state.range(1));
   const int64_t cols = 8192;
   const size_t target = size_t(96) << 20;
   const int64_t rows = std::max<int64_t>(2048, int64_t(target / dtype_row_bytes(dt, cols)) / 64 * 64);
   const Matrix m = make_matrix(dt, rows, cols);
   const std::vector<float> x = random_floats(size_t(cols), 1);
   std::vector<float> y(static_cast<size_t>(rows));
-  ThreadPool pool(kThreads);
+  ThreadPool pool(threads);
   cpu::Linear linear(pool);
   for (auto _ : state) {
     linear.run(m.t, x.data(), 1, y.data());
@@ -187,7 +188,8 @@ void BM_KernelMatmul(benchmark::State& state) {
 const DType kTypes[] = {DType::F32, DType::F16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0};
 
 void matvec_args(benchmark::internal::Benchmark* b) {
-  for (DType t : kTypes) b->Arg(int64_t(t));
+  for (DType t : kTypes)
+    for (int64_t threads : {1, 2}) b->Args({int64_t(t), threads});
 }
 void matmul_args(benchmark::internal::Benchmark* b) {
   for (DType t : kTypes)

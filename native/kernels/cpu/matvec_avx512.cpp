@@ -32,8 +32,14 @@ namespace rwkv::cpu {
 
 namespace {
 
-constexpr int kTileRows = 4;    // rows per register tile
+#ifndef TILE_ROWS
+#define TILE_ROWS 4
+#endif
+constexpr int kTileRows = TILE_ROWS;    // rows per register tile
 constexpr int kTileTokens = 4;  // tokens per register tile (matmul)
+#ifndef PFDIST
+#define PFDIST 1024
+#endif
 
 inline uint16_t load_u16(const uint8_t* p) {
   uint16_t v;
@@ -141,6 +147,7 @@ void quant_tile(const uint8_t* const* w, const ActBlockQ8* const* x, const int32
     uint16_t dh[4] = {0, 0, 0, 0}, mh[4] = {0, 0, 0, 0};
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(w[r] + off + PFDIST), _MM_HINT_T0);
       u[r] = F::unpack(w[r] + off);
       dh[r] = load_u16(w[r] + off);
       if constexpr (F::kHasMin) mh[r] = load_u16(w[r] + off + 2);

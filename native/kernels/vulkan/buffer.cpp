@@ -10,7 +10,7 @@ namespace rwkv::vk {
 
 Buffer::Buffer(Device& device, uint64_t bytes, Kind kind) : device_(device), size_(std::max<uint64_t>(bytes, 16)) {
   VkDevice dev = device.handle();
-  VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  auto bci = make<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);
   bci.size = size_;
   bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
               VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT;
@@ -19,9 +19,9 @@ Buffer::Buffer(Device& device, uint64_t bytes, Kind kind) : device_(device), siz
   try {
     VkMemoryRequirements req{};
     vk().vkGetBufferMemoryRequirements(dev, buffer_, &req);
-    VkMemoryAllocateFlagsInfo flags{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO};
+    auto flags = make<VkMemoryAllocateFlagsInfo>(VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_FLAGS_INFO);
     flags.flags = VK_MEMORY_ALLOCATE_DEVICE_ADDRESS_BIT;
-    VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    auto ai = make<VkMemoryAllocateInfo>(VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO);
     ai.pNext = &flags;
     ai.allocationSize = req.size;
     ai.memoryTypeIndex = kind == Kind::Device ? device.device_local_type(req.memoryTypeBits)
@@ -34,7 +34,7 @@ Buffer::Buffer(Device& device, uint64_t bytes, Kind kind) : device_(device), siz
     VK_CHECK("vkAllocateMemory", r);
     VK_CHECK("vkBindBufferMemory", vk().vkBindBufferMemory(dev, buffer_, memory_, 0));
     if (kind == Kind::Host) VK_CHECK("vkMapMemory", vk().vkMapMemory(dev, memory_, 0, VK_WHOLE_SIZE, 0, &mapped_));
-    VkBufferDeviceAddressInfo dai{VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO};
+    auto dai = make<VkBufferDeviceAddressInfo>(VK_STRUCTURE_TYPE_BUFFER_DEVICE_ADDRESS_INFO);
     dai.buffer = buffer_;
     address_ = vk().vkGetBufferDeviceAddress(dev, &dai);
   } catch (...) {
@@ -79,7 +79,7 @@ void Uploader::upload(const Slice& dst, uint64_t offset, const void* data, uint6
   while (bytes > 0) {
     if (used_ == staging_.size()) flush();
     if (!recording_) {
-      VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+      auto bi = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
       bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
       VK_CHECK("vkBeginCommandBuffer", vk().vkBeginCommandBuffer(cb_, &bi));
       recording_ = true;

@@ -34,11 +34,11 @@ VkInstance shared_instance(std::string* why) {
     if (why) *why = error;
     return VK_NULL_HANDLE;
   }
-  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  auto app = make<VkApplicationInfo>(VK_STRUCTURE_TYPE_APPLICATION_INFO);
   app.pApplicationName = "rwkv-node";
   app.pEngineName = "rwkv-node";
   app.apiVersion = VK_API_VERSION_1_2;
-  VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  auto ci = make<VkInstanceCreateInfo>(VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO);
   ci.pApplicationInfo = &app;
   const VkResult r = vk().vkCreateInstance(&ci, nullptr, &instance);
   if (r != VK_SUCCESS) {
@@ -92,13 +92,13 @@ DeviceInfo describe(VkPhysicalDevice pd, int index) {
                 std::to_string(VK_API_VERSION_MINOR(p.apiVersion)) + ", needs 1.2";
     return d;
   }
-  VkPhysicalDeviceSubgroupProperties sub{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-  VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  auto sub = make<VkPhysicalDeviceSubgroupProperties>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES);
+  auto p2 = make<VkPhysicalDeviceProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2);
   p2.pNext = &sub;
   vk().vkGetPhysicalDeviceProperties2(pd, &p2);
   d.subgroup_size = sub.subgroupSize;
-  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  auto f12 = make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
+  auto f2 = make<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
   f2.pNext = &f12;
   vk().vkGetPhysicalDeviceFeatures2(pd, &f2);
   const VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
@@ -183,13 +183,13 @@ std::unique_ptr<Device> Device::create(int index) {
   d->queue_family_ = uint32_t(compute_queue_family(d->physical_));
 
   const float priority = 1.0f;
-  VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  auto qci = make<VkDeviceQueueCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO);
   qci.queueFamilyIndex = d->queue_family_;
   qci.queueCount = 1;
   qci.pQueuePriorities = &priority;
-  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  auto f12 = make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
   f12.bufferDeviceAddress = VK_TRUE;
-  VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  auto dci = make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
   dci.pNext = &f12;
   dci.queueCreateInfoCount = 1;
   dci.pQueueCreateInfos = &qci;
@@ -197,11 +197,11 @@ std::unique_ptr<Device> Device::create(int index) {
   load_device_functions(d->device_);
   vk().vkGetDeviceQueue(d->device_, d->queue_family_, 0, &d->queue_);
 
-  VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  auto pci = make<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
   pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
   pci.queueFamilyIndex = d->queue_family_;
   VK_CHECK("vkCreateCommandPool", vk().vkCreateCommandPool(d->device_, &pci, nullptr, &d->pool_));
-  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  auto fci = make<VkFenceCreateInfo>(VK_STRUCTURE_TYPE_FENCE_CREATE_INFO);
   VK_CHECK("vkCreateFence", vk().vkCreateFence(d->device_, &fci, nullptr, &d->fence_));
   return d;
 }
@@ -235,7 +235,7 @@ uint32_t Device::host_visible_type(uint32_t allowed) const {
 }
 
 void Device::submit_and_wait(const VkCommandBuffer* cbs, uint32_t count) {
-  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  auto si = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
   si.commandBufferCount = count;
   si.pCommandBuffers = cbs;
   VK_CHECK("vkQueueSubmit", vk().vkQueueSubmit(queue_, 1, &si, fence_));
@@ -248,7 +248,7 @@ void Device::submit_and_wait(const VkCommandBuffer* cbs, uint32_t count) {
 }
 
 VkCommandBuffer Device::allocate_command_buffer() {
-  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  auto ai = make<VkCommandBufferAllocateInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO);
   ai.commandPool = pool_;
   ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
   ai.commandBufferCount = 1;

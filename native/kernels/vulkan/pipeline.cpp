@@ -10,7 +10,7 @@ namespace rwkv::vk {
 
 Pipelines::Pipelines(Device& device) : device_(device) {
   VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushConstantBytes};
-  VkPipelineLayoutCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  auto ci = make<VkPipelineLayoutCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO);
   ci.pushConstantRangeCount = 1;
   ci.pPushConstantRanges = &range;
   VK_CHECK("vkCreatePipelineLayout", vk().vkCreatePipelineLayout(device.handle(), &ci, nullptr, &layout_));
@@ -36,7 +36,7 @@ VkPipeline Pipelines::get(const std::string& shader, const std::vector<uint32_t>
       if (shader == kEmbeddedShaders[i].name) found = &kEmbeddedShaders[i];
     if (!found)
       throw Error(ErrorCode::Device, "shader '" + shader + "' is not in this build (was glslc available when it was built?)");
-    VkShaderModuleCreateInfo mci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+    auto mci = make<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
     mci.codeSize = found->word_count * 4;
     mci.pCode = found->words;
     VK_CHECK("vkCreateShaderModule", vk().vkCreateShaderModule(device_.handle(), &mci, nullptr, &module));
@@ -46,7 +46,7 @@ VkPipeline Pipelines::get(const std::string& shader, const std::vector<uint32_t>
   std::vector<VkSpecializationMapEntry> entries(spec.size());
   for (size_t i = 0; i < spec.size(); ++i) entries[i] = {uint32_t(i), uint32_t(i * 4), 4};
   VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), spec.size() * 4, spec.data()};
-  VkComputePipelineCreateInfo pci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  auto pci = make<VkComputePipelineCreateInfo>(VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO);
   pci.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
   pci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   pci.stage.module = module;

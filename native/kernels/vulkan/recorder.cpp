@@ -7,7 +7,9 @@
 namespace rwkv::vk {
 
 void Recorder::begin() {
-  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  auto bi = make<VkCommandBufferBeginInfo>(VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO);
+  // Simultaneous use: a benchmark submits one step several times in one batch.
+  bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
   VK_CHECK("vkBeginCommandBuffer", vk().vkBeginCommandBuffer(cb_, &bi));
   bound_ = VK_NULL_HANDLE;
 }
@@ -32,7 +34,7 @@ void Recorder::dispatch_raw(VkPipeline pipeline, const void* pc, uint32_t bytes,
 }
 
 void Recorder::barrier() {
-  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  auto mb = make<VkMemoryBarrier>(VK_STRUCTURE_TYPE_MEMORY_BARRIER);
   mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
   mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
                      VK_ACCESS_TRANSFER_WRITE_BIT;

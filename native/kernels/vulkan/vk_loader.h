@@ -84,6 +84,15 @@ struct Functions {
 // One Vulkan instance per process is assumed for the instance-level table (Device keeps it shared).
 Functions& vk();
 
+// A Vulkan struct with its sType set and every other field zero (the `T x{sType}` form trips
+// -Wmissing-field-initializers).
+template <class T>
+T make(VkStructureType type) {
+  T v{};
+  v.sType = type;
+  return v;
+}
+
 // dlopens libvulkan once. Returns false (and `why`) if it is not there; never throws.
 bool load_library(std::string* why);
 void load_instance_functions(VkInstance instance);

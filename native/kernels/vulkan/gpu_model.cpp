@@ -1,0 +1,236 @@
+#include "kernels/vulkan/gpu_model.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "core/error.h"
+#include "formats/rwkv_bin.h"
+#include "kernels/vulkan/gpu_layers.h"
+#include "kernels/vulkan/ops.h"
+#include "models/model_info.h"
+#include "models/weight_binder.h"
+
+namespace rwkv::vk {
+
+namespace {
+
+// One recorded token step: its command buffer and the matvec job table it reads.
+struct Step {
+  VkCommandBuffer cb = VK_NULL_HANDLE;
+  std::unique_ptr<Buffer> jobs;
+};
+
+}  // namespace
+
+struct GpuModel::Impl {
+  ModelInfo info;
+  int n = 0;
+  bool head = false;
+  uint32_t max_tokens = 64;
+  std::unique_ptr<Device> device;
+  std::unique_ptr<Pipelines> pipelines;
+  std::unique_ptr<Arena> arena;
+  std::unique_ptr<Uploader> up;
+  std::unique_ptr<ScratchPlan> plan;
+  std::unique_ptr<GpuLayers> layers;
+  std::unique_ptr<Ops> ops;
+  std::unique_ptr<Buffer> scratch, act_q, act_d;
+  std::unique_ptr<Buffer> state, state_host, x_in_host, x_out_host, logits_host;
+  Act x, head_in, logits;
+  Slice ln_out_w, ln_out_b;
+  GpuMatrix head_w;
+  uint64_t weight_bytes = 0;
+  uint64_t state_bytes = 0;
+  std::map<std::pair<uint32_t, bool>, Step> steps;  // (T, with head)
+  VkCommandBuffer state_up = VK_NULL_HANDLE, state_down = VK_NULL_HANDLE;
+  const float* resident = nullptr;  // the state vector whose GPU copy is current
+  uint64_t resident_generation = 0;
+
+  ~Impl() {
+    if (!device) return;
+    vk().vkDeviceWaitIdle(device->handle());
+    for (auto& [key, s] : steps) device->free_command_buffer(s.cb);
+    device->free_command_buffer(state_up);
+    device->free_command_buffer(state_down);
+  }
+
+  Step& step(uint32_t T, bool with_head);
+  VkCommandBuffer record_copy(const Slice& src, const Slice& dst, uint64_t bytes);
+};
+
+VkCommandBuffer GpuModel::Impl::record_copy(const Slice& src, const Slice& dst, uint64_t bytes) {
+  VkCommandBuffer cb = device->allocate_command_buffer();
+  Recorder rec(*device, *pipelines, cb);
+  rec.begin();
+  rec.barrier();  // after the previous step's writes, before the next step's reads
+  rec.copy(src, dst, bytes);
+  rec.barrier();
+  rec.end();
+  return cb;
+}
+
+Step& GpuModel::Impl::step(uint32_t T, bool with_head) {
+  auto key = std::make_pair(T, with_head);
+  if (auto it = steps.find(key); it != steps.end()) return it->second;
+  Step s;
+  // Generous bound on the job table: no layer of any version has more than 16 matvec jobs.
+  s.jobs = std::make_unique<Buffer>(*device, uint64_t(n + 1) * 16 * 112, Buffer::Kind::Device);
+  s.cb = device->allocate_command_buffer();
+  try {
+    const uint32_t C = uint32_t(info.n_embd);
+    Recorder rec(*device, *pipelines, s.cb);
+    rec.begin();
+    ops->set_job_table(whole(*s.jobs));
+    ops->begin(rec, T);
+    rec.barrier();
+    rec.copy(whole(*x_in_host), ops->slice(x, uint64_t(T) * C), uint64_t(T) * C * 4);
+    rec.barrier();
+    const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
+    for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state->address() + uint64_t(l) * per_layer);
+    rec.copy(ops->slice(x, uint64_t(T) * C), whole(*x_out_host), uint64_t(T) * C * 4);
+    if (with_head) {
+      ops->begin(rec, 1);  // logits of the last token only
+      MixSpec norm;
+      norm.write_ln = true;
+      norm.ln = head_in;
+      ops->layer_norm_mix(x.at(uint64_t(T - 1) * C), 1, ln_out_w.address, ln_out_b.address, C, 1e-5f, norm);
+      ops->matvec({{&head_w, head_in, logits}});
+      rec.copy(ops->slice(logits, uint64_t(info.n_vocab)), whole(*logits_host), uint64_t(info.n_vocab) * 4);
+    }
+    rec.end();
+    const std::vector<uint8_t>& table = ops->job_bytes();
+    if (!table.empty()) {
+      up->upload(whole(*s.jobs), 0, table.data(), table.size());
+      up->flush();
+    }
+  } catch (...) {
+    device->free_command_buffer(s.cb);
+    throw;
+  }
+  return steps.emplace(key, std::move(s)).first->second;
+}
+
+GpuModel::GpuModel() : impl_(std::make_unique<Impl>()) {}
+GpuModel::~GpuModel() = default;
+
+std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const ModelInfo& info, const GpuOptions& o) {
+  if (o.layers <= 0) throw Error(ErrorCode::Argument, "gpuOffload must be at least 1 to create a GPU model");
+  std::unique_ptr<GpuModel> g(new GpuModel());
+  Impl& m = *g->impl_;
+  m.info = info;
+  m.n = std::min(o.layers, info.n_layer);
+  m.head = m.n == info.n_layer;
+  m.max_tokens = uint32_t(std::clamp(o.max_tokens, 1, 4096));
+  m.device = Device::create(o.device);
+  m.pipelines = std::make_unique<Pipelines>(*m.device);
+  m.arena = std::make_unique<Arena>(*m.device, 256ull << 20);
+  m.up = std::make_unique<Uploader>(*m.device);
+  m.plan = std::make_unique<ScratchPlan>(m.max_tokens);
+
+  const int64_t C = info.n_embd;
+  WeightBinder w(index, "model");
+  LayerBuild build{w, m.info, m.n, *m.arena, *m.up, *m.plan};
+  switch (info.version_major) {
+    case 4: m.layers = make_gpu_v4(build); break;
+    case 5: m.layers = make_gpu_v5(build); break;
+    case 6: m.layers = make_gpu_v6(build); break;
+    case 7: m.layers = make_gpu_v7(build); break;
+    default: throw Error(ErrorCode::Version, "no GPU path for RWKV version " + info.version_string());
+  }
+  m.weight_bytes = m.layers->weight_bytes();
+  m.x = m.plan->plane(C, false);  // unpadded: copied to and from the host as one block
+  m.head_in = m.plan->plane(C);
+  if (m.head) {
+    m.ln_out_w = upload_floats(*m.arena, *m.up, w.vec("ln_out.weight", C));
+    m.ln_out_b = upload_floats(*m.arena, *m.up, w.vec("ln_out.bias", C));
+    m.head_w = upload_matrix(*m.arena, *m.up, w.mat("head.weight", C, info.n_vocab));
+    m.weight_bytes += m.head_w.bytes;
+    m.logits = m.plan->plane(info.n_vocab);
+  }
+  m.up->flush();
+
+  // Scratch, and its 8-bit companions for quantized weights (same element offsets; one (d, s) per 32).
+  const uint64_t floats = m.plan->floats() + 64;
+  m.scratch = std::make_unique<Buffer>(*m.device, floats * 4, Buffer::Kind::Device);
+  m.act_q = std::make_unique<Buffer>(*m.device, floats, Buffer::Kind::Device);
+  m.act_d = std::make_unique<Buffer>(*m.device, (floats / 32 + 1) * 8, Buffer::Kind::Device);
+  m.ops = std::make_unique<Ops>(*m.device, *m.pipelines, *m.plan, whole(*m.scratch), whole(*m.act_q), whole(*m.act_d));
+
+  m.state_bytes = uint64_t(info.state_floats_per_layer()) * uint64_t(m.n) * 4;
+  m.state = std::make_unique<Buffer>(*m.device, m.state_bytes, Buffer::Kind::Device);
+  m.state_host = std::make_unique<Buffer>(*m.device, m.state_bytes, Buffer::Kind::Host);
+  m.x_in_host = std::make_unique<Buffer>(*m.device, uint64_t(m.max_tokens) * C * 4, Buffer::Kind::Host);
+  m.x_out_host = std::make_unique<Buffer>(*m.device, uint64_t(m.max_tokens) * C * 4, Buffer::Kind::Host);
+  m.logits_host = std::make_unique<Buffer>(*m.device, uint64_t(info.n_vocab) * 4, Buffer::Kind::Host);
+  m.state_up = m.record_copy(whole(*m.state_host), whole(*m.state), m.state_bytes);
+  m.state_down = m.record_copy(whole(*m.state), whole(*m.state_host), m.state_bytes);
+
+  // Zeroed scratch: padding columns are read (times zero weights) by the vec4 / block loads.
+  VkCommandBuffer cb = m.device->allocate_command_buffer();
+  {
+    Recorder rec(*m.device, *m.pipelines, cb);
+    rec.begin();
+    rec.fill_zero(whole(*m.scratch));
+    rec.fill_zero(whole(*m.act_q));
+    rec.fill_zero(whole(*m.act_d));
+    rec.end();
+  }
+  m.device->submit_and_wait(&cb, 1);
+  m.device->free_command_buffer(cb);
+  m.step(1, m.head);  // the decode step: build its pipelines now rather than on the first token
+  return g;
+}
+
+int GpuModel::layers() const { return impl_->n; }
+bool GpuModel::runs_head() const { return impl_->head; }
+const DeviceInfo& GpuModel::device() const { return impl_->device->info(); }
+uint64_t GpuModel::weight_bytes() const { return impl_->weight_bytes; }
+
+void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, float* logits, const StateSync& sync) {
+  Impl& m = *impl_;
+  if (T <= 0) return;
+  const int64_t C = m.info.n_embd;
+  const bool upload = !(sync.generation != 0 && state == m.resident && sync.generation == m.resident_generation);
+  m.resident = nullptr;  // until this call completes
+  for (int64_t start = 0; start < T; start += m.max_tokens) {
+    const uint32_t n = uint32_t(std::min<int64_t>(m.max_tokens, T - start));
+    const bool first = start == 0, last = start + n == T;
+    Step& s = m.step(n, m.head && last && logits);
+    std::memcpy(m.x_in_host->mapped(), x_in + start * C, size_t(n * C) * 4);
+    VkCommandBuffer cbs[3];
+    uint32_t count = 0;
+    if (first && upload) {
+      std::memcpy(m.state_host->mapped(), state, m.state_bytes);
+      cbs[count++] = m.state_up;
+    }
+    cbs[count++] = s.cb;
+    if (last && sync.download) cbs[count++] = m.state_down;
+    m.device->submit_and_wait(cbs, count);
+    if (x_out) std::memcpy(x_out + start * C, m.x_out_host->mapped(), size_t(n * C) * 4);
+    if (last && m.head && logits) std::memcpy(logits, m.logits_host->mapped(), size_t(m.info.n_vocab) * 4);
+    if (last && sync.download) std::memcpy(state, m.state_host->mapped(), m.state_bytes);
+  }
+  m.resident = state;
+  m.resident_generation = sync.generation;
+}
+
+void GpuModel::sync_state(float* state) {
+  Impl& m = *impl_;
+  m.device->submit_and_wait(&m.state_down, 1);
+  std::memcpy(state, m.state_host->mapped(), m.state_bytes);
+}
+
+double GpuModel::time_decode_steps(int n) {
+  Impl& m = *impl_;
+  Step& s = m.step(1, m.head);
+  std::vector<VkCommandBuffer> cbs(size_t(std::max(1, n)), s.cb);
+  const auto t0 = std::chrono::steady_clock::now();
+  m.device->submit_and_wait(cbs.data(), uint32_t(cbs.size()));
+  const auto t1 = std::chrono::steady_clock::now();
+  m.resident = nullptr;  // the GPU state moved on without the caller
+  return std::chrono::duration<double>(t1 - t0).count() / double(cbs.size());
+}
+
+}  // namespace rwkv::vk

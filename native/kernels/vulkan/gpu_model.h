@@ -1,0 +1,71 @@
+// GpuModel: runs layers [0, n) of a model, and the head when n == n_layer, on a Vulkan GPU.
+//
+//   auto gpu = vk::GpuModel::create(index, info, {.layers = 12});
+//   gpu->eval(x, T, state, x, logits);   // x: T rows of C after the embedding (CPU)
+//
+// Weights of those layers are uploaded once, in their stored type. Each token count T gets one
+// command buffer, recorded on first use and replayed after: copy x in, every GPU layer, the head,
+// copy x / logits out. Nothing else happens between GPU ops during a step.
+//
+// State: the GPU keeps its own copy of the offloaded layers' state (the first n layer slices of the
+// CPU state vector, same layout). eval() uploads it before the step and downloads it after, unless
+// told otherwise by StateSync:
+//  * generation != 0 and the same `state` pointer and generation as the previous call: the GPU copy
+//    is still current, so the upload is skipped. The caller must change the generation (or pass 0)
+//    whenever the CPU vector was written by anyone else (reset, load, another model).
+//  * download = false: the CPU vector's GPU-layer slices are left stale after the call; a later call
+//    with download = true (or sync_state()) brings them back. Layers on the CPU are always current.
+// Not thread-safe: the engine serialises calls on one model.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "kernels/vulkan/device.h"
+
+namespace rwkv {
+struct TensorIndex;
+struct ModelInfo;
+}  // namespace rwkv
+
+namespace rwkv::vk {
+
+struct GpuOptions {
+  int layers = 0;         // how many layers (from the first) to run on the GPU; clamped to n_layer
+  int device = -1;        // Vulkan device index; -1: the first discrete GPU (see Device::create)
+  int max_tokens = 64;    // tokens per GPU step; longer inputs are split into steps of this size
+};
+
+struct StateSync {
+  uint64_t generation = 0;  // 0: unknown, always upload
+  bool download = true;
+};
+
+class GpuModel {
+ public:
+  // Throws Error(ErrorCode::Device) when no usable device exists or a Vulkan call fails.
+  static std::unique_ptr<GpuModel> create(const TensorIndex& index, const ModelInfo& info, const GpuOptions& options);
+  ~GpuModel();
+
+  int layers() const;
+  bool runs_head() const;  // all layers offloaded: logits come from the GPU
+  const DeviceInfo& device() const;
+  uint64_t weight_bytes() const;  // of the offloaded layers (and head) on the GPU
+
+  // x_in: T rows of C (the embedded tokens); state: the whole CPU state vector; x_out: T rows of C
+  // after the GPU layers (may be x_in; null when not wanted); logits: n_vocab floats of the last token,
+  // written when runs_head() and not null.
+  void eval(const float* x_in, int64_t T, float* state, float* x_out, float* logits, const StateSync& sync = {});
+  // Copies the GPU state of the offloaded layers into `state` (after eval with download = false).
+  void sync_state(float* state);
+
+  // Decode timing helper for benchmarks: replays the one-token step `n` times back to back in one
+  // submission (same input x, state evolving on the GPU) and returns seconds per step.
+  double time_decode_steps(int n);
+
+ private:
+  GpuModel();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rwkv::vk

@@ -1,0 +1,148 @@
+// RWKV-7 on the GPU (models/v7.cpp). Per layer and token step, 8 dispatches (+ activation
+// quantization for quantized weights):
+//   LN1 + six token-shift mixes -> r, k, v, and the LoRA down-projections (one matvec dispatch)
+//   -> LoRA up-projections -> fused WKV-7 (decay, a, value residual, κ̂, state, GroupNorm, bonus, gate)
+//   -> x += Wo·y -> LN2 + mix -> relu²(Wk·x) -> x += Wv·k
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/vulkan/gpu_layers.h"
+
+namespace rwkv::vk {
+namespace {
+
+struct LayerV7 {
+  Slice ln1_w, ln1_b, ln2_w, ln2_b;  // (C)
+  Slice mix;                         // x_rwkvag: (6, C) in the order r, w, k, v, a, g
+  Slice params;                      // (8, C): w0, a0, v0, k_k, k_a, r_k, ln_x.weight, ln_x.bias
+  Slice ffn_mix;                     // ffn.x_k (C)
+  GpuMatrix receptance, key, value, output;  // (C, C)
+  GpuMatrix w1, a1, g1, v1;                  // (C, D*)
+  GpuMatrix w2, a2, g2, v2;                  // (D*, C)
+  GpuMatrix ffn_key, ffn_value;              // (C, F), (F, C)
+};
+
+struct WkvPC {
+  uint64_t r, k, v, wl, al, g, vl, vfirst, params, state, y;
+  uint32_t H, T, stride, flags;
+  float eps;
+};
+
+class GpuV7 final : public GpuLayers {
+ public:
+  explicit GpuV7(LayerBuild& b) : info_(b.info) {
+    const int64_t C = info_.n_embd, F = info_.ffn_size;
+    const WeightBinder& w = b.w;
+    auto rank = [&](const char* name) { return w.get(std::string("blocks.0.att.") + name).rows(); };
+    const int64_t Dw = rank("w1"), Da = rank("a1"), Dg = rank("g1");
+    const int64_t Dv = info_.n_layer > 1 ? w.get("blocks.1.att.v1").rows() : 1;
+    auto mat = [&](const std::string& name, int64_t cols, int64_t rows) {
+      GpuMatrix m = upload_matrix(b.arena, b.up, w.mat(name, cols, rows));
+      weight_bytes_ += m.bytes;
+      return m;
+    };
+    auto vec = [&](const std::vector<float>& v) { return upload_floats(b.arena, b.up, v); };
+    for (int l = 0; l < b.n_layers; ++l) {
+      const std::string p = "blocks." + std::to_string(l) + ".";
+      LayerV7 L;
+      L.ln1_w = vec(w.vec(p + "ln1.weight", C)); L.ln1_b = vec(w.vec(p + "ln1.bias", C));
+      L.ln2_w = vec(w.vec(p + "ln2.weight", C)); L.ln2_b = vec(w.vec(p + "ln2.bias", C));
+      L.mix = vec(w.vec(p + "att.x_rwkvag", 6 * C));
+      std::vector<float> params;
+      auto append = [&](const std::vector<float>& v) { params.insert(params.end(), v.begin(), v.end()); };
+      append(w.vec(p + "att.w0", C));
+      append(w.vec(p + "att.a0", C));
+      append(l > 0 ? w.vec(p + "att.v0", C) : std::vector<float>(size_t(C), 0.0f));
+      append(w.vec(p + "att.k_k", C));
+      append(w.vec(p + "att.k_a", C));
+      append(w.vec(p + "att.r_k", C));
+      append(w.vec(p + "att.ln_x.weight", C));
+      append(w.vec(p + "att.ln_x.bias", C));
+      L.params = vec(params);
+      L.ffn_mix = vec(w.vec(p + "ffn.x_k", C));
+      L.receptance = mat(p + "att.receptance.weight", C, C);
+      L.key = mat(p + "att.key.weight", C, C);
+      L.value = mat(p + "att.value.weight", C, C);
+      L.output = mat(p + "att.output.weight", C, C);
+      L.w1 = mat(p + "att.w1", C, Dw); L.w2 = mat(p + "att.w2", Dw, C);
+      L.a1 = mat(p + "att.a1", C, Da); L.a2 = mat(p + "att.a2", Da, C);
+      L.g1 = mat(p + "att.g1", C, Dg); L.g2 = mat(p + "att.g2", Dg, C);
+      if (l > 0) { L.v1 = mat(p + "att.v1", C, Dv); L.v2 = mat(p + "att.v2", Dv, C); }
+      L.ffn_key = mat(p + "ffn.key.weight", C, F);
+      L.ffn_value = mat(p + "ffn.value.weight", F, C);
+      layers_.push_back(std::move(L));
+    }
+    ScratchPlan& s = b.plan;
+    ln_ = s.plane(C);
+    mixes_ = s.row_group({C, C, C, C, C, C});  // xr, xw, xk, xv, xa, xg
+    lora_ = s.row_group({Dw, Da, Dg, Dv});
+    // Everything the WKV kernel reads or writes shares one row stride: r, k, v, wl, al, g, vl, v_first, y.
+    wkv_ = s.row_group({C, C, C, C, C, C, C, C, C});
+    ffn_x_ = s.plane(C);
+    ffn_k_ = s.plane(F);
+  }
+
+  void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const override {
+    const LayerV7& L = layers_[size_t(l)];
+    const uint32_t C = uint32_t(info_.n_embd), T = ops.T();
+    MixSpec att;
+    att.n_mix = 6;
+    att.mode = 2;
+    att.mix = L.mix.address;
+    att.out = mixes_[0];
+    att.state = state + uint64_t(C) * 4;  // att_xx
+    att.write_ln = T > 1;
+    att.ln = ln_;
+    ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
+
+    const Act &xr = mixes_[0], &xw = mixes_[1], &xk = mixes_[2], &xv = mixes_[3], &xa = mixes_[4], &xg = mixes_[5];
+    const Act &r = wkv_[0], &k = wkv_[1], &v = wkv_[2], &wl = wkv_[3], &al = wkv_[4], &g = wkv_[5], &vl = wkv_[6];
+    const Act &vfirst = wkv_[7], &y = wkv_[8];
+    std::vector<MatJob> down = {
+        {&L.receptance, xr, r}, {&L.key, xk, k}, {&L.value, xv, v},
+        {&L.w1, xw, lora_[0], Epilogue::Tanh}, {&L.a1, xa, lora_[1]}, {&L.g1, xg, lora_[2], Epilogue::Sigmoid}};
+    if (l > 0) down.push_back({&L.v1, xv, lora_[3]});
+    ops.matvec(down);
+    std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
+    if (l > 0) up.push_back({&L.v2, lora_[3], vl});
+    ops.matvec(up);
+
+    WkvPC pc{};
+    pc.r = ops.addr(r), pc.k = ops.addr(k), pc.v = ops.addr(v);
+    pc.wl = ops.addr(wl), pc.al = ops.addr(al), pc.g = ops.addr(g), pc.vl = ops.addr(vl);
+    pc.vfirst = ops.addr(vfirst);
+    pc.params = L.params.address;
+    pc.state = state + uint64_t(2 * C) * 4;
+    pc.y = ops.addr(y);
+    pc.H = uint32_t(info_.n_head), pc.T = T, pc.stride = r.stride, pc.flags = l == 0 ? 1u : 0u;
+    pc.eps = info_.group_norm_eps;
+    const uint32_t S = uint32_t(info_.head_size);
+    ops.dispatch("wkv7", {S, S}, pc, pc.H);
+    ops.barrier();
+    ops.matvec({{&L.output, y, x, Epilogue::Add}});
+
+    MixSpec ffn;
+    ffn.n_mix = 1;
+    ffn.mode = 2;
+    ffn.mix = L.ffn_mix.address;
+    ffn.out = ffn_x_;
+    ffn.state = state;  // ffn_xx
+    ffn.write_ln = T > 1;
+    ffn.ln = ln_;
+    ops.layer_norm_mix(x, T, L.ln2_w.address, L.ln2_b.address, C, 1e-5f, ffn);
+    ops.matvec({{&L.ffn_key, ffn_x_, ffn_k_, Epilogue::Relu2}});
+    ops.matvec({{&L.ffn_value, ffn_k_, x, Epilogue::Add}});
+  }
+
+ private:
+  ModelInfo info_;
+  std::vector<LayerV7> layers_;
+  Act ln_, ffn_x_, ffn_k_;
+  std::vector<Act> mixes_, lora_, wkv_;
+};
+
+}  // namespace
+
+std::unique_ptr<GpuLayers> make_gpu_v7(LayerBuild& b) { return std::make_unique<GpuV7>(b); }
+
+}  // namespace rwkv::vk

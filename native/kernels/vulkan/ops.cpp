@@ -1,0 +1,173 @@
+#include "kernels/vulkan/ops.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "core/error.h"
+
+namespace rwkv::vk {
+
+Act ScratchPlan::plane(int64_t n, bool pad) {
+  const uint32_t stride = pad ? round_up(n) : uint32_t(n);
+  Act a{used_, stride};
+  used_ += round_up(int64_t(max_tokens_) * stride);
+  return a;
+}
+
+std::vector<Act> ScratchPlan::row_group(const std::vector<int64_t>& widths) {
+  uint32_t stride = 0;
+  for (int64_t w : widths) stride += round_up(w);
+  const Act base = plane(stride, false);
+  std::vector<Act> out;
+  uint64_t at = 0;
+  for (int64_t w : widths) out.push_back(Act{base.offset + at, stride}), at += round_up(w);
+  return out;
+}
+
+namespace {
+
+// Mirrors `struct Job` in matvec.comp (std430: 10 addresses, then 8 uints).
+struct GpuJob {
+  uint64_t x, xq, xd, w, ws, wh, y, aux0, aux1, aux2;
+  uint32_t rows, cols, x_stride, y_stride, wg_begin, epilogue, w_row_units, w_row_blocks;
+};
+static_assert(sizeof(GpuJob) == 112, "must match matvec.comp");
+
+struct MatvecPC {
+  uint64_t jobs;
+  uint32_t n_jobs, T, rows_per_wg, total_wgs;
+};
+
+struct QuantizePC {
+  uint64_t src, q, ds;
+  uint32_t n_blocks;
+};
+
+// Mirrors mix.glsl's push constants.
+struct MixPC {
+  uint64_t x, w, b, ln, mix, mix_out, state, sx_out;
+  uint32_t C, rows, x_stride, out_stride, ln_stride;
+  uint32_t n_mix, mode, mix_plane, flags;
+  float eps;
+};
+
+constexpr uint32_t kMatvecThreads = 128;
+
+// Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
+uint32_t rows_per_subgroup() {
+  static const uint32_t n = [] {
+    const char* e = std::getenv("RWKV_VK_ROWS_PER_SUBGROUP");
+    const int v = e ? std::atoi(e) : 0;
+    return uint32_t(v > 0 && v <= 64 ? v : 1);
+  }();
+  return n;
+}
+
+}  // namespace
+
+Ops::Ops(Device& device, Pipelines& pipelines, const ScratchPlan& plan, const Slice& scratch, const Slice& act_q,
+         const Slice& act_d)
+    : device_(device), pipelines_(pipelines), plan_(plan), scratch_(scratch), act_q_(act_q), act_d_(act_d) {}
+
+void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDeviceAddress b, uint32_t C, float eps,
+                         const MixSpec& m) {
+  MixPC pc{};
+  pc.x = addr(x);
+  pc.w = w;
+  pc.b = b;
+  pc.ln = m.write_ln ? addr(m.ln) : addr(x);
+  pc.mix = m.mix ? m.mix : w;
+  pc.mix_out = m.n_mix ? addr(m.out) : addr(x);
+  pc.state = m.state ? m.state : w;
+  pc.sx_out = m.write_sx ? addr(m.sx) : addr(x);
+  pc.C = C;
+  pc.rows = rows;
+  pc.x_stride = x.stride;
+  pc.out_stride = m.out.stride;
+  pc.ln_stride = m.ln.stride;
+  pc.n_mix = uint32_t(m.n_mix);
+  pc.mode = m.mode;
+  pc.mix_plane = ScratchPlan::round_up(C);
+  pc.eps = eps;
+  const uint32_t threads = std::min<uint32_t>(256, std::max<uint32_t>(32, C));
+  if (m.n_mix == 0 && !m.write_sx) {  // a plain norm (the head)
+    pc.flags = 1;
+    dispatch("layer_norm", {threads}, pc, rows);
+    barrier();
+    return;
+  }
+  if (rows == 1) {  // one token: norm and shift in one dispatch
+    pc.flags = 2u | (m.write_ln ? 1u : 0u) | (m.write_sx ? 4u : 0u);
+    dispatch("layer_norm", {threads}, pc, 1);
+    barrier();
+    return;
+  }
+  if (!m.write_ln) throw Error(ErrorCode::Internal, "layer_norm_mix: T > 1 needs an ln plane");
+  pc.flags = 1;
+  dispatch("layer_norm", {threads}, pc, rows);
+  barrier();
+  pc.flags = m.write_sx ? 4u : 0u;
+  dispatch("token_mix", {64}, pc, (C + 63) / 64);
+  barrier();
+}
+
+void Ops::matvec(const std::vector<MatJob>& jobs) {
+  // Quantized weights take 8-bit activations: quantize every float range they read, once, merging
+  // overlapping and adjacent ranges (a row group read by several jobs is one range).
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const MatJob& j : jobs) {
+    if (!dtype_is_quantized(j.m->dtype)) continue;
+    if (j.x.offset % 32 || j.x.stride % 32) throw Error(ErrorCode::Internal, "matvec: quantized input not block aligned");
+    const uint64_t end = j.x.offset + uint64_t(T_ - 1) * j.x.stride + uint64_t(j.m->cols);
+    ranges.emplace_back(j.x.offset, (end + 31) / 32 * 32);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 0; i < ranges.size();) {
+    uint64_t lo = ranges[i].first, hi = ranges[i].second;
+    for (++i; i < ranges.size() && ranges[i].first <= hi; ++i) hi = std::max(hi, ranges[i].second);
+    QuantizePC q{scratch_.address + lo * 4, act_q_.address + lo, act_d_.address + lo / 32 * 8, uint32_t((hi - lo) / 32)};
+    dispatch("quantize", {64}, q, (q.n_blocks + 63) / 64);
+  }
+  if (!ranges.empty()) barrier();
+
+  const uint32_t rpw = std::max<uint32_t>(1, kMatvecThreads / std::max<uint32_t>(1, subgroup_size())) * rows_per_subgroup();
+  std::map<DType, std::vector<const MatJob*>> groups;
+  for (const MatJob& j : jobs) groups[j.m->dtype].push_back(&j);
+  for (auto& [dtype, list] : groups) {
+    const uint64_t table_offset = jobs_.size();
+    uint32_t wg = 0;
+    for (const MatJob* j : list) {
+      const GpuMatrix& m = *j->m;
+      GpuJob g{};
+      g.x = addr(j->x);
+      g.xq = act_q_.address + j->x.offset;
+      g.xd = act_d_.address + j->x.offset / 32 * 8;
+      g.w = m.w.address;
+      g.ws = m.ws.address;
+      g.wh = m.wh.address;
+      g.y = addr(j->y);
+      g.aux0 = addr(j->aux0);
+      g.aux1 = addr(j->aux1);
+      g.aux2 = j->aux2 ? j->aux2 : g.aux0;
+      g.rows = uint32_t(m.rows);
+      g.cols = uint32_t(m.cols);
+      g.x_stride = j->x.stride;
+      g.y_stride = j->y.stride;
+      g.wg_begin = wg;
+      g.epilogue = uint32_t(j->e);
+      g.w_row_units = m.row_units;
+      g.w_row_blocks = m.row_blocks;
+      wg += uint32_t((m.rows + rpw - 1) / rpw);
+      const uint8_t* p = reinterpret_cast<const uint8_t*>(&g);
+      jobs_.insert(jobs_.end(), p, p + sizeof g);
+    }
+    if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
+    MatvecPC pc{job_table_.address + table_offset, uint32_t(list.size()), T_, rpw, wg};
+    dispatch(matvec_shader(dtype), {kMatvecThreads}, pc, wg);
+  }
+  barrier();
+}
+
+}  // namespace rwkv::vk

@@ -1,0 +1,102 @@
+// Ops: records the GPU work of a layer, one call per op, into a token step's command buffer.
+// Activations live in one scratch buffer as planes of (max_tokens, stride) floats (Act); each op takes
+// its inputs and outputs as Acts and ends with a barrier, so the next op sees its results.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/vulkan/recorder.h"
+#include "kernels/vulkan/weights.h"
+
+namespace rwkv::vk {
+
+// A (T, stride) float plane in the scratch buffer, `offset` floats from its start.
+struct Act {
+  uint64_t offset = 0;
+  uint32_t stride = 0;
+  Act at(uint64_t floats) const { return Act{offset + floats, stride}; }  // a column range inside the plane
+};
+
+// Lays out planes before the scratch buffer exists; widths are padded to 32 floats so that every row
+// starts on a quantization block (quantize.comp) and on a 16-byte boundary (vec4 loads).
+class ScratchPlan {
+ public:
+  explicit ScratchPlan(uint32_t max_tokens) : max_tokens_(max_tokens) {}
+  Act plane(int64_t n, bool pad = true);
+  // Several vectors per token in one row: token t holds [v0 | v1 | ...] (each padded), so what one
+  // token step reads (e.g. the six v7 mixes) is one contiguous range, whatever max_tokens is.
+  std::vector<Act> row_group(const std::vector<int64_t>& widths);
+  uint64_t floats() const { return used_; }
+  uint32_t max_tokens() const { return max_tokens_; }
+  static uint32_t round_up(int64_t n) { return uint32_t((n + 31) / 32 * 32); }
+
+ private:
+  uint32_t max_tokens_;
+  uint64_t used_ = 0;
+};
+
+enum class Epilogue : uint32_t { None = 0, Tanh = 1, Sigmoid = 2, Relu2 = 3, Add = 4, GatedAdd = 5, Silu = 6, Ddlerp = 7 };
+
+struct MatJob {
+  const GpuMatrix* m;
+  Act x;   // (T, m->cols) input
+  Act y;   // (T, m->rows) output
+  Epilogue e = Epilogue::None;
+  Act aux0{}, aux1{};          // GatedAdd: aux0 = gate; Ddlerp: aux0 = x, aux1 = sx
+  VkDeviceAddress aux2 = 0;    // Ddlerp: the per-row mix vector
+};
+
+// What layer_norm + token shift writes (see shaders/mix.glsl).
+struct MixSpec {
+  int n_mix = 0;          // 0: layer norm only
+  uint32_t mode = 2;      // 1 lerp (v4, v5), 2 x + (prev - x)*m (v6, v7)
+  VkDeviceAddress mix = 0;    // (n_mix, C)
+  Act out{};                  // first of n_mix vectors of one row group (ScratchPlan::row_group), width C each
+  VkDeviceAddress state = 0;  // (C) shift state
+  bool write_ln = false;      // also keep the normed rows in `ln`
+  Act ln{};
+  bool write_sx = false;      // v6: prev - cur, same stride as ln
+  Act sx{};
+};
+
+class Ops {
+ public:
+  Ops(Device& device, Pipelines& pipelines, const ScratchPlan& plan, const Slice& scratch, const Slice& act_q,
+      const Slice& act_d);
+
+  void begin(Recorder& rec, uint32_t T) { rec_ = &rec, T_ = T; }
+  Recorder& rec() { return *rec_; }
+  uint32_t T() const { return T_; }
+  VkDeviceAddress addr(const Act& a) const { return scratch_.address + a.offset * 4; }
+  Slice slice(const Act& a, uint64_t floats) const { return sub(scratch_, a.offset * 4, floats * 4); }
+  Pipelines& pipelines() { return pipelines_; }
+  uint32_t subgroup_size() const { return device_.subgroup_size(); }
+
+  // Rows of x (T rows of C, stride x.stride) normed into mix planes / ln; then token shift.
+  void layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDeviceAddress b, uint32_t C, float eps,
+                      const MixSpec& mix);
+  // Any number of independent matrix-vector products over T tokens (grouped by weight type).
+  void matvec(const std::vector<MatJob>& jobs);
+  template <class PC>
+  void dispatch(const std::string& shader, const std::vector<uint32_t>& spec, const PC& pc, uint32_t groups) {
+    rec_->dispatch(pipelines_.get(shader, spec), pc, groups);
+  }
+  void barrier() { rec_->barrier(); }
+
+  // The per-step table of matvec jobs: filled while recording, uploaded by the owner before use.
+  std::vector<uint8_t>& job_bytes() { return jobs_; }
+  void set_job_table(const Slice& s) { job_table_ = s; jobs_.clear(); }
+
+ private:
+  Device& device_;
+  Pipelines& pipelines_;
+  ScratchPlan plan_;
+  Slice scratch_, act_q_, act_d_;
+  Slice job_table_;
+  std::vector<uint8_t> jobs_;
+  Recorder* rec_ = nullptr;
+  uint32_t T_ = 1;
+};
+
+}  // namespace rwkv::vk

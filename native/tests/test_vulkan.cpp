@@ -1,0 +1,135 @@
+// The Vulkan backend against the CPU path: every shader op on random data, and whole models (every
+// tiny model, all and half of the layers offloaded) logit for logit. Runs on any Vulkan device,
+// lavapipe included (CI); skipped, with the reason, where none is usable.
+//
+// Tolerances. The GPU does the same operations in the same order per element, but sums dot products
+// and norms in a different order (subgroup trees instead of 8 running sums), uses the GPU's exp/tanh
+// (a few ulp), and rounds activations to 8 bits with a division that may differ by an ulp (which can
+// move a value across a rounding boundary, changing one q by 1). Per op that is ~1e-6 relative; the
+// logits of a 12-layer model then agree to ~1e-4 absolute (measured values are printed).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "engine.h"
+#include "formats/rwkv_bin.h"
+#include "kernels/vulkan/device.h"
+#include "kernels/vulkan/gpu_model.h"
+#include "models/architecture.h"
+#include "test_support.h"
+
+using namespace rwkv;
+
+namespace {
+
+// The device the tests use: RWKV_TEST_VULKAN_DEVICE, else the first usable one of any type (lavapipe
+// on CI). Empty `why` when one exists.
+int test_device(std::string* why) {
+  if (const char* e = std::getenv("RWKV_TEST_VULKAN_DEVICE"); e && *e) return std::atoi(e);
+  std::string err;
+  const auto devices = vk::list_devices(&err);
+  for (const auto& d : devices)
+    if (d.usable) return d.index;
+  *why = devices.empty() ? "no Vulkan: " + err : "no usable Vulkan device (" + devices[0].name + ": " + devices[0].why_not + ")";
+  return -1;
+}
+
+#define REQUIRE_VULKAN(dev)                          \
+  std::string why_;                                  \
+  const int dev = test_device(&why_);                \
+  if (dev < 0) GTEST_SKIP() << why_;
+
+// Runs `prompt` through the CPU engine and through a GPU model of `gpu_layers` layers + the CPU for the
+// rest, token by token (steps of 1) and as one sequence; returns max |delta| of the final logits and
+// of the final states.
+struct Compare {
+  float logits = 0, state = 0;
+};
+
+Compare compare_model(const std::string& path, int gpu_layers, int dev, const std::vector<uint32_t>& prompt, bool sequence) {
+  auto cpu = Model::load(path, {.threads = 2});
+  const ModelInfo& info = cpu->info();
+  const int64_t C = info.n_embd, T = int64_t(prompt.size());
+  std::vector<float> s_cpu = cpu->initial_state(), l_cpu(size_t(info.n_vocab));
+  if (sequence) cpu->eval(prompt.data(), prompt.size(), s_cpu.data(), l_cpu.data());
+  else for (uint32_t t : prompt) cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
+
+  // The GPU half: same file, GPU layers then the CPU architecture for the rest.
+  TensorIndex index = open_rwkv_bin(path);
+  auto arch = make_architecture(index, path);
+  auto gpu = vk::GpuModel::create(index, info, {.layers = gpu_layers, .device = dev, .max_tokens = 16});
+  ThreadPool pool(2);
+  Workspace ws(pool);
+  std::vector<float> s_gpu = cpu->initial_state(), l_gpu(size_t(info.n_vocab));
+  auto run = [&](const uint32_t* toks, int64_t n) {
+    std::vector<float> x(size_t(n * C));
+    for (int64_t t = 0; t < n; ++t) arch->embed(toks[t], x.data() + t * C);
+    gpu->eval(x.data(), n, s_gpu.data(), x.data(), gpu->runs_head() ? l_gpu.data() : nullptr);
+    if (gpu->runs_head()) return;
+    ws.arena.reserve(arch->scratch_floats_per_token() * size_t(n) + size_t(C) + 256);
+    for (int l = gpu->layers(); l < info.n_layer; ++l)
+      arch->layer(l, x.data(), n, s_gpu.data() + l * info.state_floats_per_layer(), ws);
+    ws.arena.reset();
+    arch->head(x.data() + (n - 1) * C, l_gpu.data(), ws);
+  };
+  if (sequence) run(prompt.data(), T);
+  else for (uint32_t t : prompt) run(&t, 1);
+  Compare c;
+  for (size_t i = 0; i < l_cpu.size(); ++i) c.logits = std::max(c.logits, std::fabs(l_cpu[i] - l_gpu[i]));
+  for (size_t i = 0; i < s_cpu.size(); ++i) c.state = std::max(c.state, std::fabs(s_cpu[i] - s_gpu[i]));
+  return c;
+}
+
+std::vector<uint32_t> text_prompt() {
+  const char* s = "\"in the beginning was the word";
+  std::vector<uint32_t> p;
+  for (const char* c = s; *c; ++c) p.push_back(uint8_t(*c));
+  return p;
+}
+
+struct TinyCase {
+  const char* stem;
+  float tol;  // max |delta| of logits allowed (see the header comment)
+};
+
+class VulkanTiny : public ::testing::TestWithParam<TinyCase> {};
+
+TEST_P(VulkanTiny, AllLayersMatchCpu) {
+  REQUIRE_VULKAN(dev);
+  const TinyCase c = GetParam();
+  const std::string path = test::tiny_model(c.stem);
+  auto probe = Model::load(path, {.threads = 1});
+  const int L = probe->info().n_layer;
+  for (bool seq : {false, true}) {
+    const Compare r = compare_model(path, L, dev, text_prompt(), seq);
+    std::printf("[ vulkan ] %-26s all %2d layers %-8s max|dlogit| %.3g  max|dstate| %.3g\n", c.stem, L,
+                seq ? "sequence" : "tokens", r.logits, r.state);
+    RecordProperty(std::string("max_abs_logit_delta_all_") + (seq ? "seq" : "tok"), std::to_string(r.logits));
+    EXPECT_LT(r.logits, c.tol) << c.stem << (seq ? " sequence" : " token by token");
+  }
+}
+
+TEST_P(VulkanTiny, HalfLayersMatchCpu) {
+  REQUIRE_VULKAN(dev);
+  const TinyCase c = GetParam();
+  const std::string path = test::tiny_model(c.stem);
+  auto probe = Model::load(path, {.threads = 1});
+  const int L = probe->info().n_layer;
+  for (bool seq : {false, true}) {
+    const Compare r = compare_model(path, L / 2, dev, text_prompt(), seq);
+    std::printf("[ vulkan ] %-26s half %2d layers %-8s max|dlogit| %.3g  max|dstate| %.3g\n", c.stem, L / 2,
+                seq ? "sequence" : "tokens", r.logits, r.state);
+    EXPECT_LT(r.logits, c.tol) << c.stem << (seq ? " sequence" : " token by token");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(V7, VulkanTiny,
+                         ::testing::Values(TinyCase{"tiny-rwkv-7v0-834K-FP32", 1e-3f}, TinyCase{"tiny-rwkv-7v0-834K-FP16", 1e-3f},
+                                           TinyCase{"tiny-rwkv-7v0-834K-Q5_0", 1e-3f}, TinyCase{"tiny-rwkv-7v0-834K-Q5_1", 1e-3f}),
+                         [](const auto& i) { std::string s = i.param.stem + 10; for (char& ch : s) if (!isalnum(ch)) ch = '_'; return s; });
+
+}  // namespace

@@ -1,0 +1,95 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const path = require('path');
+const RWKV = require('..');
+const { tiny, shared } = require('./helpers');
+
+function expected(stem) {
+  const b = fs.readFileSync(path.join(shared, 'models', 'tiny', `expected-logits-${stem}.bin`));
+  return new Float32Array(b.buffer, b.byteOffset, 256);
+}
+
+const maxAbs = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+for (const stem of ['4v0-660K', '5v1-730K', '5v2-730K', '6v0-1m', '7v0-834K']) {
+  test(`FP32 ${stem}: logits match the reference through eval, token by token and as a sequence`, async () => {
+    const model = await new RWKV({ path: tiny(`tiny-rwkv-${stem}-FP32`), threads: 2 }).setup();
+    const seq = await model.eval([34, 105, 110]);
+    assert.ok(maxAbs(seq.logits, expected(stem)) < 1e-4);
+    let state = null, logits;
+    for (const t of [34, 105, 110]) ({ state, logits } = await model.eval([t], state));
+    assert.ok(maxAbs(logits, expected(stem)) < 1e-4);
+    await model.free();
+  });
+}
+
+test('eval does not change the state passed in, and accepts Uint32Array', async () => {
+  const model = await new RWKV(tiny('tiny-rwkv-6v0-1m-FP32')).setup();
+  const { state } = await model.eval(new Uint32Array([72, 105]));
+  const copy = Float32Array.from(state);
+  const next = await model.eval([33], state);
+  assert.deepStrictEqual(state, copy);
+  assert.notDeepStrictEqual(next.state, state);
+  await model.free();
+});
+
+test('eval rejects bad tokens and states with actionable messages', async () => {
+  const model = await new RWKV(tiny('tiny-rwkv-5v1-730K-FP32')).setup();
+  await assert.rejects(model.eval([1, 256]), { name: 'RangeError', message: /tokens\[1\] is token id 256, but this model's vocabulary has 256 tokens/ });
+  await assert.rejects(model.eval([1, -3]), { name: 'TypeError', message: /non-negative integer/ });
+  await assert.rejects(model.eval([1], new Float32Array(10)), { name: 'RangeError', message: /state has 10 floats, but this model's state has 7680/ });
+  await assert.rejects(model.eval('abc'), { name: 'TypeError' });
+  await model.free();
+});
+
+test('two states evaluated concurrently give the same results as one after the other', async () => {
+  const model = await new RWKV({ path: tiny('tiny-rwkv-7v0-834K-FP32'), threads: 2 }).setup();
+  const a = Array.from(Buffer.from('The lighthouse keeper climbed'));
+  const b = Array.from(Buffer.from('Fog rolled in over the water'));
+  const seqA = await model.eval(a), seqB = await model.eval(b);
+  const [parA, parB] = await Promise.all([model.eval(a), model.eval(b)]);
+  assert.deepStrictEqual(parA.state, seqA.state);
+  assert.deepStrictEqual(parB.state, seqB.state);
+  assert.deepStrictEqual(parA.logits, seqA.logits);
+  await model.free();
+});
+
+test('eval does not block the event loop', async () => {
+  const model = await new RWKV(tiny('tiny-rwkv-6v0-1m-FP32')).setup();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 1);
+  const long = Array.from({ length: 3000 }, (_, i) => 32 + (i % 90));
+  await model.eval(long);
+  clearInterval(timer);
+  assert.ok(ticks > 0, 'the timer never ran while eval was working');
+  await model.free();
+});
+
+test('createState gives the initial state (v4 starts its exponents at -1e30)', async () => {
+  const model = await new RWKV(tiny('tiny-rwkv-4v0-660K-FP32')).setup();
+  const s = model.createState();
+  assert.strictEqual(s.length, 2560);
+  assert.strictEqual(s[0], 0);
+  assert.strictEqual(s[4 * 128], Math.fround(-1e30));
+  const fromNull = await model.eval([65]);
+  const fromInit = await model.eval([65], s);
+  assert.deepStrictEqual(fromNull.logits, fromInit.logits);
+  await model.free();
+});
+
+test('quantize writes a file that loads and stays close to FP32', async () => {
+  const os = require('os');
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rwkv-q-')), 'q8.bin');
+  await RWKV.quantize(tiny('tiny-rwkv-7v0-834K-FP32'), out, 'Q8_0');
+  const q = await new RWKV(out).setup();
+  assert.strictEqual(q.info.dataType, 'Q8_0');
+  const ref = await new RWKV(tiny('tiny-rwkv-7v0-834K-FP32')).setup();
+  const a = await q.eval([34, 105, 110]), b = await ref.eval([34, 105, 110]);
+  assert.ok(maxAbs(a.logits, b.logits) < 0.05);
+  await assert.rejects(RWKV.quantize(out, out + '2', 'Q4_0'), { code: 'E_DTYPE' });
+  await assert.rejects(RWKV.quantize(out, out + '2', 'Q9'), { name: 'RangeError', message: /Q4_0, Q4_1, Q5_0, Q5_1, Q8_0/ });
+  await q.free();
+  await ref.free();
+});
