@@ -21,7 +21,17 @@
         "native/addon/errors.cpp",
         "native/addon/model_wrap.cpp",
         "native/addon/tokenizer_wrap.cpp",
-        "native/addon/generate.cpp"
+        "native/addon/generate.cpp",
+        "native/addon/file_tasks.cpp",
+        "<(INTERMEDIATE_DIR)/shaders_embedded.cpp"
+      ],
+      "actions": [
+        {
+          "action_name": "build_shaders",
+          "inputs": ["<!@(node -p \"require('fs').readdirSync('native/kernels/vulkan/shaders').map(f => 'native/kernels/vulkan/shaders/' + f).join(' ')\")"],
+          "outputs": ["<(INTERMEDIATE_DIR)/shaders_embedded.cpp"],
+          "action": ["node", "tools/build-shaders.js", "<(INTERMEDIATE_DIR)/shaders_embedded.cpp"]
+        }
       ],
       "include_dirs": ["native", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

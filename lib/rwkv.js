@@ -204,7 +204,7 @@ class RWKV {
       prompt: opt.prompt,
       completion: r.text,
       finishReason: r.finishReason,
-      usage: { promptTokens: promptCount, completionTokens, totalTokens: promptCount + completionTokens, promptTokensCached: cached },
+      usage: { promptTokens: promptCount, completionTokens, totalTokens: promptCount + completionTokens, promptTokensCached: cached, promptTokensEvaluated: r.promptTokensEvaluated },
       perf: {
         queueIdleTime: 0,
         promptTime: r.promptMs,
@@ -247,15 +247,34 @@ class RWKV {
     await this.free();
   }
 
-  /** Quantizes an FP32/FP16 rwkv.cpp .bin file to Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 (rwkv.cpp-compatible). */
-  static async quantize(inPath, outPath, type) {
+  /**
+   * Quantizes an FP32/FP16 rwkv.cpp .bin file to Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0 (rwkv.cpp-compatible).
+   * @param {{onProgress?: (fraction: number) => void}} [options]
+   */
+  static async quantize(inPath, outPath, type, options = {}) {
     check.string('inPath', inPath);
     check.string('outPath', outPath);
     check.string('type', type);
     const t = type.toUpperCase();
     if (!['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0'].includes(t)) throw new RangeError(`type must be one of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; got ${type}`);
+    if (options.onProgress !== undefined) check.func('onProgress', options.onProgress);
     if (!fs.existsSync(inPath)) throw new RwkvError(`cannot quantize: ${inPath} does not exist`, 'E_IO');
-    await addon.quantize(inPath, outPath, t);
+    await addon.quantize(inPath, outPath, t, options.onProgress);
+  }
+
+  /**
+   * Writes a random-weight RWKV-7 model of a real shape ('0.1B', '0.4B', '1.5B', '2.9B', '7B'),
+   * deterministic from `seed`, for measuring hardware without a download. Its text is noise.
+   * @param {{type?: string, seed?: number, gguf?: string, vocab?: string, onProgress?: (f: number) => void}} [options]
+   */
+  static async makeSynthetic(size, outPath, options = {}) {
+    const sizes = ['0.1B', '0.4B', '1.5B', '2.9B', '7B'];
+    if (!sizes.includes(size)) throw new RangeError(`size must be one of ${sizes.join(', ')}; got ${size}`);
+    check.string('outPath', outPath);
+    const type = (options.type || 'FP16').toUpperCase();
+    if (!['FP32', 'FP16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0'].includes(type)) throw new RangeError(`type must be FP32, FP16, Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0; got ${options.type}`);
+    const seed = options.seed === undefined ? 42 : check.number('seed', options.seed, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
+    await addon.makeSynthetic(size, outPath, type, seed, options.gguf || null, options.vocab || null, options.onProgress);
   }
 
   static systemInfo() {

@@ -15,7 +15,7 @@ test('completion returns RWKV-cpp-node result fields plus finishReason', async (
   assert.strictEqual(r.prompt, 'The cat sat on the');
   assert.strictEqual(typeof r.completion, 'string');
   assert.strictEqual(r.finishReason, 'length');
-  assert.deepStrictEqual(Object.keys(r.usage).sort(), ['completionTokens', 'promptTokens', 'promptTokensCached', 'totalTokens']);
+  assert.deepStrictEqual(Object.keys(r.usage).sort(), ['completionTokens', 'promptTokens', 'promptTokensCached', 'promptTokensEvaluated', 'totalTokens']);
   assert.strictEqual(r.usage.promptTokens, 18);
   assert.strictEqual(r.usage.completionTokens, 20);
   assert.strictEqual(r.usage.totalTokens, 38);
@@ -84,15 +84,18 @@ test('an AbortSignal stops generation with the partial text, or rejects when ask
   await assert.rejects(model.completion({ prompt: 'x', signal: c2.signal, stopOnAbortSignal: false }), /user cancelled/);
 });
 
-test('abort during a long prompt stops between prompt chunks', async () => {
+test('aborting a 10,000-token prompt stops between chunks, and the model is usable right after', async () => {
   const controller = new AbortController();
-  const long = 'word '.repeat(20000);
+  const long = 'word '.repeat(2000);  // 10,000 byte tokens
   setTimeout(() => controller.abort(), 5);
-  const t0 = performance.now();
   const r = await model.completion({ prompt: long, max_tokens: 10, signal: controller.signal, batchSize: 16 });
   assert.strictEqual(r.finishReason, 'abort');
   assert.strictEqual(r.usage.completionTokens, 0);
-  assert.ok(performance.now() - t0 < 10000);
+  assert.strictEqual(r.usage.promptTokens, 10000);
+  // Work stopped early: far fewer prompt tokens were evaluated than the prompt has.
+  assert.ok(r.usage.promptTokensEvaluated < 10000, `evaluated ${r.usage.promptTokensEvaluated}`);
+  const after = await model.completion({ prompt: 'The end', max_tokens: 5, temperature: 0 });
+  assert.strictEqual(after.finishReason, 'length');
 });
 
 test('stream() yields the same chunks; breaking out aborts', async () => {

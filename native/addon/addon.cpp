@@ -9,9 +9,12 @@
 #include "core/blas.h"
 #include "core/dtype.h"
 #include "kernels/cpu/matvec.h"
-#include "quantize/quantize_model.h"
 
 namespace rwkv::addon {
+
+Napi::Value quantize_file(const Napi::CallbackInfo& info);   // file_tasks.cpp
+Napi::Value make_synthetic(const Napi::CallbackInfo& info);  // file_tasks.cpp
+
 namespace {
 
 // initialize(RwkvError): lib/errors.js hands over the error class native errors are built from.
@@ -19,17 +22,6 @@ Napi::Value initialize(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsFunction()) return throw_type_error(info.Env(), "initialize(RwkvError)");
   info.Env().GetInstanceData<AddonData>()->rwkv_error = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
-}
-
-// quantize(in, out, type) -> Promise<void>
-Napi::Value quantize(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString())
-    return throw_type_error(env, "quantize(inPath, outPath, type)");
-  const std::string in = info[0].As<Napi::String>(), out = info[1].As<Napi::String>(), type_name = info[2].As<Napi::String>();
-  DType type;
-  if (!dtype_from_name(type_name, &type)) return throw_type_error(env, "unknown type " + type_name);
-  return AsyncTask::start(env, "rwkv.quantize", [in, out, type] { quantize_model_file(in, out, type); }, nullptr);
 }
 
 Napi::Value system_info(const Napi::CallbackInfo& info) {
@@ -54,7 +46,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("initialize", Napi::Function::New(env, initialize));
   exports.Set("loadModel", Napi::Function::New(env, ModelWrap::load));
   exports.Set("loadTokenizer", Napi::Function::New(env, TokenizerWrap::load));
-  exports.Set("quantize", Napi::Function::New(env, quantize));
+  exports.Set("quantize", Napi::Function::New(env, quantize_file));
+  exports.Set("makeSynthetic", Napi::Function::New(env, make_synthetic));
   exports.Set("systemInfo", Napi::Function::New(env, system_info));
   return exports;
 }

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <vector>
@@ -68,7 +69,7 @@ Compare compare_model(const std::string& path, int gpu_layers, int dev, const st
   auto run = [&](const uint32_t* toks, int64_t n) {
     std::vector<float> x(size_t(n * C));
     for (int64_t t = 0; t < n; ++t) arch->embed(toks[t], x.data() + t * C);
-    gpu->eval(x.data(), n, s_gpu.data(), x.data(), gpu->runs_head() ? l_gpu.data() : nullptr);
+    gpu->eval(x.data(), n, s_gpu.data(), x.data(), gpu->runs_head() ? l_gpu.data() : nullptr, {}, &ws.v_first);
     if (gpu->runs_head()) return;
     ws.arena.reserve(arch->scratch_floats_per_token() * size_t(n) + size_t(C) + 256);
     for (int l = gpu->layers(); l < info.n_layer; ++l)
@@ -127,9 +128,19 @@ TEST_P(VulkanTiny, HalfLayersMatchCpu) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(V7, VulkanTiny,
-                         ::testing::Values(TinyCase{"tiny-rwkv-7v0-834K-FP32", 1e-3f}, TinyCase{"tiny-rwkv-7v0-834K-FP16", 1e-3f},
-                                           TinyCase{"tiny-rwkv-7v0-834K-Q5_0", 1e-3f}, TinyCase{"tiny-rwkv-7v0-834K-Q5_1", 1e-3f}),
-                         [](const auto& i) { std::string s = i.param.stem + 10; for (char& ch : s) if (!isalnum(ch)) ch = '_'; return s; });
+std::vector<TinyCase> tiny_cases() {
+  std::vector<TinyCase> v;
+  for (const char* stem : {"4v0-660K", "5v1-730K", "5v2-730K", "6v0-1m", "7v0-834K"})
+    for (const char* type : {"FP32", "FP16", "Q5_0", "Q5_1"}) v.push_back({strdup((std::string("tiny-rwkv-") + stem + "-" + type).c_str()), 1e-3f});
+  v.push_back({"tiny-rwkv-6v0-3m-Q5_0", 1e-3f});
+  v.push_back({"tiny-rwkv-6v0-3m-Q5_1", 1e-3f});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, VulkanTiny, ::testing::ValuesIn(tiny_cases()), [](const auto& i) {
+  std::string s = i.param.stem + 10;
+  for (char& ch : s) if (!isalnum(ch)) ch = '_';
+  return s;
+});
 
 }  // namespace

@@ -27,6 +27,8 @@ class GpuLayers {
   // state buffer, in the CPU layout (engine-spec section 7).
   virtual void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const = 0;
   uint64_t weight_bytes() const { return weight_bytes_; }
+  // RWKV-7: where layer 0 leaves v_first (T rows), which CPU layers after the GPU ones need.
+  virtual const Act* v_first() const { return nullptr; }
 
  protected:
   uint64_t weight_bytes_ = 0;

@@ -37,7 +37,7 @@ struct GpuModel::Impl {
   std::unique_ptr<GpuLayers> layers;
   std::unique_ptr<Ops> ops;
   std::unique_ptr<Buffer> scratch, act_q, act_d;
-  std::unique_ptr<Buffer> state, state_host, x_in_host, x_out_host, logits_host;
+  std::unique_ptr<Buffer> state, state_host, x_in_host, x_out_host, logits_host, v_first_host;
   Act x, head_in, logits;
   Slice ln_out_w, ln_out_b;
   GpuMatrix head_w;
@@ -90,6 +90,11 @@ Step& GpuModel::Impl::step(uint32_t T, bool with_head) {
     const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
     for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state->address() + uint64_t(l) * per_layer);
     rec.copy(ops->slice(x, uint64_t(T) * C), whole(*x_out_host), uint64_t(T) * C * 4);
+    if (v_first_host) {
+      const Act* vf = layers->v_first();
+      rec.copy_rows(ops->slice(*vf, uint64_t(T) * vf->stride), uint64_t(vf->stride) * 4, whole(*v_first_host),
+                    uint64_t(C) * 4, T, uint64_t(C) * 4);
+    }
     if (with_head) {
       ops->begin(rec, 1);  // logits of the last token only
       MixSpec norm;
@@ -164,6 +169,8 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.x_in_host = std::make_unique<Buffer>(*m.device, uint64_t(m.max_tokens) * C * 4, Buffer::Kind::Host);
   m.x_out_host = std::make_unique<Buffer>(*m.device, uint64_t(m.max_tokens) * C * 4, Buffer::Kind::Host);
   m.logits_host = std::make_unique<Buffer>(*m.device, uint64_t(info.n_vocab) * 4, Buffer::Kind::Host);
+  if (!m.head && m.layers->v_first())
+    m.v_first_host = std::make_unique<Buffer>(*m.device, uint64_t(m.max_tokens) * C * 4, Buffer::Kind::Host);
   m.state_up = m.record_copy(whole(*m.state_host), whole(*m.state), m.state_bytes);
   m.state_down = m.record_copy(whole(*m.state), whole(*m.state_host), m.state_bytes);
 
@@ -188,12 +195,14 @@ bool GpuModel::runs_head() const { return impl_->head; }
 const DeviceInfo& GpuModel::device() const { return impl_->device->info(); }
 uint64_t GpuModel::weight_bytes() const { return impl_->weight_bytes; }
 
-void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, float* logits, const StateSync& sync) {
+void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, float* logits, const StateSync& sync,
+                    std::vector<float>* v_first) {
   Impl& m = *impl_;
   if (T <= 0) return;
   const int64_t C = m.info.n_embd;
   const bool upload = !(sync.generation != 0 && state == m.resident && sync.generation == m.resident_generation);
   m.resident = nullptr;  // until this call completes
+  if (v_first && m.v_first_host) v_first->resize(size_t(T * C));
   for (int64_t start = 0; start < T; start += m.max_tokens) {
     const uint32_t n = uint32_t(std::min<int64_t>(m.max_tokens, T - start));
     const bool first = start == 0, last = start + n == T;
@@ -209,6 +218,7 @@ void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, fl
     if (last && sync.download) cbs[count++] = m.state_down;
     m.device->submit_and_wait(cbs, count);
     if (x_out) std::memcpy(x_out + start * C, m.x_out_host->mapped(), size_t(n * C) * 4);
+    if (v_first && m.v_first_host) std::memcpy(v_first->data() + start * C, m.v_first_host->mapped(), size_t(n * C) * 4);
     if (last && m.head && logits) std::memcpy(logits, m.logits_host->mapped(), size_t(m.info.n_vocab) * 4);
     if (last && sync.download) std::memcpy(state, m.state_host->mapped(), m.state_bytes);
   }

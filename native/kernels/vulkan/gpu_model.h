@@ -19,6 +19,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "kernels/vulkan/device.h"
 
@@ -53,8 +54,10 @@ class GpuModel {
 
   // x_in: T rows of C (the embedded tokens); state: the whole CPU state vector; x_out: T rows of C
   // after the GPU layers (may be x_in; null when not wanted); logits: n_vocab floats of the last token,
-  // written when runs_head() and not null.
-  void eval(const float* x_in, int64_t T, float* state, float* x_out, float* logits, const StateSync& sync = {});
+  // written when runs_head() and not null. v_first: RWKV-7 only, when layers run on the CPU after the
+  // GPU ones: receives layer 0's v (T rows of C), which those layers mix in (Workspace::v_first).
+  void eval(const float* x_in, int64_t T, float* state, float* x_out, float* logits, const StateSync& sync = {},
+            std::vector<float>* v_first = nullptr);
   // Copies the GPU state of the offloaded layers into `state` (after eval with download = false).
   void sync_state(float* state);
 

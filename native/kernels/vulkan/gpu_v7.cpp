@@ -82,6 +82,8 @@ class GpuV7 final : public GpuLayers {
     ffn_k_ = s.plane(F);
   }
 
+  const Act* v_first() const override { return &wkv_[7]; }
+
   void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const override {
     const LayerV7& L = layers_[size_t(l)];
     const uint32_t C = uint32_t(info_.n_embd), T = ops.T();

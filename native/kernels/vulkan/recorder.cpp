@@ -1,6 +1,7 @@
 #include "kernels/vulkan/recorder.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/vulkan/check.h"
 
@@ -46,6 +47,13 @@ void Recorder::copy(const Slice& src, const Slice& dst, uint64_t bytes) {
   if (bytes == 0) return;
   VkBufferCopy c{src.offset, dst.offset, bytes};
   vk().vkCmdCopyBuffer(cb_, src.buffer, dst.buffer, 1, &c);
+}
+
+void Recorder::copy_rows(const Slice& src, uint64_t src_stride, const Slice& dst, uint64_t dst_stride, uint32_t rows,
+                         uint64_t row_bytes) {
+  std::vector<VkBufferCopy> regions(rows);
+  for (uint32_t r = 0; r < rows; ++r) regions[r] = {src.offset + r * src_stride, dst.offset + r * dst_stride, row_bytes};
+  if (rows) vk().vkCmdCopyBuffer(cb_, src.buffer, dst.buffer, rows, regions.data());
 }
 
 void Recorder::fill_zero(const Slice& dst) {

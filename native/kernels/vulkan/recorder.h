@@ -27,6 +27,9 @@ class Recorder {
   // Every earlier shader write and transfer is visible to every later shader read and transfer.
   void barrier();
   void copy(const Slice& src, const Slice& dst, uint64_t bytes);
+  // `rows` rows of `row_bytes`, strided differently at the source and destination; one command.
+  void copy_rows(const Slice& src, uint64_t src_stride, const Slice& dst, uint64_t dst_stride, uint32_t rows,
+                 uint64_t row_bytes);
   void fill_zero(const Slice& dst);
   VkCommandBuffer handle() const { return cb_; }
   uint32_t dispatches() const { return dispatches_; }

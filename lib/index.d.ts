@@ -1,0 +1,176 @@
+// Types for rwkv-node's public API. `require('rwkv-node')` is the RWKV class (CommonJS and ESM).
+
+export type DataType = 'FP32' | 'FP16' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q8_0';
+export type QuantizedType = 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q8_0';
+export type SyntheticSize = '0.1B' | '0.4B' | '1.5B' | '2.9B' | '7B';
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface RWKVConfig {
+  /** rwkv.cpp .bin model file */
+  path: string;
+  /** CPU threads (0 or omitted: one per core) */
+  threads?: number;
+  /** layers to run on the GPU: a count, a percentage like '50%', or 'auto' */
+  gpuOffload?: number | string;
+  /** completions that may run at once; more wait in a fair queue */
+  concurrent?: number;
+  /** prompt tokens per sequence pass (default 64) */
+  batchSize?: number;
+  /** cached prompt states (LRU entries); 0 or false disables the cache */
+  stateCacheSize?: number | false;
+  /** a Tokenizer, 'world' | 'neox' | 'bytes', or a vocabulary file path */
+  tokenizer?: Tokenizer | 'world' | 'neox' | 'bytes' | string;
+}
+
+export interface ModelInfo {
+  version: '4' | '5.1' | '5.2' | '6' | '7';
+  versionMajor: number;
+  versionMinor: number;
+  nLayer: number;
+  nEmbd: number;
+  nVocab: number;
+  nHead: number;
+  headSize: number;
+  ffnSize: number;
+  stateSize: number;
+  dataType: DataType;
+  fileBytes: number;
+  params: number;
+  /** bytes of weights read per decoded token */
+  decodeBytes: number;
+  threads: number;
+  tokenizer: 'world' | 'neox' | 'bytes';
+  path: string;
+}
+
+export interface EvalResult {
+  logits: Float32Array;
+  state: Float32Array;
+}
+
+export interface CompletionOptions {
+  prompt?: string;
+  /** token ids to use instead of tokenizing `prompt` */
+  tokens?: number[] | Uint32Array;
+  max_tokens?: number;
+  maxTokens?: number;
+  temperature?: number;
+  top_p?: number;
+  topP?: number;
+  top_k?: number;
+  topK?: number;
+  min_p?: number;
+  minP?: number;
+  presence_penalty?: number;
+  presencePenalty?: number;
+  frequency_penalty?: number;
+  frequencyPenalty?: number;
+  penalty_decay?: number;
+  penaltyDecay?: number;
+  logit_bias?: Record<number, number> | Map<number, number>;
+  logitBias?: Record<number, number> | Map<number, number>;
+  bannedTokens?: number[] | Uint32Array;
+  seed?: number;
+  stop?: string | string[];
+  stopTokens?: number[] | Uint32Array;
+  streamCallback?: (chunk: string, fullCompletionSoFar: string) => void;
+  onTextChunk?: (chunk: string, fullCompletionSoFar: string) => void;
+  signal?: AbortSignal;
+  /** true (default): resolve with the partial text on abort; false: reject with the signal's reason */
+  stopOnAbortSignal?: boolean;
+  initState?: Float32Array;
+  returnState?: boolean;
+  batchSize?: number;
+}
+
+export interface CompletionUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  promptTokensCached: number;
+  /** prompt tokens actually evaluated (promptTokens - promptTokensCached unless aborted) */
+  promptTokensEvaluated: number;
+}
+
+export interface CompletionPerf {
+  queueIdleTime: number;
+  promptTime: number;
+  completionTime: number;
+  totalTime: number;
+  timePerPrompt: number;
+  timePerCompletion: number;
+  timePerFullPrompt: number;
+  promptPerSecond: number;
+  completionPerSecond: number;
+  fullPromptPerSecond: number;
+}
+
+export interface CompletionResult {
+  prompt: string;
+  completion: string;
+  finishReason: FinishReason;
+  usage: CompletionUsage;
+  perf: CompletionPerf;
+  /** present with returnState: true */
+  state?: Float32Array;
+}
+
+export interface CompletionStream extends AsyncIterable<string> {
+  /** the completion's result, once the stream has ended */
+  result: Promise<CompletionResult | undefined>;
+}
+
+export declare class Tokenizer {
+  static world(vocabPath: string): Tokenizer;
+  static neox(jsonPath: string): Tokenizer;
+  static bytes(): Tokenizer;
+  static fromFile(path: string): Tokenizer;
+  readonly kind: 'world' | 'neox' | 'bytes';
+  readonly vocabSize: number;
+  encode(text: string): Uint32Array;
+  decode(ids: number[] | Uint32Array): string;
+  decodeBytes(ids: number[] | Uint32Array): Uint8Array;
+}
+
+export declare class RwkvError extends Error {
+  constructor(message: string, code?: string);
+  code: string;
+}
+
+export interface SystemInfo {
+  kernels: string;
+  blas: string | null;
+  openblasCoretype: string | null;
+  cpus: number;
+}
+
+export declare class RWKV {
+  constructor(config: string | RWKVConfig);
+  readonly path: string;
+  readonly threads: number;
+  readonly concurrent: number;
+  readonly batchSize: number;
+  setup(): Promise<this>;
+  readonly info: ModelInfo;
+  readonly tokenizer: Tokenizer;
+  createState(): Float32Array;
+  eval(tokens: number[] | Uint32Array, state?: Float32Array | null): Promise<EvalResult>;
+  tokenize(text: string): number[];
+  detokenize(tokens: number[] | Uint32Array): string;
+  completion(options: string | CompletionOptions): Promise<CompletionResult>;
+  preloadPrompt(prompt: string): Promise<void>;
+  stream(options: string | CompletionOptions): CompletionStream;
+  activeWorkCount(): number;
+  pendingWorkCount(): number;
+  free(): Promise<void>;
+  dispose(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+  static quantize(inPath: string, outPath: string, type: QuantizedType, options?: { onProgress?: (fraction: number) => void }): Promise<void>;
+  static makeSynthetic(size: SyntheticSize, outPath: string, options?: { type?: DataType; seed?: number; gguf?: string; vocab?: string; onProgress?: (fraction: number) => void }): Promise<void>;
+  static systemInfo(): SystemInfo;
+  static RWKV: typeof RWKV;
+  static Tokenizer: typeof Tokenizer;
+  static RwkvError: typeof RwkvError;
+}
+
+export default RWKV;

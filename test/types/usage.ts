@@ -1,0 +1,35 @@
+// Compiled by `npm run test:types` (tsc --noEmit): the public API as a TypeScript user writes it.
+import RWKV, { Tokenizer, RwkvError, CompletionResult, ModelInfo } from 'rwkv-node';
+
+async function main(): Promise<void> {
+  const model = new RWKV({ path: 'model.bin', threads: 2, concurrent: 2, stateCacheSize: false });
+  await model.setup();
+  const info: ModelInfo = model.info;
+  const n: number = info.stateSize;
+  const { logits, state } = await model.eval([1, 2, 3]);
+  const next = await model.eval(new Uint32Array([4]), state);
+  const f: Float32Array = next.logits;
+  const controller = new AbortController();
+  const r: CompletionResult = await model.completion({
+    prompt: 'Hello',
+    max_tokens: 10,
+    temperature: 0,
+    top_p: 0.5,
+    stop: ['\n'],
+    streamCallback: (chunk: string, full: string) => { void (chunk.length + full.length); },
+    signal: controller.signal,
+  });
+  const reason: 'stop' | 'length' | 'abort' = r.finishReason;
+  for await (const chunk of model.stream({ prompt: "Hi", maxTokens: 5 })) {
+    const upper: string = chunk.toUpperCase();
+    void upper;
+  }
+  const t: Tokenizer = Tokenizer.bytes();
+  const ids: Uint32Array = t.encode('abc');
+  void t.decode(ids);
+  await RWKV.quantize('a.bin', 'b.bin', 'Q8_0', { onProgress: (x: number) => void x });
+  const e = new RwkvError('x', 'E_IO');
+  void [n, logits, f, reason, e.code];
+  await model.free();
+}
+void main;
