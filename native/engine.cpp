@@ -1,10 +1,12 @@
 #include "engine.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include "core/thread_pool.h"
 #include "formats/rwkv_bin.h"
+#include "kernels/vulkan/gpu_model.h"
 #include "models/architecture.h"
 
 namespace rwkv {
@@ -29,8 +31,19 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   m->arch_ = make_architecture(*m->index_, path);
   m->pool_ = std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : default_threads());
   m->workspace_ = std::make_unique<Workspace>(*m->pool_);
+  if (options.gpu_layers > 0) {
+    try {
+      m->gpu_ = vk::GpuModel::create(*m->index_, m->arch_->info(), {.layers = options.gpu_layers, .device = options.gpu_device});
+    } catch (const Error& e) {
+      if (options.gpu_required || e.code() != ErrorCode::Device) throw;
+      std::fprintf(stderr, "rwkv: GPU offload unavailable, running on the CPU: %s\n", e.what());
+    }
+  }
   return m;
 }
+
+int Model::gpu_layers() const { return gpu_ ? gpu_->layers() : 0; }
+std::string Model::gpu_device() const { return gpu_ ? gpu_->device().name : std::string(); }
 
 const ModelInfo& Model::info() const { return arch_->info(); }
 int Model::threads() const { return pool_->size(); }
@@ -46,35 +59,78 @@ std::vector<float> Model::initial_state() const {
   return s;
 }
 
-void Model::eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk) {
+void Model::check_tokens(const uint32_t* tokens, size_t n) const {
   const ModelInfo& i = info();
   for (size_t t = 0; t < n; ++t)
     if (tokens[t] >= uint32_t(i.n_vocab))
       throw Error(ErrorCode::Argument, "token id " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
                                            " is out of range: this model's vocabulary has " + std::to_string(i.n_vocab) + " tokens");
+}
+
+void Model::eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk) {
+  check_tokens(tokens, n);
   if (n == 0) return;
   max_chunk = std::max<size_t>(1, max_chunk);
   std::lock_guard<std::mutex> lock(mutex_);
   for (size_t start = 0; start < n; start += max_chunk) {
     const size_t len = std::min(max_chunk, n - start);
     const bool last = start + len == n;
-    eval_chunk(tokens + start, len, state, last ? logits : nullptr);
+    run_pass({SequenceInput{tokens + start, len, state, last ? logits : nullptr}});
   }
 }
 
-void Model::eval_chunk(const uint32_t* tokens, size_t n, float* state, float* logits) {
+void Model::eval_batch(const std::vector<SequenceInput>& seqs) {
+  for (const SequenceInput& s : seqs) check_tokens(s.tokens, s.n);
+  std::vector<SequenceInput> live;
+  for (const SequenceInput& s : seqs)
+    if (s.n > 0) live.push_back(s);
+  if (live.empty()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  run_pass(live);
+}
+
+void Model::run_pass(const std::vector<SequenceInput>& seqs) {
   const ModelInfo& i = info();
-  const int64_t C = i.n_embd, T = int64_t(n);
+  const int64_t C = i.n_embd;
+  Batch batch;
+  bool all_single = true;
+  for (const SequenceInput& s : seqs) {
+    batch.seqs.push_back(SeqSpan{batch.rows, int64_t(s.n), nullptr});
+    batch.rows += int64_t(s.n);
+    all_single &= s.n == 1;
+  }
+  const int64_t T = batch.rows;
+  // One token per sequence: keep every product on the row kernels, so batching changes no bits.
+  workspace_->linear.set_exact_rows(all_single);
   if (x_.size() < size_t(T * C)) x_.resize(size_t(T * C));
   workspace_->arena.reserve(arch_->scratch_floats_per_token() * size_t(T) + size_t(C) + 256);
   float* x = x_.data();
-  for (int64_t t = 0; t < T; ++t) arch_->embed(tokens[t], x + t * C);
-  for (int l = 0; l < i.n_layer; ++l) arch_->layer(l, x, T, state + l * i.state_floats_per_layer(), *workspace_);
-  if (logits) {
-    workspace_->arena.reset();
-    arch_->head(x + (T - 1) * C, logits, *workspace_);
+  for (size_t s = 0; s < seqs.size(); ++s)
+    for (size_t t = 0; t < seqs[s].n; ++t) arch_->embed(seqs[s].tokens[t], x + (batch.seqs[s].start + int64_t(t)) * C);
+  const int64_t per_layer = i.state_floats_per_layer();
+  for (int l = 0; l < i.n_layer; ++l) {
+    for (size_t s = 0; s < seqs.size(); ++s) batch.seqs[s].state = seqs[s].state + l * per_layer;
+    arch_->layer(l, x, batch, *workspace_);
   }
-  tokens_evaluated_ += n;
+  // The head only for the last row of each sequence that asks for logits, all in one product.
+  std::vector<size_t> want;
+  for (size_t s = 0; s < seqs.size(); ++s)
+    if (seqs[s].logits) want.push_back(s);
+  if (!want.empty()) {
+    const size_t V = size_t(i.n_vocab);
+    head_in_.resize(want.size() * size_t(C));
+    head_out_.resize(want.size() * V);
+    for (size_t k = 0; k < want.size(); ++k) {
+      const SeqSpan& span = batch.seqs[want[k]];
+      std::copy(x + (span.start + span.len - 1) * C, x + (span.start + span.len) * C, head_in_.begin() + long(k * size_t(C)));
+    }
+    workspace_->arena.reset();
+    arch_->head(head_in_.data(), int64_t(want.size()), head_out_.data(), *workspace_);
+    for (size_t k = 0; k < want.size(); ++k)
+      std::copy(head_out_.begin() + long(k * V), head_out_.begin() + long((k + 1) * V), seqs[want[k]].logits);
+  }
+  workspace_->linear.set_exact_rows(false);
+  tokens_evaluated_ += uint64_t(T);
 }
 
 }  // namespace rwkv

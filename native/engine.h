@@ -9,6 +9,7 @@
 // caller, in rwkv.cpp's layout (see README "State layout"), so any number of sequences can share one
 // Model. eval() is thread-safe: calls on one Model are serialised, since each already uses every thread.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,12 +23,27 @@
 namespace rwkv {
 
 class Architecture;
+namespace vk { class GpuModel; }
 struct TensorIndex;
 struct Workspace;
 class ThreadPool;
 
+// One sequence's share of a batched pass (see Model::eval_batch).
+struct SequenceInput {
+  const uint32_t* tokens = nullptr;
+  size_t n = 0;
+  float* state = nullptr;   // state_size() floats, updated in place
+  float* logits = nullptr;  // n_vocab floats for the last token's logits, or null
+};
+
 struct LoadOptions {
   int threads = 0;  // 0: one per physical core the process may use
+  // Vulkan offload (kernels/vulkan/gpu_model.h): the first gpu_layers layers (and the head when that is
+  // all of them) run on the GPU. No usable GPU: one warning on stderr and the CPU runs everything,
+  // unless gpu_required, which makes load() throw E_DEVICE instead.
+  int gpu_layers = 0;
+  int gpu_device = -1;  // Vulkan device index; -1: the first discrete GPU
+  bool gpu_required = false;
 };
 
 class Model {
@@ -48,20 +64,32 @@ class Model {
   // Throws Error(E_ARGUMENT) for a token id >= n_vocab, before touching the state.
   void eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk = 64);
 
+  // Layers running on the GPU (0: none) and the device's name ("" when none).
+  int gpu_layers() const;
+  std::string gpu_device() const;
+
+  // Evaluates several independent sequences in one pass: their rows share every matrix product, so B
+  // sequences decoding one token each read the weights once, not B times. When every sequence has one
+  // token, products use the row kernels, so each sequence gets exactly the bits a lone eval() gives it.
+  void eval_batch(const std::vector<SequenceInput>& seqs);
+
   // Counts tokens evaluated since load (for tests and statistics).
   uint64_t tokens_evaluated() const { return tokens_evaluated_; }
 
  private:
   Model();
-  void eval_chunk(const uint32_t* tokens, size_t n, float* state, float* logits);
+  void check_tokens(const uint32_t* tokens, size_t n) const;
+  void run_pass(const std::vector<SequenceInput>& seqs);
 
   std::unique_ptr<TensorIndex> index_;
   std::unique_ptr<Architecture> arch_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Workspace> workspace_;
-  std::vector<float> x_;  // residual stream, T×C
+  std::unique_ptr<vk::GpuModel> gpu_;
+  std::vector<float> x_;  // residual stream, rows×C
+  std::vector<float> head_in_, head_out_;  // last rows of the sequences that want logits
   std::mutex mutex_;
-  uint64_t tokens_evaluated_ = 0;
+  std::atomic<uint64_t> tokens_evaluated_{0};
 };
 
 }  // namespace rwkv

@@ -27,6 +27,10 @@ Architecture::Architecture(const ModelInfo& info, const WeightBinder& w) : info_
   head_ = w.mat("head.weight", C, V);
 }
 
+void save_shift(const Batch& b, const float* rows, int64_t C, int64_t xx_offset) {
+  for (const SeqSpan& s : b.seqs) std::copy(rows + (s.start + s.len - 1) * C, rows + (s.start + s.len) * C, s.state + xx_offset);
+}
+
 void Architecture::init_layer_state(float* layer_state) const {
   std::memset(layer_state, 0, size_t(info_.state_floats_per_layer()) * sizeof(float));
 }
@@ -38,11 +42,11 @@ void Architecture::embed(uint32_t token, float* x) const {
   cpu::layer_norm(row.data(), ln0_w_.data(), ln0_b_.data(), C, 1e-5f, x);
 }
 
-void Architecture::head(const float* x, float* logits, Workspace& ws) const {
+void Architecture::head(const float* x, int64_t rows, float* logits, Workspace& ws) const {
   const int64_t C = info_.n_embd;
-  float* normed = ws.arena.take(size_t(C));
-  cpu::layer_norm(x, ln_out_w_.data(), ln_out_b_.data(), C, 1e-5f, normed);
-  ws.linear.run(head_, normed, 1, logits);
+  float* normed = ws.arena.take(size_t(rows * C));
+  for (int64_t r = 0; r < rows; ++r) cpu::layer_norm(x + r * C, ln_out_w_.data(), ln_out_b_.data(), C, 1e-5f, normed + r * C);
+  ws.linear.run(head_, normed, rows, logits);
 }
 
 namespace {

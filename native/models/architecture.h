@@ -27,6 +27,31 @@ class Arena {
   size_t used_ = 0;
 };
 
+// The rows of one pass, grouped by sequence: a prompt is one sequence of T rows; batched decoding of
+// B concurrent sequences is B sequences of one row each. Each sequence brings its own state.
+struct SeqSpan {
+  int64_t start = 0;      // first row
+  int64_t len = 0;        // rows
+  float* state = nullptr; // this layer's slice of the sequence's state
+};
+struct Batch {
+  int64_t rows = 0;
+  std::vector<SeqSpan> seqs;
+};
+
+// Token shift: calls fn(row, cur, prev) for every row, where prev is the row before it in its sequence
+// or, for a sequence's first row, the value saved in its state at `xx_offset`.
+template <class Fn>
+void for_each_shift(const Batch& b, const float* rows, int64_t C, int64_t xx_offset, Fn&& fn) {
+  for (const SeqSpan& s : b.seqs)
+    for (int64_t t = 0; t < s.len; ++t) {
+      const int64_t row = s.start + t;
+      fn(row, rows + row * C, t == 0 ? s.state + xx_offset : rows + (row - 1) * C);
+    }
+}
+// Saves each sequence's last row into its state at `xx_offset`, for the next call.
+void save_shift(const Batch& b, const float* rows, int64_t C, int64_t xx_offset);
+
 // What a layer needs to compute: threads, the linear-layer runner and scratch memory.
 struct Workspace {
   explicit Workspace(ThreadPool& p) : pool(p), linear(p) {}
@@ -43,15 +68,15 @@ class Architecture {
 
   // Writes the initial state of one layer ((2 + S)C or 5C floats): zeros, except v4's pp = -1e30.
   virtual void init_layer_state(float* layer_state) const;
-  // x: T rows of C floats (the residual stream), updated in place. layer_state: this layer's slice.
-  virtual void layer(int l, float* x, int64_t T, float* layer_state, Workspace& ws) const = 0;
+  // x: batch.rows rows of C floats (the residual stream), updated in place.
+  virtual void layer(int l, float* x, const Batch& batch, Workspace& ws) const = 0;
   // Upper bound on the scratch floats one token needs inside layer().
   virtual size_t scratch_floats_per_token() const = 0;
 
   // emb[token] then ln0, into x (C floats).
   void embed(uint32_t token, float* x) const;
-  // ln_out then head: logits (V floats) from the last token's residual.
-  void head(const float* x, float* logits, Workspace& ws) const;
+  // ln_out then head: `rows` rows of logits (V floats each) from `rows` residual rows.
+  void head(const float* x, int64_t rows, float* logits, Workspace& ws) const;
 
  protected:
   Architecture(const ModelInfo& info, const WeightBinder& w);

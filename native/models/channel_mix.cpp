@@ -30,8 +30,9 @@ ChannelMix ChannelMix::bind(const WeightBinder& w, const std::string& p, Kind ki
   return m;
 }
 
-void ChannelMix::apply(float* x, int64_t T, float* ffn_xx, const float* ln2_w, const float* ln2_b, Workspace& ws) const {
-  ws.arena.reset();  // the time-mix buffers are dead by now
+void ChannelMix::apply(float* x, const Batch& batch, const float* ln2_w, const float* ln2_b, Workspace& ws) const {
+  ws.arena.reset();
+  const int64_t T = batch.rows;  // the time-mix buffers are dead by now
   const size_t TC = size_t(T * C);
   float* b = ws.arena.take(TC);
   float* xk = ws.arena.take(TC);
@@ -41,9 +42,7 @@ void ChannelMix::apply(float* x, int64_t T, float* ffn_xx, const float* ln2_w, c
   float* k = ws.arena.take(size_t(T * F));
 
   for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, ln2_w, ln2_b, C, 1e-5f, b + t * C);
-  for (int64_t t = 0; t < T; ++t) {
-    const float* cur = b + t * C;
-    const float* prev = cpu::shifted_row(b, ffn_xx, t, C);
+  for_each_shift(batch, b, C, 0, [&](int64_t t, const float* cur, const float* prev) {
     float* ok = xk + t * C;
     float* orr = xr + t * C;
     switch (kind) {
@@ -64,8 +63,8 @@ void ChannelMix::apply(float* x, int64_t T, float* ffn_xx, const float* ln2_w, c
         for (int64_t i = 0; i < C; ++i) ok[i] = cur[i] + (prev[i] - cur[i]) * mix_k[i];
         break;
     }
-  }
-  std::copy(b + (T - 1) * C, b + T * C, ffn_xx);
+  });
+  save_shift(batch, b, C, 0);
 
   ws.linear.run(key, xk, T, k);
   for (int64_t i = 0; i < T * F; ++i) {

@@ -21,8 +21,9 @@ struct ChannelMix {
 
   static ChannelMix bind(const WeightBinder& w, const std::string& prefix, Kind kind, int64_t C, int64_t F);
   static size_t scratch_floats_per_token(int64_t C, int64_t F) { return size_t(5 * C + F + 64); }
-  // x: T rows of C, updated in place (x += ChannelMix(LN2(x))). ffn_xx: the token-shift state (C).
-  void apply(float* x, int64_t T, float* ffn_xx, const float* ln2_w, const float* ln2_b, Workspace& ws) const;
+  // x: batch.rows rows of C, updated in place (x += ChannelMix(LN2(x))). The token-shift value is
+  // the first C floats of each sequence's layer state (ffn_xx).
+  void apply(float* x, const Batch& batch, const float* ln2_w, const float* ln2_b, Workspace& ws) const;
 };
 
 }  // namespace rwkv

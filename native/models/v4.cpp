@@ -53,14 +53,10 @@ class ArchitectureV4 final : public Architecture {
     return size_t(10 * info_.n_embd + 2 * info_.ffn_size);
   }
 
-  void layer(int l, float* x, int64_t T, float* s, Workspace& ws) const override {
+  void layer(int l, float* x, const Batch& batch, Workspace& ws) const override {
+    const int64_t T = batch.rows;
     const LayerV4& L = layers_[size_t(l)];
     const int64_t C = info_.n_embd;
-    float* ffn_xx = s;
-    float* att_xx = s + C;
-    float* aa = s + 2 * C;
-    float* bb = s + 3 * C;
-    float* pp = s + 4 * C;
     ws.arena.reset();
     const size_t TC = size_t(T * C);
     float* a = ws.arena.take(TC);
@@ -73,24 +69,26 @@ class ArchitectureV4 final : public Architecture {
     float* out = ws.arena.take(TC);
 
     for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, L.ln1_w.data(), L.ln1_b.data(), C, 1e-5f, a + t * C);
-    for (int64_t t = 0; t < T; ++t) {
-      const float* cur = a + t * C;
-      const float* prev = cpu::shifted_row(a, att_xx, t, C);
+    for_each_shift(batch, a, C, C, [&](int64_t t, const float* cur, const float* prev) {
       for (int64_t i = 0; i < C; ++i) {
         xk[t * C + i] = cur[i] * L.mix_k[i] + prev[i] * (1 - L.mix_k[i]);
         xv[t * C + i] = cur[i] * L.mix_v[i] + prev[i] * (1 - L.mix_v[i]);
         xr[t * C + i] = cur[i] * L.mix_r[i] + prev[i] * (1 - L.mix_r[i]);
       }
-    }
-    std::copy(a + (T - 1) * C, a + T * C, att_xx);
+    });
+    save_shift(batch, a, C, C);
     ws.linear.run(L.key, xk, T, k);
     ws.linear.run(L.value, xv, T, v);
     ws.linear.run(L.receptance, xr, T, r);
 
     // WKV, sequential in t: the max-trick keeps exp() in range (engine-spec 3.2).
     float* rwkv = xk;  // reuse: xk is no longer needed
-    for (int64_t t = 0; t < T; ++t) {
-      for (int64_t i = 0; i < C; ++i) {
+    for (const SeqSpan& seq : batch.seqs) {
+      float* aa = seq.state + 2 * C;
+      float* bb = seq.state + 3 * C;
+      float* pp = seq.state + 4 * C;
+      for (int64_t t = seq.start; t < seq.start + seq.len; ++t) {
+        for (int64_t i = 0; i < C; ++i) {
         const float kk = k[t * C + i], vv = v[t * C + i];
         const float u = L.time_first[i], w = L.time_decay[i];
         float q = std::fmax(pp[i], u + kk);
@@ -103,12 +101,13 @@ class ArchitectureV4 final : public Architecture {
         bb[i] = e1 * bb[i] + e2;
         pp[i] = q;
         rwkv[t * C + i] = cpu::sigmoid(r[t * C + i]) * wkv;
+        }
       }
     }
     ws.linear.run(L.output, rwkv, T, out);
     for (size_t i = 0; i < TC; ++i) x[i] += out[i];
 
-    L.ffn.apply(x, T, ffn_xx, L.ln2_w.data(), L.ln2_b.data(), ws);
+    L.ffn.apply(x, batch, L.ln2_w.data(), L.ln2_b.data(), ws);
   }
 
  private:

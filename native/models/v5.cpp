@@ -60,12 +60,11 @@ class ArchitectureV5 final : public Architecture {
     return std::max(size_t(11 * info_.n_embd + 64), ChannelMix::scratch_floats_per_token(info_.n_embd, info_.ffn_size));
   }
 
-  void layer(int l, float* x, int64_t T, float* s, Workspace& ws) const override {
+  void layer(int l, float* x, const Batch& batch, Workspace& ws) const override {
+    const int64_t T = batch.rows;
     const LayerV5& L = layers_[size_t(l)];
     const int64_t C = info_.n_embd;
     const bool v52 = info_.version_minor == 2;
-    float* att_xx = s + C;
-    float* wkv_state = s + 2 * C;
     ws.arena.reset();
     const size_t TC = size_t(T * C);
     float* a = ws.arena.take(TC);
@@ -81,17 +80,15 @@ class ArchitectureV5 final : public Architecture {
     float* out = ws.arena.take(TC);
 
     for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, L.ln1_w.data(), L.ln1_b.data(), C, 1e-5f, a + t * C);
-    for (int64_t t = 0; t < T; ++t) {
-      const float* cur = a + t * C;
-      const float* prev = cpu::shifted_row(a, att_xx, t, C);
+    for_each_shift(batch, a, C, C, [&](int64_t t, const float* cur, const float* prev) {
       for (int64_t i = 0; i < C; ++i) {
         xk[t * C + i] = cur[i] * L.mix_k[i] + prev[i] * (1 - L.mix_k[i]);
         xv[t * C + i] = cur[i] * L.mix_v[i] + prev[i] * (1 - L.mix_v[i]);
         xr[t * C + i] = cur[i] * L.mix_r[i] + prev[i] * (1 - L.mix_r[i]);
         if (v52) xg[t * C + i] = cur[i] * L.mix_g[i] + prev[i] * (1 - L.mix_g[i]);
       }
-    }
-    std::copy(a + (T - 1) * C, a + T * C, att_xx);
+    });
+    save_shift(batch, a, C, C);
     ws.linear.run(L.key, xk, T, k);
     ws.linear.run(L.value, xv, T, v);
     ws.linear.run(L.receptance, xr, T, r);
@@ -100,8 +97,11 @@ class ArchitectureV5 final : public Architecture {
       for (size_t i = 0; i < TC; ++i) g[i] = g[i] * cpu::sigmoid(g[i]);  // silu
     }
 
-    WkvArgs args{info_.n_head, info_.head_size, T, r, k, v, nullptr, L.decay.data(), L.first.data(), y, wkv_state};
-    wkv5_6(args, ws.pool);
+    for (const SeqSpan& seq : batch.seqs) {
+      const int64_t o = seq.start * C;
+      WkvArgs args{info_.n_head, info_.head_size, seq.len, r + o, k + o, v + o, nullptr, L.decay.data(), L.first.data(), y + o, seq.state + 2 * C};
+      wkv5_6(args, ws.pool);
+    }
 
     for (int64_t t = 0; t < T; ++t) {
       cpu::group_norm(y + t * C, L.ln_x_w.data(), L.ln_x_b.data(), info_.n_head, info_.head_size,
@@ -111,7 +111,7 @@ class ArchitectureV5 final : public Architecture {
     ws.linear.run(L.output, y, T, out);
     for (size_t i = 0; i < TC; ++i) x[i] += out[i];
 
-    L.ffn.apply(x, T, s, L.ln2_w.data(), L.ln2_b.data(), ws);
+    L.ffn.apply(x, batch, L.ln2_w.data(), L.ln2_b.data(), ws);
   }
 
  private:

@@ -70,10 +70,10 @@ class ArchitectureV6 final : public Architecture {
     return std::max(att, ChannelMix::scratch_floats_per_token(info_.n_embd, info_.ffn_size));
   }
 
-  void layer(int l, float* x, int64_t T, float* s, Workspace& ws) const override {
+  void layer(int l, float* x, const Batch& batch, Workspace& ws) const override {
+    const int64_t T = batch.rows;
     const LayerV6& L = layers_[size_t(l)];
     const int64_t C = info_.n_embd, D = D_;
-    float* att_xx = s + C;
     ws.arena.reset();
     const size_t TC = size_t(T * C);
     float* a = ws.arena.take(TC);
@@ -96,15 +96,13 @@ class ArchitectureV6 final : public Architecture {
     float* y = ws.arena.take(TC);
 
     for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, L.ln1_w.data(), L.ln1_b.data(), C, 1e-5f, a + t * C);
-    for (int64_t t = 0; t < T; ++t) {
-      const float* cur = a + t * C;
-      const float* prev = cpu::shifted_row(a, att_xx, t, C);
+    for_each_shift(batch, a, C, C, [&](int64_t t, const float* cur, const float* prev) {
       for (int64_t i = 0; i < C; ++i) {
         sx[t * C + i] = prev[i] - cur[i];
         xxx[t * C + i] = cur[i] + sx[t * C + i] * L.maa_x[i];
       }
-    }
-    std::copy(a + (T - 1) * C, a + T * C, att_xx);
+    });
+    save_shift(batch, a, C, C);
 
     // ddlerp: five data-dependent mixes from one shared LoRA.
     ws.linear.run(L.maa_w1, xxx, T, h);
@@ -132,8 +130,11 @@ class ArchitectureV6 final : public Architecture {
     for (int64_t t = 0; t < T; ++t)
       for (int64_t i = 0; i < C; ++i) decay[t * C + i] = std::exp(-std::exp(L.time_decay[i] + decay[t * C + i]));
 
-    WkvArgs args{info_.n_head, info_.head_size, T, r, k, v, decay, nullptr, L.first.data(), y, s + 2 * C};
-    wkv5_6(args, ws.pool);
+    for (const SeqSpan& seq : batch.seqs) {
+      const int64_t o = seq.start * C;
+      WkvArgs args{info_.n_head, info_.head_size, seq.len, r + o, k + o, v + o, decay + o, nullptr, L.first.data(), y + o, seq.state + 2 * C};
+      wkv5_6(args, ws.pool);
+    }
     for (int64_t t = 0; t < T; ++t)
       cpu::group_norm(y + t * C, L.ln_x_w.data(), L.ln_x_b.data(), info_.n_head, info_.head_size, info_.group_norm_eps, y + t * C);
     for (size_t i = 0; i < TC; ++i) y[i] *= g[i];
@@ -141,7 +142,7 @@ class ArchitectureV6 final : public Architecture {
     ws.linear.run(L.output, y, T, out);
     for (size_t i = 0; i < TC; ++i) x[i] += out[i];
 
-    L.ffn.apply(x, T, s, L.ln2_w.data(), L.ln2_b.data(), ws);
+    L.ffn.apply(x, batch, L.ln2_w.data(), L.ln2_b.data(), ws);
   }
 
  private:

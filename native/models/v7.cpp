@@ -71,10 +71,10 @@ class ArchitectureV7 final : public Architecture {
     return std::max(att, ChannelMix::scratch_floats_per_token(info_.n_embd, info_.ffn_size));
   }
 
-  void layer(int l, float* x, int64_t T, float* s, Workspace& ws) const override {
+  void layer(int l, float* x, const Batch& batch, Workspace& ws) const override {
+    const int64_t T = batch.rows;
     const LayerV7& L = layers_[size_t(l)];
     const int64_t C = info_.n_embd, H = info_.n_head, S = info_.head_size;
-    float* att_xx = s + C;
     ws.arena.reset();
     const size_t TC = size_t(T * C);
     float* a = ws.arena.take(TC);
@@ -96,9 +96,7 @@ class ArchitectureV7 final : public Architecture {
     float* lora = ws.arena.take(size_t(T * std::max({Dw_, Da_, Dv_, Dg_})));
 
     for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, L.ln1_w.data(), L.ln1_b.data(), C, 1e-5f, a + t * C);
-    for (int64_t t = 0; t < T; ++t) {
-      const float* cur = a + t * C;
-      const float* prev = cpu::shifted_row(a, att_xx, t, C);
+    for_each_shift(batch, a, C, C, [&](int64_t t, const float* cur, const float* prev) {
       for (int64_t i = 0; i < C; ++i) {
         const float sx = prev[i] - cur[i];
         const int64_t o = t * C + i;
@@ -109,8 +107,8 @@ class ArchitectureV7 final : public Architecture {
         xa[o] = cur[i] + sx * L.x_a[i];
         xg[o] = cur[i] + sx * L.x_g[i];
       }
-    }
-    std::copy(a + (T - 1) * C, a + T * C, att_xx);
+    });
+    save_shift(batch, a, C, C);
 
     ws.linear.run(L.receptance, xr, T, r);
     ws.linear.run(L.key, xk, T, k);
@@ -165,8 +163,11 @@ class ArchitectureV7 final : public Architecture {
       }
     }
 
-    Wkv7Args args{H, S, T, r, w, k, v, kk, iclr, y, s + 2 * C};
-    wkv7(args, ws.pool);
+    for (const SeqSpan& seq : batch.seqs) {
+      const int64_t o = seq.start * C;
+      Wkv7Args args{H, S, seq.len, r + o, w + o, k + o, v + o, kk + o, iclr + o, y + o, seq.state + 2 * C};
+      wkv7(args, ws.pool);
+    }
 
     for (int64_t t = 0; t < T; ++t) {
       float* yt = y + t * C;
@@ -183,7 +184,7 @@ class ArchitectureV7 final : public Architecture {
     ws.linear.run(L.output, y, T, tmp);
     for (size_t i = 0; i < TC; ++i) x[i] += tmp[i];
 
-    L.ffn.apply(x, T, s, L.ln2_w.data(), L.ln2_b.data(), ws);
+    L.ffn.apply(x, batch, L.ln2_w.data(), L.ln2_b.data(), ws);
   }
 
  private:

@@ -17,10 +17,7 @@
 #include <vector>
 
 #include "engine.h"
-#include "formats/rwkv_bin.h"
 #include "kernels/vulkan/device.h"
-#include "kernels/vulkan/gpu_model.h"
-#include "models/architecture.h"
 #include "test_support.h"
 
 using namespace rwkv;
@@ -53,32 +50,18 @@ struct Compare {
 
 Compare compare_model(const std::string& path, int gpu_layers, int dev, const std::vector<uint32_t>& prompt, bool sequence) {
   auto cpu = Model::load(path, {.threads = 2});
-  const ModelInfo& info = cpu->info();
-  const int64_t C = info.n_embd, T = int64_t(prompt.size());
-  std::vector<float> s_cpu = cpu->initial_state(), l_cpu(size_t(info.n_vocab));
-  if (sequence) cpu->eval(prompt.data(), prompt.size(), s_cpu.data(), l_cpu.data());
-  else for (uint32_t t : prompt) cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
-
-  // The GPU half: same file, GPU layers then the CPU architecture for the rest.
-  TensorIndex index = open_rwkv_bin(path);
-  auto arch = make_architecture(index, path);
-  auto gpu = vk::GpuModel::create(index, info, {.layers = gpu_layers, .device = dev, .max_tokens = 16});
-  ThreadPool pool(2);
-  Workspace ws(pool);
-  std::vector<float> s_gpu = cpu->initial_state(), l_gpu(size_t(info.n_vocab));
-  auto run = [&](const uint32_t* toks, int64_t n) {
-    std::vector<float> x(size_t(n * C));
-    for (int64_t t = 0; t < n; ++t) arch->embed(toks[t], x.data() + t * C);
-    gpu->eval(x.data(), n, s_gpu.data(), x.data(), gpu->runs_head() ? l_gpu.data() : nullptr, {}, &ws.v_first);
-    if (gpu->runs_head()) return;
-    ws.arena.reserve(arch->scratch_floats_per_token() * size_t(n) + size_t(C) + 256);
-    for (int l = gpu->layers(); l < info.n_layer; ++l)
-      arch->layer(l, x.data(), n, s_gpu.data() + l * info.state_floats_per_layer(), ws);
-    ws.arena.reset();
-    arch->head(x.data() + (n - 1) * C, l_gpu.data(), ws);
-  };
-  if (sequence) run(prompt.data(), T);
-  else for (uint32_t t : prompt) run(&t, 1);
+  auto gpu = Model::load(path, {.threads = 2, .gpu_layers = gpu_layers, .gpu_device = dev, .gpu_required = true});
+  EXPECT_EQ(gpu->gpu_layers(), std::min(gpu_layers, cpu->info().n_layer));
+  std::vector<float> s_cpu = cpu->initial_state(), l_cpu(size_t(cpu->info().n_vocab));
+  std::vector<float> s_gpu = gpu->initial_state(), l_gpu(size_t(cpu->info().n_vocab));
+  // Sequence mode in chunks of 5: several GPU steps per call, and a last one of another length.
+  if (sequence) {
+    cpu->eval(prompt.data(), prompt.size(), s_cpu.data(), l_cpu.data(), 5);
+    gpu->eval(prompt.data(), prompt.size(), s_gpu.data(), l_gpu.data(), 5);
+  } else {
+    for (uint32_t t : prompt) cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
+    for (uint32_t t : prompt) gpu->eval(&t, 1, s_gpu.data(), l_gpu.data());
+  }
   Compare c;
   for (size_t i = 0; i < l_cpu.size(); ++i) c.logits = std::max(c.logits, std::fabs(l_cpu[i] - l_gpu[i]));
   for (size_t i = 0; i < s_cpu.size(); ++i) c.state = std::max(c.state, std::fabs(s_cpu[i] - s_gpu[i]));
@@ -91,6 +74,15 @@ std::vector<uint32_t> text_prompt() {
   for (const char* c = s; *c; ++c) p.push_back(uint8_t(*c));
   return p;
 }
+
+// Float weights: measured max |delta| <= 6e-6 on every tiny model; 1e-4 leaves room for other drivers.
+constexpr float kFloatTol = 1e-4f;
+// Quantized weights: activations are rounded to 8-bit blocks, a discontinuous step, so a last-bit
+// difference in a sum can move one q by 1 and the model (trained, small, 12 layers) amplifies that.
+// The CPU's own two kernel sets (AVX-512 vs reference, RWKV_KERNELS=reference) differ by up to 0.057
+// on these files for that reason (5v1 Q5_0 0.057, 5v2 Q5_0 0.031, 6v0-3m Q5_1 0.020, 7v0 Q5_0 5e-7);
+// the GPU is allowed 0.15, under three times that spread, and measured <= 0.07.
+constexpr float kQuantTol = 0.15f;
 
 struct TinyCase {
   const char* stem;
@@ -131,9 +123,12 @@ TEST_P(VulkanTiny, HalfLayersMatchCpu) {
 std::vector<TinyCase> tiny_cases() {
   std::vector<TinyCase> v;
   for (const char* stem : {"4v0-660K", "5v1-730K", "5v2-730K", "6v0-1m", "7v0-834K"})
-    for (const char* type : {"FP32", "FP16", "Q5_0", "Q5_1"}) v.push_back({strdup((std::string("tiny-rwkv-") + stem + "-" + type).c_str()), 1e-3f});
-  v.push_back({"tiny-rwkv-6v0-3m-Q5_0", 1e-3f});
-  v.push_back({"tiny-rwkv-6v0-3m-Q5_1", 1e-3f});
+    for (const char* type : {"FP32", "FP16", "Q5_0", "Q5_1"}) {
+      const bool quant = type[0] == 'Q';
+      v.push_back({strdup((std::string("tiny-rwkv-") + stem + "-" + type).c_str()), quant ? kQuantTol : kFloatTol});
+    }
+  v.push_back({"tiny-rwkv-6v0-3m-Q5_0", kQuantTol});
+  v.push_back({"tiny-rwkv-6v0-3m-Q5_1", kQuantTol});
   return v;
 }
 

@@ -18,6 +18,9 @@ class Linear {
   explicit Linear(ThreadPool& pool);
   // X: T rows of W.cols() floats; Y: T rows of W.rows() floats.
   void run(const Tensor& W, const float* X, int64_t T, float* Y);
+  // While set, several tokens also go through the row kernels (never sgemm), so each token's result has
+  // exactly the bits it would have alone. Used for batched decoding, where it is also the faster path.
+  void set_exact_rows(bool exact) { exact_rows_ = exact; }
   // Same, but only rows [row_begin, row_end) of W (used for slices of stacked matrices).
   void run_rows(const Tensor& W, int64_t row_begin, int64_t row_end, const float* X, int64_t T, float* Y);
 
@@ -27,6 +30,7 @@ class Linear {
 
   ThreadPool& pool_;
   const KernelSet& kernels_;
+  bool exact_rows_ = false;
   std::vector<uint8_t> prepared_;              // prepared activation rows
   std::vector<std::vector<float>> tile_;       // per-thread F16 -> F32 tile for sgemm
 };

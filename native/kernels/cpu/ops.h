@@ -13,9 +13,4 @@ void layer_norm(const float* x, const float* w, const float* b, int64_t n, float
 // The same per group of `group` contiguous elements (heads), then the per-channel w, b.
 void group_norm(const float* x, const float* w, const float* b, int64_t groups, int64_t group, float eps, float* out);
 
-// For T rows of n: prev row t is `first` for t = 0, else row t-1 of `rows` (the token shift).
-inline const float* shifted_row(const float* rows, const float* first, int64_t t, int64_t n) {
-  return t == 0 ? first : rows + (t - 1) * n;
-}
-
 }  // namespace rwkv::cpu

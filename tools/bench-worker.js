@@ -1,0 +1,144 @@
+'use strict';
+// One measurement of tools/bench.js, in its own process so that its peak RSS is its own:
+//   node tools/bench-worker.js '<json config>'
+// Writes one JSON line with the result to stdout; progress and errors go to stderr.
+//
+// Modes:
+//   model     load time (setup() wall time, median of loadRuns), decode tok/s (one eval() call per token
+//             from a primed state), prefill tok/s (one eval() call of `prefill` tokens from the initial
+//             state; the engine splits it into 64-token sequence passes), peak RSS (VmHWM) at the end.
+//   overhead  µs per eval() call of one token on a tiny model (per-call cost of the addon and JS).
+//   baseline  VmHWM of a process that has loaded the addon and the tokenizer, no model.
+const fs = require('fs');
+const path = require('path');
+
+const ROOT = path.join(__dirname, '..');
+
+function now() {
+  return performance.now() / 1000;
+}
+
+function median(v) {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? s[s.length >> 1] : 0;
+}
+
+// The token sequence of native/tools/rwkv_eval_timing.cpp: a 32-bit LCG, ids below nVocab.
+function tokens(n, nVocab, seed) {
+  const t = new Uint32Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    t[i] = (x >>> 8) % nVocab;
+  }
+  return t;
+}
+
+// Peak and current resident set (MiB) from /proc/self/status; maxRSS where there is no /proc.
+function memory() {
+  try {
+    const s = fs.readFileSync('/proc/self/status', 'utf8');
+    const kb = (k) => Number((s.match(new RegExp(`^${k}:\\s+(\\d+)`, 'm')) || [])[1] || 0);
+    return { hwmMB: kb('VmHWM') / 1024, rssMB: kb('VmRSS') / 1024 };
+  } catch {
+    const r = process.resourceUsage().maxRSS / 1024;
+    return { hwmMB: r, rssMB: r };
+  }
+}
+
+const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+const log = (msg) => process.stderr.write(`  [worker] ${msg}\n`);
+
+async function modelMode(cfg, RWKV) {
+  const tokenizer = cfg.vocab ? RWKV.Tokenizer.world(cfg.vocab) : undefined;
+  const before = memory();
+  const loads = [];
+  let model = null;
+  for (let i = 0; i < cfg.loadRuns; i++) {
+    const t0 = now();
+    model = await new RWKV({ path: cfg.path, threads: cfg.threads, tokenizer }).setup();
+    loads.push(now() - t0);
+    if (i < cfg.loadRuns - 1) await model.free();
+  }
+  const info = model.info;
+  const V = info.nVocab;
+  const out = { info: { ...info }, loadS: median(loads), loads, baselineMB: before.hwmMB };
+
+  if (cfg.decodeBudgetS > 0) {
+    // A 16-token prompt gives decoding a non-trivial state; then 2 timed tokens estimate the rate.
+    const primed = (await model.eval(tokens(16, V, 1))).state;
+    const dec = tokens(cfg.decodeMax, V, 2);
+    let s = primed;
+    const t0 = now();
+    for (let i = 0; i < 2; i++) s = (await model.eval([dec[i]], s)).state;
+    const perToken = (now() - t0) / 2;
+    const n = clamp(Math.floor(cfg.decodeBudgetS / cfg.runs / perToken), cfg.decodeMin, cfg.decodeMax);
+    log(`decode: ~${(1 / perToken).toFixed(1)} tok/s, ${cfg.runs} run(s) of ${n} tokens`);
+    const tps = [];
+    for (let r = 0; r < cfg.runs; r++) {
+      s = primed;
+      const t1 = now();
+      for (let i = 0; i < n; i++) s = (await model.eval(dec.subarray(i, i + 1), s)).state;
+      tps.push(n / (now() - t1));
+    }
+    s = null;
+    Object.assign(out, { decodeTps: median(tps), decodeRuns: tps, decodeTokens: n });
+  }
+
+  if (cfg.prefill > 0 && cfg.prefillBudgetS > 0) {
+    // One 64-token pass (one chunk) estimates the time of the whole prompt.
+    const t0 = now();
+    await model.eval(tokens(64, V, 4));
+    const est = ((now() - t0) * cfg.prefill) / 64;
+    const runs = clamp(Math.floor(cfg.prefillBudgetS / est), 1, cfg.runs);
+    log(`prefill: ~${(cfg.prefill / est).toFixed(1)} tok/s, ${runs} run(s) of ${cfg.prefill} tokens`);
+    const pre = tokens(cfg.prefill, V, 3);
+    const tps = [];
+    for (let r = 0; r < runs; r++) {
+      const t1 = now();
+      await model.eval(pre);
+      tps.push(cfg.prefill / (now() - t1));
+    }
+    Object.assign(out, { prefillTps: median(tps), prefillRuns: tps, prefillTokens: cfg.prefill });
+  }
+
+  const after = memory();
+  out.peakRssMB = after.hwmMB;
+  out.rssMB = after.rssMB;
+  await model.free();
+  return out;
+}
+
+async function overheadMode(cfg, RWKV) {
+  const model = await new RWKV({ path: cfg.path, threads: cfg.threads }).setup();
+  const V = model.info.nVocab;
+  const ids = tokens(cfg.calls, V, 5);
+  let s = (await model.eval(tokens(8, V, 1))).state;
+  for (let i = 0; i < 200; i++) s = (await model.eval(ids.subarray(i % cfg.calls, (i % cfg.calls) + 1), s)).state;
+  const us = [];
+  for (let r = 0; r < cfg.runs; r++) {
+    const t0 = now();
+    for (let i = 0; i < cfg.calls; i++) s = (await model.eval(ids.subarray(i, i + 1), s)).state;
+    us.push(((now() - t0) / cfg.calls) * 1e6);
+  }
+  await model.free();
+  return { callUs: median(us), callRuns: us, calls: cfg.calls };
+}
+
+async function main() {
+  const cfg = JSON.parse(process.argv[2] || '{}');
+  const { RWKV } = require(path.join(ROOT, 'lib', 'rwkv.js'));
+  let out;
+  if (cfg.mode === 'model') out = await modelMode(cfg, RWKV);
+  else if (cfg.mode === 'overhead') out = await overheadMode(cfg, RWKV);
+  else if (cfg.mode === 'baseline') {
+    if (cfg.vocab) RWKV.Tokenizer.world(cfg.vocab);
+    out = { baselineMB: memory().hwmMB };
+  } else throw new Error(`unknown mode ${cfg.mode}`);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench-worker: ${e && e.stack ? e.stack : e}\n`);
+  process.exit(1);
+});
