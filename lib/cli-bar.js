@@ -54,8 +54,8 @@ function downloadBar(label, { stream = process.stderr, enabled = true } = {}) {
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: `${label} [{bar}] {percentage}% | {done} of {size} | {speed}/s | ETA {eta}`,
-      barsize: 24,
+      format: `${label} [{bar}] {percentage}% {done}/{size} {speed}/s ETA {eta}`,
+      barsize: 20,
       hideCursor: true,
       clearOnComplete: false,
     },

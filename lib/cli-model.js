@@ -18,7 +18,9 @@ async function resolveModelPath(opts, positional) {
   }
   if (process.stdin.isTTY && process.stdout.isTTY) {
     process.stderr.write('No model configured yet: starting the setup.\n');
-    return require('./cli-setup').runSetup({});
+    const chosen = await require('./cli-setup').runSetup({});
+    if (!chosen) throw new Error('no model chosen; run `npx rwkv-node --setup` when you are ready');
+    return chosen;
   }
   throw new Error('no model configured: pass --modelPath <file>, or run `npx rwkv-node --setup` (or `rwkv-node pull <id> --yes`) first');
 }
@@ -28,7 +30,7 @@ async function openModel(opts, { positional, quiet = false, tokenizer } = {}) {
   const { RWKV } = require('./rwkv'); // loaded here so pull/--help work without the addon
   const file = await resolveModelPath(opts, positional);
   const cfg = readConfig();
-  const threads = opts.threads ?? (opts.modelPath || positional ? undefined : cfg.threads);
+  const threads = opts.threads ?? cfg.threads;
   const gpuOffload = opts.gpu ?? cfg.gpuOffload;
   const config = { path: file };
   if (threads !== undefined) config.threads = Number(threads);

@@ -25,7 +25,7 @@ function describe(entry, dir) {
   const have = fs.existsSync(path.join(dir, entry.file)) ? ' [downloaded]' : fs.existsSync(partPath(path.join(dir, entry.file))) ? ' [partly downloaded]' : '';
   const size = entry.bytes ? `${entry.bytesExact ? '' : '~'}${formatBytes(entry.bytes)}` : 'size ?';
   const mem = entry.bytes ? `, needs ~${formatBytes(memoryNeeded(entry))} RAM` : '';
-  return `${entry.label} | ${entry.format} | ${size}${mem}${have}`;
+  return `${entry.label} · ${size}${mem}${have}`;
 }
 
 async function pickEntry(catalog, opts, dir) {
@@ -110,7 +110,10 @@ async function runSetup(opts) {
   out.write(`Model: ${entry.label}\n  file: ${dest}\n  from: ${url}\n`);
   if (!opts.yes && process.stdin.isTTY && process.stdout.isTTY) {
     const { confirm } = require('@inquirer/prompts');
-    if (!(await confirm({ message: 'Download it?', default: true }))) throw new InterruptedError('setup cancelled');
+    if (!(await confirm({ message: 'Download it?', default: true }))) {
+      out.write('Nothing downloaded.\n');
+      return null;
+    }
   }
 
   const controller = new AbortController();

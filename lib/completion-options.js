@@ -36,7 +36,7 @@ const ALIASES = {
 const KNOWN = new Set([
   'prompt', 'maxTokens', 'temperature', 'topP', 'topK', 'minP', 'presencePenalty', 'frequencyPenalty', 'penaltyDecay',
   'logitBias', 'bannedTokens', 'seed', 'stop', 'stopTokens', 'onTextChunk', 'signal', 'stopOnAbortSignal', 'initState',
-  'returnState', 'batchSize', 'tokens',
+  'returnState', 'batchSize', 'tokens', 'mix', 'cache', 'pin',
 ]);
 
 function pick(opt, name) {
@@ -113,6 +113,20 @@ function normalizeCompletionOptions(input, model) {
   out.stopOnAbortSignal = opt.stopOnAbortSignal === undefined ? true : check.boolean('stopOnAbortSignal', opt.stopOnAbortSignal);
   const init = pick(opt, 'initState');
   out.initState = init === undefined || init === null ? null : check.state('initState', init, stateSize);
+  out.mix = null;
+  if (opt.mix !== undefined && opt.mix !== null) {
+    if (!Array.isArray(opt.mix) || opt.mix.length === 0) throw check.invalid('mix', 'a non-empty array of {state, weight}', opt.mix);
+    out.mix = opt.mix.map((m, i) => {
+      if (m === null || typeof m !== 'object') throw check.invalid(`mix[${i}]`, '{state, weight}', m);
+      const state = m.state === undefined || m.state === null ? null : check.state(`mix[${i}].state`, m.state, stateSize);
+      const weight = m.weight === undefined ? 1 : check.number(`mix[${i}].weight`, m.weight, { min: 0 });
+      return { state, weight };
+    });
+    if (!out.mix.some((m) => m.weight > 0)) throw new RangeError('mix weights must not all be 0');
+    if (out.initState) throw new TypeError('initState and mix cannot be combined: give the initial state as a mix entry');
+  }
+  out.cache = opt.cache === undefined ? true : check.boolean('cache', opt.cache);
+  out.pin = opt.pin === undefined ? false : check.boolean('pin', opt.pin);
   const ret = pick(opt, 'returnState');
   out.returnState = ret === undefined ? false : check.boolean('returnState', ret);
   const batch = pick(opt, 'batchSize');

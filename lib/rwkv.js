@@ -11,12 +11,13 @@ const check = require('./validate');
 const { resolveTokenizer, Tokenizer } = require('./tokenizer');
 const { normalizeCompletionOptions } = require('./completion-options');
 const { WorkQueue } = require('./work-queue');
+const { writeStateFile, readStateFile } = require('./state-file');
 
 // Prompt tokens per sequence pass; measured on the tiny and synthetic models (BENCHMARKS.md):
 // larger chunks stop paying off past 64, and abort checks stay frequent.
 const DEFAULT_BATCH_SIZE = 64;
 
-const CONFIG_KEYS = new Set(['path', 'threads', 'gpuOffload', 'concurrent', 'batchSize', 'stateCacheSize', 'tokenizer']);
+const CONFIG_KEYS = new Set(['path', 'threads', 'gpuOffload', 'concurrent', 'batchSize', 'stateCacheSize', 'stateCacheBytes', 'memoryBudget', 'tokenizer']);
 
 class RWKV {
   /**
@@ -31,13 +32,16 @@ class RWKV {
     }
     this.path = check.string('path', cfg.path);
     this.threads = cfg.threads === undefined || cfg.threads === null ? 0 : check.number('threads', cfg.threads, { min: 0, max: 1024, integer: true });
-    this.concurrent = cfg.concurrent === undefined ? 1 : check.number('concurrent', cfg.concurrent, { min: 1, max: 1024, integer: true });
+    this.concurrent = cfg.concurrent === undefined ? 1 : cfg.concurrent === 'auto' ? 'auto' : check.number('concurrent', cfg.concurrent, { min: 1, max: 1024, integer: true });
+    this.memoryBudget = cfg.memoryBudget === undefined ? null : check.number('memoryBudget', cfg.memoryBudget, { min: 1 });
     this.batchSize = cfg.batchSize === undefined ? DEFAULT_BATCH_SIZE : check.number('batchSize', cfg.batchSize, { min: 1, max: 4096, integer: true });
     this.gpuOffload = cfg.gpuOffload === undefined ? 0 : cfg.gpuOffload;
-    this.stateCacheSize = cfg.stateCacheSize === undefined ? 50 : cfg.stateCacheSize;
+    const cacheSize = cfg.stateCacheSize === undefined ? 50 : cfg.stateCacheSize;
+    this.stateCacheSize = cacheSize === false ? 0 : check.number('stateCacheSize', cacheSize, { min: 0, integer: true });
+    this.stateCacheBytes = cfg.stateCacheBytes === undefined ? 0 : check.number('stateCacheBytes', cfg.stateCacheBytes, { min: 0, integer: true });
     this._tokenizerOption = cfg.tokenizer;
     this._native = null;
-    this._queue = new WorkQueue(this.concurrent);
+    this._queue = new WorkQueue(this.concurrent === 'auto' ? 1 : this.concurrent);
     this._info = null;
   }
 
@@ -51,8 +55,15 @@ class RWKV {
       throw new RwkvError(`RWKV model path is not a file: ${this.path} (it does not exist)`, 'E_IO');
     }
     if (!stat.isFile()) throw new RwkvError(`RWKV model path is not a file: ${this.path}`, 'E_IO');
-    const native = await addon.loadModel(this.path, { threads: this.threads });
+    const native = await addon.loadModel(this.path, { threads: this.threads, cacheEntries: this.stateCacheSize, cacheBytes: this.stateCacheBytes });
     const info = native.info();
+    if (this.concurrent === 'auto') {
+      // Each concurrent stream costs one state (plus its logits); batching makes more streams nearly free
+      // in bandwidth, so the pool is sized by memory: half the free memory by default, at most 64 streams.
+      const perStream = info.stateSize * 4 * 2 + info.nVocab * 4 * 2;
+      const budget = this.memoryBudget || os.freemem() / 2;
+      this._queue.limit = Math.max(1, Math.min(64, Math.floor(budget / perStream)));
+    }
     this._tokenizer = resolveTokenizer(this._tokenizerOption, this.path, info.nVocab);
     this._native = native;
     this._info = Object.freeze({ ...info, tokenizer: this._tokenizer.kind, path: this.path });
@@ -83,6 +94,11 @@ class RWKV {
     return this._native.initState();
   }
 
+  /** Completions that may run at once (resolved from 'auto' after setup). */
+  get concurrency() {
+    return this._queue.limit;
+  }
+
   /**
    * Evaluates token ids from `state` (or the initial state). The state passed in is not changed.
    * @returns {Promise<{logits: Float32Array, state: Float32Array}>}
@@ -111,9 +127,56 @@ class RWKV {
     return value;
   }
 
-  /** Processes a prompt only (max_tokens 0), as RWKV-cpp-node. */
-  async preloadPrompt(prompt) {
-    await this.completion({ prompt, max_tokens: 0 });
+  /**
+   * Computes and caches the state of a prompt prefix (as completion with max_tokens 0). With
+   * {pin: true} the entry is never evicted. Later prompts that start with it skip those tokens.
+   */
+  async preloadPrompt(prompt, options = {}) {
+    if (options === null || typeof options !== 'object') throw check.invalid('options', 'an object', options);
+    const pin = options.pin === undefined ? false : check.boolean('pin', options.pin);
+    await this.completion({ prompt, max_tokens: 0, pin });
+  }
+
+  /** Prefix-cache statistics: {hits, misses, tokensSaved, entries, pinned, bytes}. */
+  cacheStats() {
+    this._check();
+    return this._native.cacheStats();
+  }
+
+  /** Empties the prefix cache (pinned entries too). */
+  clearCache() {
+    this._check();
+    this._native.cacheClear();
+  }
+
+  /** Batched decoding statistics: {passes, steps}; steps/passes is the average batch. */
+  batchStats() {
+    this._check();
+    return this._native.batchStats();
+  }
+
+  /** Tokens evaluated by the engine since setup (cached tokens are not evaluated). */
+  tokensEvaluated() {
+    this._check();
+    return this._native.tokensEvaluated();
+  }
+
+  /**
+   * Writes a state to a file whose header identifies this model (version, shape, weights hash).
+   * @param {{tokenCount?: number, tokens?: number[]}} [meta]
+   */
+  async saveState(state, path, meta = {}) {
+    this._check();
+    check.state('state', state, this._info.stateSize);
+    check.string('path', path);
+    writeStateFile(path, state, this._info, this._native.fingerprint(), meta);
+  }
+
+  /** Reads a state written by saveState; a state made for another model is refused (E_STATE_MISMATCH). */
+  async loadState(path) {
+    this._check();
+    check.string('path', path);
+    return readStateFile(path, this._info, this._native.fingerprint());
   }
 
   /**
@@ -155,20 +218,25 @@ class RWKV {
     this._check();
     const t0 = performance.now();
     const promptTokens = opt.tokens || this._tokenizer.encode(opt.prompt);
-    const state = opt.initState;
     if (opt.signal && opt.signal.aborted) return this._abortResult(opt, promptTokens, t0);
+    let states = null, mixWeights = null;
+    if (opt.mix) {
+      states = opt.mix.map((m) => m.state || this._native.initState());
+      mixWeights = Float32Array.from(opt.mix.map((m) => m.weight));
+    } else if (opt.initState) {
+      states = [opt.initState];
+    }
     let full = '';
     const job = this._native.generate(
       this._tokenizer._native,
       promptTokens,
-      state,
-      null,
+      states,
       {
         temperature: opt.temperature, topP: opt.topP, topK: opt.topK, minP: opt.minP,
         presencePenalty: opt.presencePenalty, frequencyPenalty: opt.frequencyPenalty, penaltyDecay: opt.penaltyDecay,
         seed: opt.seed, bannedTokens: opt.bannedTokens, biasTokens: opt.biasTokens, biasValues: opt.biasValues,
         maxTokens: opt.maxTokens, batchSize: opt.batchSize, stop: opt.stop, stopTokens: opt.stopTokens,
-        feedLastToken: true,
+        mixWeights, useCache: opt.cache, pinPrompt: opt.pin,
       },
       (chunk) => {
         full += chunk;
@@ -190,13 +258,13 @@ class RWKV {
   /** @private */
   _abortResult(opt, promptTokens, t0) {
     if (!opt.stopOnAbortSignal) throw abortError(opt.signal);
-    return this._result(opt, promptTokens.length, { text: '', tokens: new Uint32Array(0), finishReason: 'abort', promptTokensEvaluated: 0, promptMs: 0, completionMs: 0, state: null }, t0);
+    return this._result(opt, promptTokens.length, { text: '', tokens: new Uint32Array(0), finishReason: 'abort', promptTokensCached: 0, promptTokensEvaluated: 0, promptMs: 0, completionMs: 0, states: [] }, t0);
   }
 
   /** @private */
   _result(opt, promptCount, r, t0) {
     const completionTokens = r.tokens.length;
-    const cached = 0;
+    const cached = r.promptTokensCached;
     const uncached = promptCount - cached;
     const per = (ms, n) => (n > 0 ? ms / n : 0);
     const rate = (ms, n) => (ms > 0 ? (1000 * n) / ms : 0);
@@ -218,7 +286,10 @@ class RWKV {
         fullPromptPerSecond: rate(r.promptMs, promptCount),
       },
     };
-    if (opt.returnState) result.state = r.state;
+    if (opt.returnState) {
+      result.state = r.states[0] || null;
+      if (opt.mix) result.states = r.states;
+    }
     return result;
   }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdio>
 #include <thread>
 
 #include "core/thread_pool.h"
@@ -59,6 +60,31 @@ std::vector<float> Model::initial_state() const {
   return s;
 }
 
+std::string Model::fingerprint() {
+  std::call_once(fingerprint_once_, [this] {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a 64
+    auto mix = [&h](const void* p, size_t n) {
+      const uint8_t* b = static_cast<const uint8_t*>(p);
+      for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+    };
+    mix(&index_->header, sizeof(index_->header));
+    for (const auto& [name, t] : index_->tensors) {
+      mix(name.data(), name.size());
+      mix(&t.dtype, sizeof(t.dtype));
+      mix(t.ne, sizeof(t.ne));
+      // Samples, not the whole tensor: hashing gigabytes would make saving a state take seconds.
+      const uint64_t chunk = std::min<uint64_t>(t.nbytes, 1024);
+      mix(t.data, chunk);
+      mix(t.data + (t.nbytes - chunk) / 2, chunk);
+      mix(t.data + t.nbytes - chunk, chunk);
+    }
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+    fingerprint_ = buf;
+  });
+  return fingerprint_;
+}
+
 void Model::check_tokens(const uint32_t* tokens, size_t n) const {
   const ModelInfo& i = info();
   for (size_t t = 0; t < n; ++t)
@@ -108,14 +134,28 @@ void Model::run_pass(const std::vector<SequenceInput>& seqs) {
   for (size_t s = 0; s < seqs.size(); ++s)
     for (size_t t = 0; t < seqs[s].n; ++t) arch_->embed(seqs[s].tokens[t], x + (batch.seqs[s].start + int64_t(t)) * C);
   const int64_t per_layer = i.state_floats_per_layer();
-  for (int l = 0; l < i.n_layer; ++l) {
+  // GPU offload: the first layers (and maybe the head) of each sequence on the GPU, one sequence at a
+  // time since each has its own state; x comes back in place, and RWKV-7 also returns v_first.
+  int first_cpu_layer = 0;
+  const bool gpu_head = gpu_ && gpu_->runs_head();
+  if (gpu_) {
+    std::vector<float> v_first, v_first_seq;
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      float* xs = x + batch.seqs[s].start * C;
+      gpu_->eval(xs, int64_t(seqs[s].n), seqs[s].state, xs, gpu_head ? seqs[s].logits : nullptr, {}, &v_first_seq);
+      v_first.insert(v_first.end(), v_first_seq.begin(), v_first_seq.end());
+    }
+    if (!gpu_head && !v_first.empty()) workspace_->v_first = std::move(v_first);
+    first_cpu_layer = gpu_->layers();
+  }
+  for (int l = first_cpu_layer; l < i.n_layer; ++l) {
     for (size_t s = 0; s < seqs.size(); ++s) batch.seqs[s].state = seqs[s].state + l * per_layer;
     arch_->layer(l, x, batch, *workspace_);
   }
   // The head only for the last row of each sequence that asks for logits, all in one product.
   std::vector<size_t> want;
   for (size_t s = 0; s < seqs.size(); ++s)
-    if (seqs[s].logits) want.push_back(s);
+    if (seqs[s].logits && !gpu_head) want.push_back(s);
   if (!want.empty()) {
     const size_t V = size_t(i.n_vocab);
     head_in_.resize(want.size() * size_t(C));

@@ -73,6 +73,10 @@ class Model {
   // token, products use the row kernels, so each sequence gets exactly the bits a lone eval() gives it.
   void eval_batch(const std::vector<SequenceInput>& seqs);
 
+  // A hash of the model's header, tensor names/shapes/types and samples of every tensor's bytes
+  // (16 hex digits), to tell whether a saved state belongs to this model. Computed once, on first use.
+  std::string fingerprint();
+
   // Counts tokens evaluated since load (for tests and statistics).
   uint64_t tokens_evaluated() const { return tokens_evaluated_; }
 
@@ -90,6 +94,8 @@ class Model {
   std::vector<float> head_in_, head_out_;  // last rows of the sequences that want logits
   std::mutex mutex_;
   std::atomic<uint64_t> tokens_evaluated_{0};
+  std::string fingerprint_;
+  std::once_flag fingerprint_once_;
 };
 
 }  // namespace rwkv

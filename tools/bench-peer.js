@@ -78,7 +78,8 @@ async function main() {
       }
       return now() - t1;
     };
-    const perToken = (await decodeN(3)) / 3;
+    await decodeN(2); // the first evaluation sets up llama.cpp's graphs
+    const perToken = (await decodeN(4)) / 4;
     const n = clamp(Math.floor(cfg.decodeBudgetS / cfg.runs / perToken), cfg.decodeMin, cfg.decodeMax);
     log(`decode: ~${(1 / perToken).toFixed(1)} tok/s, ${cfg.runs} run(s) of ${n} tokens`);
     const tps = [];
@@ -94,6 +95,7 @@ async function main() {
       await seq.evaluateWithoutGeneratingNewTokens(ids);
       return now() - t1;
     };
+    await prefillOnce(tokens(64, V, 5));
     const est = ((await prefillOnce(tokens(64, V, 4))) * cfg.prefill) / 64;
     const runs = clamp(Math.floor(cfg.prefillBudgetS / est), 1, cfg.runs);
     log(`prefill: ~${(cfg.prefill / est).toFixed(1)} tok/s, ${runs} run(s) of ${cfg.prefill} tokens`);

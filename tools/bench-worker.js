@@ -62,26 +62,36 @@ async function modelMode(cfg, RWKV) {
   }
   const info = model.info;
   const V = info.nVocab;
-  const out = { info: { ...info }, loadS: median(loads), loads, baselineMB: before.hwmMB };
+  const afterLoad = memory();
+  const out = { info: { ...info }, loadS: median(loads), loads, baselineMB: before.hwmMB, afterLoad };
 
   if (cfg.decodeBudgetS > 0) {
     // A 16-token prompt gives decoding a non-trivial state; then 2 timed tokens estimate the rate.
+    // A 16-token prompt gives decoding a non-trivial state (and touches every weight page once).
     const primed = (await model.eval(tokens(16, V, 1))).state;
     const dec = tokens(cfg.decodeMax, V, 2);
-    let s = primed;
-    const t0 = now();
-    for (let i = 0; i < 2; i++) s = (await model.eval([dec[i]], s)).state;
-    const perToken = (now() - t0) / 2;
-    const n = clamp(Math.floor(cfg.decodeBudgetS / cfg.runs / perToken), cfg.decodeMin, cfg.decodeMax);
-    log(`decode: ~${(1 / perToken).toFixed(1)} tok/s, ${cfg.runs} run(s) of ${n} tokens`);
+    let s = (await model.eval(dec.subarray(0, 1), primed)).state; // warm-up
+    // The first run calibrates: it decodes until its share of the budget is spent (at least
+    // decodeMin, at most decodeMax tokens); the other runs decode the same number of tokens.
     const tps = [];
+    let n = cfg.decodeMax;
     for (let r = 0; r < cfg.runs; r++) {
       s = primed;
       const t1 = now();
-      for (let i = 0; i < n; i++) s = (await model.eval(dec.subarray(i, i + 1), s)).state;
+      let i = 0;
+      for (; i < n; i++) {
+        s = (await model.eval(dec.subarray(i, i + 1), s)).state;
+        if (r === 0 && i + 1 >= cfg.decodeMin && now() - t1 >= cfg.decodeBudgetS / cfg.runs) {
+          i++;
+          break;
+        }
+      }
+      n = i;
       tps.push(n / (now() - t1));
+      if (r === 0) log(`decode: ${tps[0].toFixed(1)} tok/s, ${cfg.runs} run(s) of ${n} tokens`);
     }
     s = null;
+    out.afterDecode = memory();
     Object.assign(out, { decodeTps: median(tps), decodeRuns: tps, decodeTokens: n });
   }
 

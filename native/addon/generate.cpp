@@ -1,9 +1,15 @@
-// ModelWrap.generate: one completion on the libuv pool, text streamed back as it is made.
+// ModelWrap.generate: one completion on its own thread, text streamed back as it is made.
 //
-// generate(tokenizer, prompt: Uint32Array, state: Float32Array | null, logits: Float32Array | null,
-//          options, onText(chunk)) -> {promise, abort()}
-// The promise resolves to {text, tokens, finishReason, state, logits, promptTokensEvaluated, promptMs, completionMs}.
+// generate(tokenizer, prompt: Uint32Array, states: Float32Array[] | null, options, onText(chunk))
+//   -> {promise, abort()}
+// The promise resolves to {text, tokens, finishReason, states, promptTokensCached,
+// promptTokensEvaluated, promptMs, completionMs}.
+//
+// Why a thread per generation and not libuv's pool: concurrent completions wait on each other inside
+// the decode batcher, and libuv's pool has only 4 threads (shared with fs and dns); parking
+// generations there would starve it. Results come back through a thread-safe function.
 #include <atomic>
+#include <thread>
 
 #include "addon/async_task.h"
 #include "addon/errors.h"
@@ -26,7 +32,7 @@ float num(Napi::Object o, const char* key, float fallback) {
   return v.IsNumber() ? v.As<Napi::Number>().FloatValue() : fallback;
 }
 
-// Options arrive validated and normalised by lib/completion.js.
+// Options arrive validated and normalised by lib/completion-options.js.
 GenerationRequest read_request(Napi::Object o) {
   GenerationRequest r;
   SamplerOptions& s = r.sampling;
@@ -54,75 +60,83 @@ GenerationRequest read_request(Napi::Object o) {
     for (uint32_t i = 0; i < a.Length(); ++i)
       if (a.Get(i).IsString()) r.stop.push_back(a.Get(i).As<Napi::String>());
   }
-  if (o.Get("feedLastToken").IsBoolean()) r.feed_last_token = o.Get("feedLastToken").As<Napi::Boolean>();
+  Napi::Value weights = o.Get("mixWeights");
+  if (weights.IsTypedArray()) {
+    Napi::Float32Array w = weights.As<Napi::Float32Array>();
+    r.mix_weights.assign(w.Data(), w.Data() + w.ElementLength());
+  }
+  if (o.Get("useCache").IsBoolean()) r.use_cache = o.Get("useCache").As<Napi::Boolean>();
+  if (o.Get("pinPrompt").IsBoolean()) r.pin_prompt = o.Get("pinPrompt").As<Napi::Boolean>();
   return r;
 }
 
-class GenerateWorker : public Napi::AsyncProgressQueueWorker<char> {
- public:
-  GenerateWorker(Napi::Env env, Napi::Function on_text, std::shared_ptr<Model> model, std::shared_ptr<const Tokenizer> tok,
-                 std::vector<float> state, GenerationRequest req, std::shared_ptr<std::atomic<bool>> abort)
-      : Napi::AsyncProgressQueueWorker<char>(on_text, "rwkv.generate"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        model_(std::move(model)), tokenizer_(std::move(tok)), state_(std::move(state)), req_(std::move(req)), abort_(std::move(abort)) {}
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    GenerationEvents events;
-    events.on_text = [&](const std::string& text) { progress.Send(text.data(), text.size()); };
-    events.aborted = [this] { return abort_->load(std::memory_order_relaxed); };
-    try {
-      result_ = generate(*model_, *tokenizer_, state_.data(), std::move(req_), events);
-    } catch (const rwkv::Error& e) {
-      message_ = e.what();
-      code_ = e.code_name();
-    } catch (const std::exception& e) {
-      message_ = e.what();
-      code_ = "E_INTERNAL";
-    }
-  }
-  void OnProgress(const char* data, size_t count) override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (!Callback().IsEmpty()) Callback().Call({Napi::String::New(env, data, count)});
-    if (env.IsExceptionPending()) {
-      // A throwing stream callback stops the generation; its error rejects the promise.
-      callback_error_ = Napi::Persistent(env.GetAndClearPendingException().Value());
-      abort_->store(true);
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!callback_error_.IsEmpty()) return deferred_.Reject(callback_error_.Value());
-    if (!code_.empty()) return deferred_.Reject(make_error(env, message_, code_).Value());
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("text", Napi::String::New(env, result_.text));
-    Napi::Uint32Array tokens = Napi::Uint32Array::New(env, result_.tokens.size());
-    std::copy(result_.tokens.begin(), result_.tokens.end(), tokens.Data());
-    r.Set("tokens", tokens);
-    r.Set("finishReason", Napi::String::New(env, result_.finish_reason));
-    r.Set("state", to_float32_array(env, std::move(state_)));
-    r.Set("logits", result_.logits.empty() ? env.Null() : Napi::Value(to_float32_array(env, std::move(result_.logits))));
-    r.Set("promptTokensEvaluated", double(result_.prompt_tokens_evaluated));
-    r.Set("promptMs", result_.prompt_ms);
-    r.Set("completionMs", result_.completion_ms);
-    deferred_.Resolve(r);
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<Model> model_;
-  std::shared_ptr<const Tokenizer> tokenizer_;
-  std::vector<float> state_;
-  GenerationRequest req_;
-  std::shared_ptr<std::atomic<bool>> abort_;
-  GenerationResult result_;
-  std::string message_, code_;
-  Napi::ObjectReference callback_error_;
+struct Job {
+  std::shared_ptr<Model> model;
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::shared_ptr<StateCache> cache;
+  std::shared_ptr<DecodeBatcher> batcher;
+  GenerationRequest request;
+  std::atomic<bool> abort{false};
+  Napi::ThreadSafeFunction tsfn;            // wraps the JS onText callback
+  Napi::Promise::Deferred deferred;
+  Napi::ObjectReference callback_error;     // main thread only
+  GenerationResult result;
+  std::string message, code;
+  explicit Job(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
 };
+
+void settle(Napi::Env env, Job& job) {
+  if (!job.callback_error.IsEmpty()) return job.deferred.Reject(job.callback_error.Value());
+  if (!job.code.empty()) return job.deferred.Reject(make_error(env, job.message, job.code).Value());
+  GenerationResult& r = job.result;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("text", Napi::String::New(env, r.text));
+  Napi::Uint32Array tokens = Napi::Uint32Array::New(env, r.tokens.size());
+  std::copy(r.tokens.begin(), r.tokens.end(), tokens.Data());
+  o.Set("tokens", tokens);
+  o.Set("finishReason", Napi::String::New(env, r.finish_reason));
+  Napi::Array states = Napi::Array::New(env, r.states.size());
+  for (uint32_t i = 0; i < r.states.size(); ++i) states.Set(i, to_float32_array(env, std::move(r.states[i])));
+  o.Set("states", states);
+  o.Set("promptTokensCached", double(r.prompt_tokens_cached));
+  o.Set("promptTokensEvaluated", double(r.prompt_tokens_evaluated));
+  o.Set("promptMs", r.prompt_ms);
+  o.Set("completionMs", r.completion_ms);
+  job.deferred.Resolve(o);
+}
+
+void run_job(std::shared_ptr<Job> job) {
+  GenerationEvents events;
+  events.on_text = [&job](const std::string& text) {
+    auto* chunk = new std::string(text);
+    job->tsfn.BlockingCall(chunk, [job](Napi::Env env, Napi::Function callback, std::string* s) {
+      std::unique_ptr<std::string> owned(s);
+      if (!job->callback_error.IsEmpty()) return;  // already failed: drop later chunks
+      callback.Call({Napi::String::New(env, *owned)});
+      if (env.IsExceptionPending()) {
+        // A throwing stream callback stops the generation; its error rejects the promise.
+        job->callback_error = Napi::Persistent(env.GetAndClearPendingException().Value());
+        job->abort.store(true);
+      }
+    });
+  };
+  events.aborted = [&job] { return job->abort.load(std::memory_order_relaxed); };
+  try {
+    GenerationContext ctx{*job->model, *job->tokenizer, job->cache.get(), job->batcher.get()};
+    job->result = generate(ctx, std::move(job->request), events);
+  } catch (const rwkv::Error& e) {
+    job->message = e.what();
+    job->code = e.code_name();
+  } catch (const std::bad_alloc&) {
+    job->message = "out of memory";
+    job->code = "E_OOM";
+  } catch (const std::exception& e) {
+    job->message = e.what();
+    job->code = "E_INTERNAL";
+  }
+  job->tsfn.BlockingCall([job](Napi::Env env, Napi::Function) { settle(env, *job); });
+  job->tsfn.Release();
+}
 
 }  // namespace
 
@@ -130,33 +144,34 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<Model> m = require_model(info, this);
   if (!m) return env.Undefined();
-  if (info.Length() < 6 || !info[0].IsObject() || !info[4].IsObject() || !info[5].IsFunction())
-    return throw_type_error(env, "generate(tokenizer, prompt, state, logits, options, onText)");
-  TokenizerWrap* tw = TokenizerWrap::Unwrap(info[0].As<Napi::Object>());
-  GenerationRequest req = read_request(info[4].As<Napi::Object>());
-  req.prompt = u32_vector(info[1]);
-  std::vector<float> state;
-  if (info[2].IsTypedArray()) {
-    Napi::Float32Array s = info[2].As<Napi::Float32Array>();
-    if (s.ElementLength() != size_t(m->info().state_size())) return throw_type_error(env, "state has the wrong length");
-    state.assign(s.Data(), s.Data() + s.ElementLength());
-  } else {
-    state = m->initial_state();
+  if (info.Length() < 5 || !info[0].IsObject() || !info[3].IsObject() || !info[4].IsFunction())
+    return throw_type_error(env, "generate(tokenizer, prompt, states, options, onText)");
+  auto job = std::make_shared<Job>(env);
+  job->model = m;
+  job->tokenizer = TokenizerWrap::Unwrap(info[0].As<Napi::Object>())->tokenizer();
+  job->cache = cache_;
+  job->batcher = batcher_;
+  job->request = read_request(info[3].As<Napi::Object>());
+  job->request.prompt = u32_vector(info[1]);
+  if (info[2].IsArray()) {
+    Napi::Array states = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < states.Length(); ++i) {
+      Napi::Value v = states.Get(i);
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        return throw_type_error(env, "states must be Float32Arrays");
+      Napi::Float32Array s = v.As<Napi::Float32Array>();
+      job->request.states.emplace_back(s.Data(), s.Data() + s.ElementLength());  // copies: the caller's arrays never change
+    }
   }
-  if (info[3].IsTypedArray()) {
-    Napi::Float32Array l = info[3].As<Napi::Float32Array>();
-    req.logits.assign(l.Data(), l.Data() + l.ElementLength());
-  }
-  auto abort = std::make_shared<std::atomic<bool>>(false);
-  auto* worker = new GenerateWorker(env, info[5].As<Napi::Function>(), m, tw->tokenizer(), std::move(state), std::move(req), abort);
-  Napi::Object job = Napi::Object::New(env);
-  job.Set("promise", worker->promise());
-  job.Set("abort", Napi::Function::New(env, [abort](const Napi::CallbackInfo& i) {
-            abort->store(true);
-            return i.Env().Undefined();
-          }));
-  worker->Queue();
-  return job;
+  job->tsfn = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "rwkv.generate", 0, 1);
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("promise", job->deferred.Promise());
+  handle.Set("abort", Napi::Function::New(env, [job](const Napi::CallbackInfo& i) {
+               job->abort.store(true);
+               return i.Env().Undefined();
+             }));
+  std::thread(run_job, job).detach();
+  return handle;
 }
 
 }  // namespace rwkv::addon

@@ -11,13 +11,23 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                      {InstanceMethod("info", &ModelWrap::info), InstanceMethod("initState", &ModelWrap::init_state),
                       InstanceMethod("eval", &ModelWrap::eval), InstanceMethod("free", &ModelWrap::free),
                       InstanceMethod("tokensEvaluated", &ModelWrap::tokens_evaluated),
-                      InstanceMethod("generate", &ModelWrap::generate)});
+                      InstanceMethod("generate", &ModelWrap::generate),
+                      InstanceMethod("cacheStats", &ModelWrap::cache_stats), InstanceMethod("cacheClear", &ModelWrap::cache_clear),
+                      InstanceMethod("batchStats", &ModelWrap::batch_stats), InstanceMethod("fingerprint", &ModelWrap::fingerprint)});
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   // Only load() constructs these, passing the model through an External.
-  if (info.Length() == 1 && info[0].IsExternal())
+  if (info.Length() >= 1 && info[0].IsExternal()) {
     model_ = *info[0].As<Napi::External<std::shared_ptr<Model>>>().Data();
+    double entries = 50, bytes = 0;
+    if (info.Length() >= 3 && info[1].IsNumber() && info[2].IsNumber()) {
+      entries = info[1].As<Napi::Number>().DoubleValue();
+      bytes = info[2].As<Napi::Number>().DoubleValue();
+    }
+    cache_ = std::make_shared<StateCache>(size_t(entries), size_t(bytes));
+    batcher_ = std::make_shared<DecodeBatcher>(*model_);
+  }
 }
 
 std::shared_ptr<Model> require_model(const Napi::CallbackInfo& info, const ModelWrap* wrap) {
@@ -33,13 +43,15 @@ Napi::Value ModelWrap::load(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[1].As<Napi::Object>();
   LoadOptions options;
   if (opts.Has("threads") && opts.Get("threads").IsNumber()) options.threads = opts.Get("threads").As<Napi::Number>().Int32Value();
+  const double cache_entries = opts.Get("cacheEntries").IsNumber() ? opts.Get("cacheEntries").As<Napi::Number>().DoubleValue() : 50;
+  const double cache_bytes = opts.Get("cacheBytes").IsNumber() ? opts.Get("cacheBytes").As<Napi::Number>().DoubleValue() : 0;
   auto loaded = std::make_shared<std::shared_ptr<Model>>();
   return AsyncTask::start(
       env, "rwkv.load", [path, options, loaded] { *loaded = Model::load(path, options); },
-      [loaded](Napi::Env env) -> Napi::Value {
+      [loaded, cache_entries, cache_bytes](Napi::Env env) -> Napi::Value {
         AddonData* data = env.GetInstanceData<AddonData>();
         auto external = Napi::External<std::shared_ptr<Model>>::New(env, loaded.get());
-        return data->model_ctor.New({external});
+        return data->model_ctor.New({external, Napi::Number::New(env, cache_entries), Napi::Number::New(env, cache_bytes)});
       });
 }
 
@@ -107,8 +119,9 @@ Napi::Value ModelWrap::eval(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::free(const Napi::CallbackInfo& info) {
-  // Work already queued holds its own reference and finishes; the memory goes when it does.
+  // Work already queued holds its own references and finishes; the memory goes when it does.
   model_.reset();
+  if (cache_) cache_->clear();
   return info.Env().Undefined();
 }
 
@@ -116,6 +129,38 @@ Napi::Value ModelWrap::tokens_evaluated(const Napi::CallbackInfo& info) {
   std::shared_ptr<Model> m = require_model(info, this);
   if (!m) return info.Env().Undefined();
   return Napi::Number::New(info.Env(), double(m->tokens_evaluated()));
+}
+
+Napi::Value ModelWrap::cache_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const StateCache::Stats s = cache_ ? cache_->stats() : StateCache::Stats{};
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("hits", double(s.hits));
+  o.Set("misses", double(s.misses));
+  o.Set("tokensSaved", double(s.tokens_saved));
+  o.Set("entries", double(s.entries));
+  o.Set("pinned", double(s.pinned));
+  o.Set("bytes", double(s.bytes));
+  return o;
+}
+
+Napi::Value ModelWrap::cache_clear(const Napi::CallbackInfo& info) {
+  if (cache_) cache_->clear();
+  return info.Env().Undefined();
+}
+
+Napi::Value ModelWrap::batch_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("passes", double(batcher_ ? batcher_->passes() : 0));
+  o.Set("steps", double(batcher_ ? batcher_->steps() : 0));
+  return o;
+}
+
+Napi::Value ModelWrap::fingerprint(const Napi::CallbackInfo& info) {
+  std::shared_ptr<Model> m = require_model(info, this);
+  if (!m) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), m->fingerprint());
 }
 
 }  // namespace rwkv::addon

@@ -5,7 +5,9 @@
 
 #include <memory>
 
+#include "cache/state_cache.h"
 #include "engine.h"
+#include "generate/decode_batcher.h"
 
 namespace rwkv::addon {
 
@@ -25,8 +27,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value free(const Napi::CallbackInfo& info);
   Napi::Value tokens_evaluated(const Napi::CallbackInfo& info);
   Napi::Value generate(const Napi::CallbackInfo& info);  // addon/generate.cpp
+  Napi::Value cache_stats(const Napi::CallbackInfo& info);
+  Napi::Value cache_clear(const Napi::CallbackInfo& info);
+  Napi::Value batch_stats(const Napi::CallbackInfo& info);
+  Napi::Value fingerprint(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Model> model_;
+  std::shared_ptr<StateCache> cache_;        // prompt-prefix states, shared by this model's completions
+  std::shared_ptr<DecodeBatcher> batcher_;   // batches decode steps of concurrent completions
 };
 
 // Throws a JS error and returns null if the model was freed.

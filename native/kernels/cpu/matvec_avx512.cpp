@@ -5,17 +5,16 @@
 //  * Every kernel, matvec and matmul, goes through one register tile of R weight rows x NT tokens
 //    (R, NT <= 4). matvec is the NT = 1 tile. The ops applied to one (row, token) pair are the same
 //    whatever R, NT, or the position of the pair in the tile, so sequence mode (matmul) reproduces
-//    token-by-token mode (matvec) bit for bit. The tile exists to share loads: activations across
-//    rows (matvec is memory-bound: the weights must stream at DRAM speed), and unpacked weight
-//    blocks across tokens (prefill is compute-bound: each block is unpacked once per 4 tokens).
+//    token-by-token mode (matvec) bit for bit. In prefill the tile shares each unpacked weight block
+//    across 4 tokens and each activation load across 4 rows, which makes it compute-bound on VNNI.
 //  * Quantized dots use vpdpbusd (u8 x s8 -> s32, four products per lane). It needs one unsigned
 //    operand, so weights are unpacked to unsigned quants u = q + o (o = 8 for Q4_0, 16 for Q5_0, 128
 //    for Q8_0, 0 for the _1 types, which are unsigned already). sum(q*x) = sum(u*x) - o*sum(x); the
 //    correction -o*sum(x) is an exact integer per activation block, computed once per call and fed
-//    to vpdpbusd as the starting value of lane 0. The block's integer sum therefore stays exact
-//    (spread over 8 lanes), and the float work per block is one convert and one fma with d_w*d_x.
-//  * Plain 256-bit vectors for the integer work: Zen 4 executes 512-bit ops as two 256-bit halves, so
-//    zmm would buy nothing there, and one 32-weight block is exactly one ymm.
+//    to vpdpbusd as the starting value of one lane. The block's integer sum therefore stays exact
+//    (spread over 8 lanes), and the float work per block is a convert, a multiply by d_w*d_x and an fma.
+//  * 512-bit vectors, a pair of blocks per vector. Measured on the target (AMD family 26, Zen 5):
+//    vpdpbusd/vfmadd/vcvtdq2ps zmm run at the same rate as ymm, so zmm halves the instruction count.
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() and trip -Wuninitialized under -O3.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -37,9 +36,6 @@ namespace {
 #endif
 constexpr int kTileRows = TILE_ROWS;    // rows per register tile
 constexpr int kTileTokens = 4;  // tokens per register tile (matmul)
-#ifndef PFDIST
-#define PFDIST 1024
-#endif
 
 inline uint16_t load_u16(const uint8_t* p) {
   uint16_t v;
@@ -64,220 +60,332 @@ inline float hsum512(__m512 v) {
   return hsum256(h);
 }
 
-// 16 packed bytes of nibbles -> 32 bytes in element order: low nibbles (elements 0..15) in the low
-// lane, high nibbles (16..31) in the high lane. One broadcast load, a per-lane shift, a mask.
-inline __m256i unpack_nibbles(const uint8_t* qs) {
-  const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
-  // A 64-bit shift drags bits of the neighbouring byte into the high nibble; the mask drops them.
-  const __m256i shifted = _mm256_srlv_epi64(v, _mm256_set_epi64x(4, 4, 0, 0));
-  return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0F));
-}
-// Adds the fifth bit: bit j of qh (little-endian u32) is bit 4 of element j. An AVX-512BW byte mask
-// does this in one masked add instead of spreading the 32 bits by shuffles.
-inline __m256i add_high_bits(__m256i nib, const uint8_t* qh) {
-  return _mm256_mask_add_epi8(nib, _cvtu32_mask32(load_u32(qh)), nib, _mm256_set1_epi8(0x10));
+// ---- quantized weights --------------------------------------------------------------------------
+//
+// One zmm holds a pair of consecutive 32-weight blocks (b, b+1): lanes 0-7 of every int32/float
+// vector belong to block b, lanes 8-15 to block b+1. On Zen 5 (and Intel) 512-bit ops run at full
+// rate, so a pair costs what one block did with ymm.
+//
+// Weights are read straight from the stored blocks: one (masked) load of the pair's bytes, then
+// vpermw moves the 16-bit words holding the quants / scales to where they are needed. All block
+// sizes are even, so every field starts on a word boundary.
+
+// Word-permutation index for a pair: lanes 0-1 (128-bit) take block b's 8 qs words, lanes 2-3
+// block b+1's, each lane twice so the nibble split below can shift one copy by 4.
+template <int kQsWord, int kBlockWords>
+struct PairIndex {
+  alignas(64) uint16_t qs[32];
+  alignas(64) uint16_t d[32];  // d of b in words 0-7, of b+1 in words 8-15 (only the low 256 bits are used)
+  alignas(64) uint16_t m[32];  // same for m (the _1 types)
+  constexpr PairIndex(int d_word, int m_word) : qs{}, d{}, m{} {
+    for (int i = 0; i < 32; ++i) {
+      const int blk = i / 16, j = i % 8;
+      qs[i] = uint16_t(blk * kBlockWords + kQsWord + j);
+      d[i] = uint16_t((i / 8) % 2 * kBlockWords + d_word);
+      m[i] = uint16_t((i / 8) % 2 * kBlockWords + m_word);
+    }
+  }
+};
+
+// Unsigned nibbles of a pair: low nibbles give elements 0-15 (128-bit lanes 0 and 2), high nibbles
+// elements 16-31 (lanes 1 and 3). A 64-bit shift drags in bits of the neighbouring byte; the mask drops them.
+inline __m512i split_nibbles(__m512i twice) {
+  const __m512i shifted = _mm512_srlv_epi64(twice, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0));
+  return _mm512_and_si512(shifted, _mm512_set1_epi8(0x0F));
 }
 
-// Weight block formats: unpack() gives the unsigned quants u (value = (u - kOffset)*d, + m if kHasMin).
-struct FmtQ4_0 {
-  static constexpr size_t kBytes = sizeof(BlockQ4_0);
-  static constexpr int kOffset = 8;
-  static constexpr bool kHasMin = false;
-  static __m256i unpack(const uint8_t* p) { return unpack_nibbles(p + 2); }
+// Weight formats. For each: the quants as unsigned bytes u (value = (u - kOffset)*d, + m if kHasMin),
+// and the d (and m) of the pair as 16 floats (8 per block).
+template <class Block, int kOff, bool kMin, int kQsByte, int kQhByte, int kMWord>
+struct NibbleFormat {
+  static constexpr size_t kBytes = sizeof(Block);
+  static constexpr int kOffset = kOff;
+  static constexpr bool kHasMin = kMin;
+  static constexpr int kBlockWords = int(kBytes / 2);
+  static constexpr PairIndex<kQsByte / 2, kBlockWords> kIdx{0, kMWord};
+  // Raw bytes of one block (kHalf: the last block of an odd row) or of a pair.
+  template <bool kHalf>
+  static __m512i load(const uint8_t* p) {
+#ifdef UNMASKED
+    if constexpr (!kHalf) return _mm512_loadu_si512(p);
+#endif
+    constexpr int n = kHalf ? int(kBytes) : int(2 * kBytes);
+    return _mm512_maskz_loadu_epi8(__mmask64(n == 64 ? ~0ull : ((1ull << n) - 1)), p);
+  }
+  template <bool kHalf>
+  static __m512i unpack(__m512i raw, const uint8_t* p) {
+    const __m512i twice = _mm512_permutexvar_epi16(_mm512_load_si512(kIdx.qs), raw);
+    __m512i u = split_nibbles(twice);
+    if constexpr (kQhByte >= 0) {
+      // Fifth bit: bit j of qh is bit 4 of element j. The 64-bit byte mask of the pair comes from
+      // the two qh words (scalar loads: the integer units are idle here), then one masked add.
+      uint64_t hi = load_u32(p + kQhByte);
+      if constexpr (!kHalf) hi |= uint64_t(load_u32(p + kBytes + kQhByte)) << 32;
+      u = _mm512_mask_add_epi8(u, _cvtu64_mask64(hi), u, _mm512_set1_epi8(0x10));
+    }
+    return u;
+  }
+  static __m512 scales(__m512i raw) {
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kIdx.d), raw)));
+  }
+  static __m512 mins(__m512i raw) {
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kIdx.m), raw)));
+  }
 };
-struct FmtQ4_1 {
-  static constexpr size_t kBytes = sizeof(BlockQ4_1);
-  static constexpr int kOffset = 0;
-  static constexpr bool kHasMin = true;
-  static __m256i unpack(const uint8_t* p) { return unpack_nibbles(p + 4); }
-};
-struct FmtQ5_0 {
-  static constexpr size_t kBytes = sizeof(BlockQ5_0);
-  static constexpr int kOffset = 16;
-  static constexpr bool kHasMin = false;
-  static __m256i unpack(const uint8_t* p) { return add_high_bits(unpack_nibbles(p + 6), p + 2); }
-};
-struct FmtQ5_1 {
-  static constexpr size_t kBytes = sizeof(BlockQ5_1);
-  static constexpr int kOffset = 0;
-  static constexpr bool kHasMin = true;
-  static __m256i unpack(const uint8_t* p) { return add_high_bits(unpack_nibbles(p + 8), p + 4); }
-};
+
+using FmtQ4_0 = NibbleFormat<BlockQ4_0, 8, false, 2, -1, 0>;
+using FmtQ4_1 = NibbleFormat<BlockQ4_1, 0, true, 4, -1, 1>;
+using FmtQ5_0 = NibbleFormat<BlockQ5_0, 16, false, 6, 2, 0>;
+using FmtQ5_1 = NibbleFormat<BlockQ5_1, 0, true, 8, 4, 1>;
+
+// Q8_0: a pair is 68 bytes, so the quants come from two 32-byte loads; the d words (bytes 0 and 34)
+// from one masked load. q + 128 of a signed byte is a flip of the top bit.
 struct FmtQ8_0 {
   static constexpr size_t kBytes = sizeof(BlockQ8_0);
   static constexpr int kOffset = 128;
   static constexpr bool kHasMin = false;
-  // q + 128 for signed bytes is a flip of the top bit.
-  static __m256i unpack(const uint8_t* p) {
-    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), _mm256_set1_epi8(char(0x80)));
+  static constexpr PairIndex<1, int(kBytes / 2)> kIdx{0, 0};
+  template <bool kHalf>
+  static __m512i load(const uint8_t* p) {
+    return _mm512_maskz_loadu_epi8(__mmask64((1ull << (kHalf ? 2 : kBytes + 2)) - 1), p);
   }
+  template <bool kHalf>
+  static __m512i unpack(__m512i, const uint8_t* p) {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
+    const __m256i hi = kHalf ? _mm256_setzero_si256() : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + kBytes + 2));
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    // The missing half of a lone block stays 0 (its activations are 0 too).
+    return kHalf ? _mm512_mask_xor_epi32(q, 0x00FF, q, _mm512_set1_epi8(char(0x80)))
+                 : _mm512_xor_si512(q, _mm512_set1_epi8(char(0x80)));
+  }
+  static __m512 scales(__m512i raw) {
+    return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kIdx.d), raw)));
+  }
+  static __m512 mins(__m512i) { return _mm512_setzero_ps(); }
 };
 
-// -o * sum(x.qs) for each activation block: exact, and shared by every row of the call.
-template <int kOffset>
-void block_corrections(const ActBlockQ8* x, int64_t nb, int32_t* out) {
-  const __m256i ones = _mm256_set1_epi8(1);
-  for (int64_t b = 0; b < nb; ++b) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
-    const __m256i s8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, v);
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-    out[b] = -kOffset * _mm_cvtsi128_si32(s);
+// Activations of one token, repacked per call from ActBlockQ8 into the pair layout the tile reads
+// with plain loads (all of it is shared by every row, so the repacking is paid once per call):
+struct PackedAct {
+  const int8_t* qs;     // [pair][64]: the two blocks' quants
+  const float* dx;      // [pair][16]: d_x of block b in lanes 0-7, of b+1 in lanes 8-15
+  const int32_t* corr;  // [pair][16]: -kOffset * sum(qs) of each block, in lanes 0 and 8 (0 elsewhere)
+};
+
+// Per-thread scratch (several pool threads run kernels at once).
+struct Scratch {
+  std::vector<int8_t> qs;
+  std::vector<float> dx, spat;
+  std::vector<int32_t> corr;
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+inline int32_t block_qsum(const int8_t* qs) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+  const __m256i s8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), v);
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Repacks one token (nb blocks, np = ceil(nb/2) pairs) into qs/dx/corr at pair granularity.
+void pack_token(const ActBlockQ8* x, int64_t nb, int offset, int8_t* qs, float* dx, int32_t* corr) {
+  const int64_t np = (nb + 1) / 2;
+  for (int64_t b = 0; b < 2 * np; ++b) {
+    const int64_t p = b / 2, half = b % 2;
+    int8_t* q = qs + p * 64 + half * 32;
+    float* d = dx + p * 16 + half * 8;
+    int32_t* c = corr + p * 16 + half * 8;
+    if (b < nb) {
+      std::memcpy(q, x[b].qs, 32);
+      for (int j = 0; j < 8; ++j) d[j] = x[b].d;
+      c[0] = -offset * block_qsum(x[b].qs);
+    } else {
+      std::memset(q, 0, 32);
+      for (int j = 0; j < 8; ++j) d[j] = 0.0f;
+      c[0] = 0;
+    }
+    for (int j = 1; j < 8; ++j) c[j] = 0;
   }
 }
 
-// One R x NT tile over all nb blocks. w[r]: weight row r; x[t]: prepared activation row t;
-// corr[t]: its block corrections (unused for kOffset == 0). out[r*NT + t] = dot(row r, token t).
-template <class F, int R, int NT>
-void quant_tile(const uint8_t* const* w, const ActBlockQ8* const* x, const int32_t* const* corr, int64_t nb,
-                float* out) {
-  __m256 acc[R][NT];
-  __m128 accm[R];  // kHasMin: sum of m_w * s_x, lanes = tokens
+// The m*s terms of the _1 types for a group of n tokens: lane t holds s_x of token t for block b,
+// lane 8 + t for block b+1, so one fma per row and pair covers the whole group.
+void pack_sums(const ActBlockQ8* const* x, int n, int64_t nb, float* spat) {
+  const int64_t np = (nb + 1) / 2;
+  std::fill(spat, spat + np * 16, 0.0f);
+  for (int t = 0; t < n; ++t)
+    for (int64_t b = 0; b < nb; ++b) spat[(b / 2) * 16 + (b % 2) * 8 + t] = x[t][b].s;
+}
+
+// One pair of blocks of R rows against NT tokens: the body of the hot loop.
+template <class F, int R, int NT, bool kHalf>
+inline void quant_pair(const uint8_t* const* w, size_t off, const PackedAct* x, const float* spat, int64_t p,
+                       __m512 (&acc)[R][NT], __m512 (&accm)[R]) {
+  __m512i u[R];
+  __m512 dw[R];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
-    accm[r] = _mm_setzero_ps();
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+    const __m512i raw = F::template load<kHalf>(w[r] + off);
+    u[r] = F::template unpack<kHalf>(raw, w[r] + off);
+    dw[r] = F::scales(raw);
+    if constexpr (F::kHasMin) accm[r] = _mm512_fmadd_ps(F::mins(raw), _mm512_loadu_ps(spat + p * 16), accm[r]);
   }
-  // HOT LOOP (decode and prefill): one 32-weight block of R rows against NT tokens per iteration.
-  for (int64_t b = 0; b < nb; ++b) {
-    const size_t off = size_t(b) * F::kBytes;
-    __m256i u[R];
-    uint16_t dh[4] = {0, 0, 0, 0}, mh[4] = {0, 0, 0, 0};
+#pragma GCC unroll 4
+  for (int t = 0; t < NT; ++t) {
+    const __m512i xv = _mm512_loadu_si512(x[t].qs + p * 64);
+    const __m512 dx = _mm512_loadu_ps(x[t].dx + p * 16);
+    const __m512i c = F::kOffset != 0 ? _mm512_loadu_si512(x[t].corr + p * 16) : _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(w[r] + off + PFDIST), _MM_HINT_T0);
-      u[r] = F::unpack(w[r] + off);
-      dh[r] = load_u16(w[r] + off);
-      if constexpr (F::kHasMin) mh[r] = load_u16(w[r] + off + 2);
-    }
-    // d_w * d_x for all pairs: d_w of the R rows in one vector, times each token's d_x. Lane r of
-    // the product is the same IEEE multiply whatever the tile shape.
-    const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(short(dh[0]), short(dh[1]), short(dh[2]), short(dh[3]), 0, 0, 0, 0));
-    alignas(16) float scale[NT][4];
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; ++t) _mm_store_ps(scale[t], _mm_mul_ps(dw, _mm_set1_ps(x[t][b].d)));
-#pragma GCC unroll 4
-    for (int t = 0; t < NT; ++t) {
-      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t][b].qs));
-      __m256i c = _mm256_setzero_si256();
-      if constexpr (F::kOffset != 0) c = _mm256_zextsi128_si256(_mm_cvtsi32_si128(corr[t][b]));
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        const __m256i isum = _mm256_dpbusd_epi32(c, u[r], xv);
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(scale[t][r]), acc[r][t]);
-      }
-    }
-    if constexpr (F::kHasMin) {
-      alignas(16) float s[4] = {0, 0, 0, 0};
-#pragma GCC unroll 4
-      for (int t = 0; t < NT; ++t) s[t] = x[t][b].s;
-      const __m128 sv = _mm_load_ps(s);
-      const __m128 mw = _mm_cvtph_ps(_mm_setr_epi16(short(mh[0]), short(mh[1]), short(mh[2]), short(mh[3]), 0, 0, 0, 0));
-      alignas(16) float m[4];
-      _mm_store_ps(m, mw);
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) accm[r] = _mm_fmadd_ps(_mm_set1_ps(m[r]), sv, accm[r]);
+      // Exact integer dot of each block (8 partial sums per block, the offset folded into lane 0),
+      // then d_w*d_x per block. Identical ops for every (row, token), whatever the tile shape.
+      const __m512i isum = _mm512_dpbusd_epi32(c, u[r], xv);
+      acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[r][t]);
     }
   }
+}
+
+// An R x NT tile over a whole row: out[r*NT + t] = dot(row r, token t).
+template <class F, int R, int NT>
+void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, int64_t nb, float* out) {
+  __m512 acc[R][NT];
+  __m512 accm[R];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
-    alignas(16) float mterm[4];
-    _mm_store_ps(mterm, accm[r]);
+    accm[r] = _mm512_setzero_ps();
 #pragma GCC unroll 4
-    for (int t = 0; t < NT; ++t) out[r * NT + t] = hsum256(acc[r][t]) + mterm[t];
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  const int64_t full = nb / 2;
+  // HOT LOOP (decode and prefill): a pair of 32-weight blocks of R rows against NT tokens.
+  for (int64_t p = 0; p < full; ++p) quant_pair<F, R, NT, false>(w, size_t(p) * 2 * F::kBytes, x, spat, p, acc, accm);
+  if (nb % 2) quant_pair<F, R, NT, true>(w, size_t(full) * 2 * F::kBytes, x, spat, full, acc, accm);
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    alignas(64) float m[16];
+    _mm512_store_ps(m, accm[r]);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; ++t) out[r * NT + t] = hsum512(acc[r][t]) + (m[t] + m[8 + t]);
   }
 }
 
-// Per-thread scratch for the block corrections (kernels run on several pool threads at once).
-std::vector<int32_t>& corr_scratch() {
-  thread_local std::vector<int32_t> buf;
-  return buf;
-}
-
-template <class F, int NT>
-void quant_rows(const MatvecArgs& a, const ActBlockQ8* const* x, const int32_t* const* corr, int64_t r0, int64_t r1,
-                float* Y, int64_t ldy) {
+template <class F, int NT, int kRows>
+void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int64_t r0, int64_t r1, float* Y,
+                int64_t ldy) {
   const int64_t nb = a.cols / kQuantBlock;
-  float out[kTileRows * NT];
-  const uint8_t* w[kTileRows];
+  float out[kRows * NT];
+  const uint8_t* w[kRows];
   int64_t r = r0;
   auto store = [&](int R) {
     for (int i = 0; i < R; ++i)
       for (int t = 0; t < NT; ++t) Y[t * ldy + r + i] = out[i * NT + t];
   };
-  for (; r + kTileRows <= r1; r += kTileRows) {
-    for (int i = 0; i < kTileRows; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
-    quant_tile<F, kTileRows, NT>(w, x, corr, nb, out);
-    store(kTileRows);
+  for (; r + kRows <= r1; r += kRows) {
+    for (int i = 0; i < kRows; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
+    quant_tile<F, kRows, NT>(w, x, spat, nb, out);
+    store(kRows);
   }
   const int rest = int(r1 - r);
   for (int i = 0; i < rest; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
-  switch (rest) {
-    case 1: quant_tile<F, 1, NT>(w, x, corr, nb, out); break;
-    case 2: quant_tile<F, 2, NT>(w, x, corr, nb, out); break;
-    case 3: quant_tile<F, 3, NT>(w, x, corr, nb, out); break;
-    default: return;
+  if constexpr (kRows > 1) {
+    switch (rest) {
+      case 1: quant_tile<F, 1, NT>(w, x, spat, nb, out); break;
+      case 2: if constexpr (kRows > 2) quant_tile<F, 2, NT>(w, x, spat, nb, out); break;
+      case 3: if constexpr (kRows > 3) quant_tile<F, 3, NT>(w, x, spat, nb, out); break;
+      default: return;
+    }
+    store(rest);
   }
-  store(rest);
+}
+
+// Rows per tile in decode. One row at a time keeps the weights a single sequential stream, which the
+// hardware prefetchers follow at full DRAM speed; interleaving several rows (sharing the activation
+// loads) measured slower from DRAM even though it is faster in cache.
+#ifndef MATVEC_ROWS
+#define MATVEC_ROWS 1
+#endif
+constexpr int kMatvecRows = MATVEC_ROWS;
+
+// Packs tokens [0, n) of X into the scratch and fills views; returns the m*s pattern (or null).
+template <class F>
+const float* pack_group(const uint8_t* X, size_t x_row_bytes, int64_t first, int64_t n, int64_t nb, Scratch& s,
+                        PackedAct* views, int64_t slot) {
+  const int64_t np = (nb + 1) / 2;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t k = slot + i;
+    const ActBlockQ8* xt = reinterpret_cast<const ActBlockQ8*>(X + size_t(first + i) * x_row_bytes);
+    pack_token(xt, nb, F::kOffset, s.qs.data() + k * np * 64, s.dx.data() + k * np * 16, s.corr.data() + k * np * 16);
+    views[i] = {s.qs.data() + k * np * 64, s.dx.data() + k * np * 16, s.corr.data() + k * np * 16};
+  }
+  return nullptr;
+}
+
+void reserve(Scratch& s, int64_t tokens, int64_t np, int64_t groups) {
+  if (s.qs.size() < size_t(tokens * np * 64)) s.qs.resize(size_t(tokens * np * 64));
+  if (s.dx.size() < size_t(tokens * np * 16)) s.dx.resize(size_t(tokens * np * 16));
+  if (s.corr.size() < size_t(tokens * np * 16)) s.corr.resize(size_t(tokens * np * 16));
+  if (s.spat.size() < size_t(groups * np * 16)) s.spat.resize(size_t(groups * np * 16));
 }
 
 template <class F>
 void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int64_t r1) {
-  const int64_t nb = a.cols / kQuantBlock;
-  const ActBlockQ8* x = static_cast<const ActBlockQ8*>(xp);
-  const int32_t* corr = nullptr;
-  if constexpr (F::kOffset != 0) {
-    auto& buf = corr_scratch();
-    if (buf.size() < size_t(nb)) buf.resize(size_t(nb));
-    block_corrections<F::kOffset>(x, nb, buf.data());
-    corr = buf.data();
+  const int64_t nb = a.cols / kQuantBlock, np = (nb + 1) / 2;
+  Scratch& s = scratch();
+  reserve(s, 1, np, 1);
+  PackedAct view;
+  pack_group<F>(static_cast<const uint8_t*>(xp), 0, 0, 1, nb, s, &view, 0);
+  const float* spat = nullptr;
+  if constexpr (F::kHasMin) {
+    const ActBlockQ8* x = static_cast<const ActBlockQ8*>(xp);
+    pack_sums(&x, 1, nb, s.spat.data());
+    spat = s.spat.data();
   }
-  quant_rows<F, 1>(a, &x, &corr, r0, r1, y, 0);
+  quant_rows<F, 1, kMatvecRows>(a, &view, spat, r0, r1, y, 0);
 }
 
 template <class F>
 void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y, int64_t ldy, int64_t r0,
                   int64_t r1) {
-  const int64_t nb = a.cols / kQuantBlock;
+  const int64_t nb = a.cols / kQuantBlock, np = (nb + 1) / 2;
   const uint8_t* xb = static_cast<const uint8_t*>(X);
-  auto& buf = corr_scratch();
-  if constexpr (F::kOffset != 0) {
-    if (buf.size() < size_t(nb * T)) buf.resize(size_t(nb * T));
-    for (int64_t t = 0; t < T; ++t)
-      block_corrections<F::kOffset>(reinterpret_cast<const ActBlockQ8*>(xb + size_t(t) * x_row_bytes), nb,
-                                    buf.data() + t * nb);
-  }
-  // Tokens are taken in chunks whose activations stay in L2 while every row tile of [r0, r1) passes
-  // over them; a row tile's weights (a few KB) stay in L1 across the chunk's token groups.
-  const int64_t chunk_bytes = 384 * 1024;
-  int64_t chunk = std::max<int64_t>(kTileTokens, chunk_bytes / std::max<int64_t>(1, int64_t(x_row_bytes)));
-  chunk = chunk / kTileTokens * kTileTokens;
+  // Tokens go in chunks whose packed activations (144 bytes per block) stay in L2 while every row
+  // tile of [r0, r1) passes over them; a row tile's weights stay in L1 across the chunk's token groups.
+  int64_t chunk = (512 * 1024) / std::max<int64_t>(1, np * (64 + 64 + 64));
+  chunk = std::clamp<int64_t>(chunk / kTileTokens * kTileTokens, kTileTokens, 256);
+  chunk = std::min(chunk, (T + kTileTokens - 1) / kTileTokens * kTileTokens);
+  const int64_t groups = chunk / kTileTokens;
+  Scratch& s = scratch();
+  reserve(s, chunk, np, groups);
+  std::vector<PackedAct> views(static_cast<size_t>(chunk));
   for (int64_t t0 = 0; t0 < T; t0 += chunk) {
-    const int64_t t1 = std::min(T, t0 + chunk);
+    const int64_t n = std::min(T - t0, chunk);
+    pack_group<F>(xb, x_row_bytes, t0, n, nb, s, views.data(), 0);
+    if constexpr (F::kHasMin)
+      for (int64_t g = 0; g * kTileTokens < n; ++g) {
+        const ActBlockQ8* xs[kTileTokens];
+        const int m = int(std::min<int64_t>(kTileTokens, n - g * kTileTokens));
+        for (int i = 0; i < m; ++i)
+          xs[i] = reinterpret_cast<const ActBlockQ8*>(xb + size_t(t0 + g * kTileTokens + i) * x_row_bytes);
+        pack_sums(xs, m, nb, s.spat.data() + g * np * 16);
+      }
     for (int64_t r = r0; r < r1; r += kTileRows) {
       const int64_t re = std::min(r1, r + kTileRows);
-      int64_t t = t0;
-      const ActBlockQ8* x[kTileTokens];
-      const int32_t* corr[kTileTokens] = {nullptr, nullptr, nullptr, nullptr};
-      auto bind = [&](int n) {
-        for (int i = 0; i < n; ++i) {
-          x[i] = reinterpret_cast<const ActBlockQ8*>(xb + size_t(t + i) * x_row_bytes);
-          if constexpr (F::kOffset != 0) corr[i] = buf.data() + (t + i) * nb;
+      for (int64_t g = 0; g * kTileTokens < n; ++g) {
+        const int64_t t = t0 + g * kTileTokens;
+        const PackedAct* x = views.data() + g * kTileTokens;
+        const float* spat = F::kHasMin ? s.spat.data() + g * np * 16 : nullptr;
+        float* Yt = Y + t * ldy;
+        switch (std::min<int64_t>(kTileTokens, n - g * kTileTokens)) {
+          case 4: quant_rows<F, 4, kTileRows>(a, x, spat, r, re, Yt, ldy); break;
+          case 3: quant_rows<F, 3, kTileRows>(a, x, spat, r, re, Yt, ldy); break;
+          case 2: quant_rows<F, 2, kTileRows>(a, x, spat, r, re, Yt, ldy); break;
+          default: quant_rows<F, 1, kTileRows>(a, x, spat, r, re, Yt, ldy); break;
         }
-      };
-      for (; t + kTileTokens <= t1; t += kTileTokens) {
-        bind(kTileTokens);
-        quant_rows<F, kTileTokens>(a, x, corr, r, re, Y + t * ldy, ldy);
-      }
-      const int rest = int(t1 - t);
-      bind(rest);
-      switch (rest) {
-        case 1: quant_rows<F, 1>(a, x, corr, r, re, Y + t * ldy, ldy); break;
-        case 2: quant_rows<F, 2>(a, x, corr, r, re, Y + t * ldy, ldy); break;
-        case 3: quant_rows<F, 3>(a, x, corr, r, re, Y + t * ldy, ldy); break;
-        default: break;
       }
     }
   }

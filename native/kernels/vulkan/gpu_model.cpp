@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <cstdio>
 #include <map>
+#include <string>
 
 #include "core/error.h"
 #include "formats/rwkv_bin.h"
+#include "kernels/vulkan/check.h"
 #include "kernels/vulkan/gpu_layers.h"
 #include "kernels/vulkan/ops.h"
 #include "models/model_info.h"
@@ -57,6 +60,7 @@ struct GpuModel::Impl {
   }
 
   Step& step(uint32_t T, bool with_head);
+  Step record_step(uint32_t T, bool with_head, VkQueryPool pool, uint32_t pool_size, std::vector<std::string>* labels);
   VkCommandBuffer record_copy(const Slice& src, const Slice& dst, uint64_t bytes);
 };
 
@@ -74,6 +78,12 @@ VkCommandBuffer GpuModel::Impl::record_copy(const Slice& src, const Slice& dst, 
 Step& GpuModel::Impl::step(uint32_t T, bool with_head) {
   auto key = std::make_pair(T, with_head);
   if (auto it = steps.find(key); it != steps.end()) return it->second;
+  Step s = record_step(T, with_head, VK_NULL_HANDLE, 0, nullptr);
+  return steps.emplace(key, std::move(s)).first->second;
+}
+
+Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, uint32_t pool_size,
+                                 std::vector<std::string>* labels) {
   Step s;
   // Generous bound on the job table: no layer of any version has more than 16 matvec jobs.
   s.jobs = std::make_unique<Buffer>(*device, uint64_t(n + 1) * 16 * 112, Buffer::Kind::Device);
@@ -82,6 +92,7 @@ Step& GpuModel::Impl::step(uint32_t T, bool with_head) {
     const uint32_t C = uint32_t(info.n_embd);
     Recorder rec(*device, *pipelines, s.cb);
     rec.begin();
+    if (pool) rec.profile_into(pool, pool_size, labels);
     ops->set_job_table(whole(*s.jobs));
     ops->begin(rec, T);
     rec.barrier();
@@ -97,6 +108,7 @@ Step& GpuModel::Impl::step(uint32_t T, bool with_head) {
     }
     if (with_head) {
       ops->begin(rec, 1);  // logits of the last token only
+      ops->set_label("head");
       MixSpec norm;
       norm.write_ln = true;
       norm.ln = head_in;
@@ -104,6 +116,7 @@ Step& GpuModel::Impl::step(uint32_t T, bool with_head) {
       ops->matvec({{&head_w, head_in, logits}});
       rec.copy(ops->slice(logits, uint64_t(info.n_vocab)), whole(*logits_host), uint64_t(info.n_vocab) * 4);
     }
+    ops->set_label("");
     rec.end();
     const std::vector<uint8_t>& table = ops->job_bytes();
     if (!table.empty()) {
@@ -114,7 +127,7 @@ Step& GpuModel::Impl::step(uint32_t T, bool with_head) {
     device->free_command_buffer(s.cb);
     throw;
   }
-  return steps.emplace(key, std::move(s)).first->second;
+  return s;
 }
 
 GpuModel::GpuModel() : impl_(std::make_unique<Impl>()) {}
@@ -241,6 +254,49 @@ double GpuModel::time_decode_steps(int n) {
   const auto t1 = std::chrono::steady_clock::now();
   m.resident = nullptr;  // the GPU state moved on without the caller
   return std::chrono::duration<double>(t1 - t0).count() / double(cbs.size());
+}
+
+std::string GpuModel::profile_decode(int reps) {
+  Impl& m = *impl_;
+  const uint32_t capacity = uint32_t(m.n + 2) * 64;
+  auto qci = make<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
+  qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+  qci.queryCount = capacity;
+  VkQueryPool pool = VK_NULL_HANDLE;
+  VK_CHECK("vkCreateQueryPool", vk().vkCreateQueryPool(m.device->handle(), &qci, nullptr, &pool));
+  std::vector<std::string> labels;
+  Step s = m.record_step(1, m.head, pool, capacity, &labels);
+  std::map<std::string, std::pair<int, double>> per_label;  // label -> (dispatches, ns)
+  double total = 0;
+  for (int r = 0; r < std::max(2, reps); ++r) {
+    m.device->submit_and_wait(&s.cb, 1);
+    if (r == 0) continue;  // warm-up
+    std::vector<uint64_t> ts(labels.size() + 1);
+    VK_CHECK("vkGetQueryPoolResults",
+             vk().vkGetQueryPoolResults(m.device->handle(), pool, 0, uint32_t(ts.size()), ts.size() * 8, ts.data(), 8,
+                                        VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    const double period = m.device->properties().limits.timestampPeriod;
+    for (size_t i = 0; i < labels.size(); ++i) {
+      auto& e = per_label[labels[i]];
+      e.first += 1;
+      e.second += double(ts[i + 1] - ts[i]) * period;
+    }
+    total += double(ts.back() - ts.front()) * period;
+  }
+  m.device->free_command_buffer(s.cb);
+  vk().vkDestroyQueryPool(m.device->handle(), pool, nullptr);
+  m.resident = nullptr;
+  const int runs = std::max(2, reps) - 1;
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "decode step: %zu dispatches, %.1f us on the GPU (timestamps)\n", labels.size(), total / runs / 1e3);
+  out += line;
+  for (const auto& [label, e] : per_label) {
+    std::snprintf(line, sizeof line, "  %-28s %5d dispatches %9.1f us  (%.2f us each)\n", label.c_str(), e.first / runs,
+                  e.second / runs / 1e3, e.second / e.first / 1e3);
+    out += line;
+  }
+  return out;
 }
 
 }  // namespace rwkv::vk

@@ -19,6 +19,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/vulkan/device.h"
@@ -64,6 +65,8 @@ class GpuModel {
   // Decode timing helper for benchmarks: replays the one-token step `n` times back to back in one
   // submission (same input x, state evolving on the GPU) and returns seconds per step.
   double time_decode_steps(int n);
+  // Per-op GPU time of one decode step from timestamps (label: seconds), as text, for benchmarks.
+  std::string profile_decode(int reps = 5);
 
  private:
   GpuModel();

@@ -95,6 +95,7 @@ class GpuV7 final : public GpuLayers {
     att.state = state + uint64_t(C) * 4;  // att_xx
     att.write_ln = T > 1;
     att.ln = ln_;
+    ops.set_label("ln1+mix");
     ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
 
     const Act &xr = mixes_[0], &xw = mixes_[1], &xk = mixes_[2], &xv = mixes_[3], &xa = mixes_[4], &xg = mixes_[5];
@@ -104,9 +105,11 @@ class GpuV7 final : public GpuLayers {
         {&L.receptance, xr, r}, {&L.key, xk, k}, {&L.value, xv, v},
         {&L.w1, xw, lora_[0], Epilogue::Tanh}, {&L.a1, xa, lora_[1]}, {&L.g1, xg, lora_[2], Epilogue::Sigmoid}};
     if (l > 0) down.push_back({&L.v1, xv, lora_[3]});
+    ops.set_label("att.rkv+lora_down");
     ops.matvec(down);
     std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
     if (l > 0) up.push_back({&L.v2, lora_[3], vl});
+    ops.set_label("att.lora_up");
     ops.matvec(up);
 
     WkvPC pc{};
@@ -119,8 +122,10 @@ class GpuV7 final : public GpuLayers {
     pc.H = uint32_t(info_.n_head), pc.T = T, pc.stride = r.stride, pc.flags = l == 0 ? 1u : 0u;
     pc.eps = info_.group_norm_eps;
     const uint32_t S = uint32_t(info_.head_size);
+    ops.set_label("att.wkv7");
     ops.dispatch("wkv7", {S, S}, pc, pc.H);
     ops.barrier();
+    ops.set_label("att.output");
     ops.matvec({{&L.output, y, x, Epilogue::Add}});
 
     MixSpec ffn;
@@ -131,8 +136,11 @@ class GpuV7 final : public GpuLayers {
     ffn.state = state;  // ffn_xx
     ffn.write_ln = T > 1;
     ffn.ln = ln_;
+    ops.set_label("ln2+mix");
     ops.layer_norm_mix(x, T, L.ln2_w.address, L.ln2_b.address, C, 1e-5f, ffn);
+    ops.set_label("ffn.key");
     ops.matvec({{&L.ffn_key, ffn_x_, ffn_k_, Epilogue::Relu2}});
+    ops.set_label("ffn.value");
     ops.matvec({{&L.ffn_value, ffn_k_, x, Epilogue::Add}});
   }
 

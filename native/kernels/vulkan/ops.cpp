@@ -71,6 +71,14 @@ Ops::Ops(Device& device, Pipelines& pipelines, const ScratchPlan& plan, const Sl
          const Slice& act_d)
     : device_(device), pipelines_(pipelines), plan_(plan), scratch_(scratch), act_q_(act_q), act_d_(act_d) {}
 
+const char* Ops::label_for(const std::string& shader) {
+  const std::string name = prefix_.empty() ? shader : prefix_ + ":" + shader;
+  for (const auto& s : label_store_)
+    if (*s == name) return s->c_str();
+  label_store_.push_back(std::make_unique<std::string>(name));
+  return label_store_.back()->c_str();
+}
+
 void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDeviceAddress b, uint32_t C, float eps,
                          const MixSpec& m) {
   MixPC pc{};
@@ -126,7 +134,8 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 0; i < ranges.size();) {
     uint64_t lo = ranges[i].first, hi = ranges[i].second;
-    for (++i; i < ranges.size() && ranges[i].first <= hi; ++i) hi = std::max(hi, ranges[i].second);
+    // Small gaps are quantized too: one dispatch over a few unused vectors beats a second dispatch.
+    for (++i; i < ranges.size() && ranges[i].first <= hi + 16384; ++i) hi = std::max(hi, ranges[i].second);
     QuantizePC q{scratch_.address + lo * 4, act_q_.address + lo, act_d_.address + lo / 32 * 8, uint32_t((hi - lo) / 32)};
     dispatch("quantize", {64}, q, (q.n_blocks + 63) / 64);
   }

@@ -3,6 +3,7 @@
 // its inputs and outputs as Acts and ends with a barrier, so the next op sees its results.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -80,9 +81,12 @@ class Ops {
   void matvec(const std::vector<MatJob>& jobs);
   template <class PC>
   void dispatch(const std::string& shader, const std::vector<uint32_t>& spec, const PC& pc, uint32_t groups) {
-    rec_->dispatch(pipelines_.get(shader, spec), pc, groups);
+    rec_->dispatch(pipelines_.get(shader, spec), pc, groups, label_for(shader));
   }
   void barrier() { rec_->barrier(); }
+  // Labels for profiles: the shader name, prefixed by what the caller is doing (set_label("head")).
+  void set_label(const std::string& prefix) { prefix_ = prefix; }
+  const char* label_for(const std::string& shader);
 
   // The per-step table of matvec jobs: filled while recording, uploaded by the owner before use.
   std::vector<uint8_t>& job_bytes() { return jobs_; }
@@ -97,6 +101,8 @@ class Ops {
   std::vector<uint8_t> jobs_;
   Recorder* rec_ = nullptr;
   uint32_t T_ = 1;
+  std::string prefix_;
+  std::vector<std::unique_ptr<std::string>> label_store_;  // stable C strings for Recorder labels
 };
 
 }  // namespace rwkv::vk

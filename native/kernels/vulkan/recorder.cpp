@@ -17,7 +17,15 @@ void Recorder::begin() {
 
 void Recorder::end() { VK_CHECK("vkEndCommandBuffer", vk().vkEndCommandBuffer(cb_)); }
 
-void Recorder::dispatch_raw(VkPipeline pipeline, const void* pc, uint32_t bytes, uint32_t groups) {
+void Recorder::profile_into(VkQueryPool pool, uint32_t capacity, std::vector<std::string>* labels) {
+  queries_ = pool;
+  query_capacity_ = capacity;
+  labels_ = labels;
+  vk().vkCmdResetQueryPool(cb_, pool, 0, capacity);
+  vk().vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, pool, 0);
+}
+
+void Recorder::dispatch_raw(VkPipeline pipeline, const void* pc, uint32_t bytes, uint32_t groups, const char* label) {
   if (groups == 0) return;
   if (pipeline != bound_) {
     vk().vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
@@ -32,6 +40,10 @@ void Recorder::dispatch_raw(VkPipeline pipeline, const void* pc, uint32_t bytes,
   const uint32_t gy = (groups + gx - 1) / gx;
   vk().vkCmdDispatch(cb_, gx, gy, 1);
   ++dispatches_;
+  if (queries_ && labels_->size() + 1 < query_capacity_) {
+    labels_->push_back(label);
+    vk().vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, uint32_t(labels_->size()));
+  }
 }
 
 void Recorder::barrier() {

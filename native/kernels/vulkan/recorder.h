@@ -3,6 +3,8 @@
 // Consecutive dispatches are separated by barrier() where one reads what another wrote.
 #pragma once
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "kernels/vulkan/buffer.h"
 #include "kernels/vulkan/pipeline.h"
@@ -19,11 +21,13 @@ class Recorder {
   // Push constants `pc` (at most 128 bytes) and `groups` workgroups; counts above the device's x limit
   // are spread over y, and shaders that allow that rebuild the flat index (see common.glsl).
   template <class PC>
-  void dispatch(VkPipeline pipeline, const PC& pc, uint32_t groups) {
+  void dispatch(VkPipeline pipeline, const PC& pc, uint32_t groups, const char* label = "") {
     static_assert(sizeof(PC) <= kPushConstantBytes, "push constants larger than 128 bytes");
-    dispatch_raw(pipeline, &pc, sizeof(PC), groups);
+    dispatch_raw(pipeline, &pc, sizeof(PC), groups, label);
   }
-  void dispatch_raw(VkPipeline pipeline, const void* pc, uint32_t bytes, uint32_t groups);
+  void dispatch_raw(VkPipeline pipeline, const void* pc, uint32_t bytes, uint32_t groups, const char* label);
+  // Profiling (benchmarks only): a timestamp before the first dispatch and after each one, labelled.
+  void profile_into(VkQueryPool pool, uint32_t capacity, std::vector<std::string>* labels);
   // Every earlier shader write and transfer is visible to every later shader read and transfer.
   void barrier();
   void copy(const Slice& src, const Slice& dst, uint64_t bytes);
@@ -40,6 +44,9 @@ class Recorder {
   VkCommandBuffer cb_;
   VkPipeline bound_ = VK_NULL_HANDLE;
   uint32_t dispatches_ = 0;
+  VkQueryPool queries_ = VK_NULL_HANDLE;
+  uint32_t query_capacity_ = 0;
+  std::vector<std::string>* labels_ = nullptr;
 };
 
 }  // namespace rwkv::vk

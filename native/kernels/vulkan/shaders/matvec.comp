@@ -161,9 +161,18 @@ void main() {
 
   for (uint r = row0 + gl_SubgroupID; r < row_end; r += gl_NumSubgroups) {
     if (pc.T == 1u) {
-      float acc = 0.0;
-      for (uint k = lane; k < units; k += step) acc += DOT(jb, r, k, 0u);
-      acc = subgroupAdd(acc);
+      // Four independent sums: four loads in flight per lane instead of one, which is what keeps
+      // a memory-bound kernel near the bandwidth on rows of only a few hundred units.
+      float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+      uint k = lane;
+      for (; k + 3u * step < units; k += 4u * step) {
+        a0 += DOT(jb, r, k, 0u);
+        a1 += DOT(jb, r, k + step, 0u);
+        a2 += DOT(jb, r, k + 2u * step, 0u);
+        a3 += DOT(jb, r, k + 3u * step, 0u);
+      }
+      for (; k < units; k += step) a0 += DOT(jb, r, k, 0u);
+      float acc = subgroupAdd((a0 + a1) + (a2 + a3));
       if (subgroupElect()) finish(jb, 0u, r, acc);
     } else {
       for (uint t0 = 0; t0 < pc.T; t0 += TT) {

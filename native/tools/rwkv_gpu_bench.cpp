@@ -1,0 +1,166 @@
+// rwkv_gpu_bench: decode and prefill speed of the Vulkan backend on one model file, and (--check) its
+// logits against the CPU path.
+//   rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N] [--bandwidth GB/s]
+//                  [--check] [--profile]
+// Decode is reported three ways: the GPU's own time per step (one submission of N replays), a decode
+// loop as an application runs it (embed on the CPU, one submit per token, logits read back, state left
+// on the GPU), and the same with the state copied in and out every token (the engine's default).
+// GB/s = weight bytes read per token (offloaded layers + head) x tokens/s.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "engine.h"
+#include "formats/rwkv_bin.h"
+#include "kernels/vulkan/device.h"
+#include "kernels/vulkan/gpu_model.h"
+#include "models/architecture.h"
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N]\n"
+               "                      [--bandwidth GB/s] [--check] [--profile]\n");
+  return 2;
+}
+
+float max_delta(const std::vector<float>& a, const std::vector<float>& b) {
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+size_t argmax(const std::vector<float>& v) { return size_t(std::max_element(v.begin(), v.end()) - v.begin()); }
+
+// GPU (first `layers` layers through the engine's offload) vs CPU logits after `prompt`, both modes.
+void check(const std::string& path, int layers, int device, const rwkv::ModelInfo& info) {
+  std::vector<uint32_t> prompt;
+  for (int i = 0; i < 12; ++i) prompt.push_back(uint32_t((i * 7919 + 13) % info.n_vocab));
+  auto cpu = rwkv::Model::load(path, {});
+  auto gpu = rwkv::Model::load(path, {.gpu_layers = layers, .gpu_device = device, .gpu_required = true});
+  for (bool seq : {false, true}) {
+    std::vector<float> s1 = cpu->initial_state(), s2 = gpu->initial_state(), l1(size_t(info.n_vocab)), l2(l1.size());
+    if (seq) {
+      cpu->eval(prompt.data(), prompt.size(), s1.data(), l1.data());
+      gpu->eval(prompt.data(), prompt.size(), s2.data(), l2.data());
+    } else {
+      for (uint32_t t : prompt) cpu->eval(&t, 1, s1.data(), l1.data()), gpu->eval(&t, 1, s2.data(), l2.data());
+    }
+    float lmax = 0;
+    for (float v : l1) lmax = std::max(lmax, std::fabs(v));
+    std::printf("check %d/%d layers on GPU, %-8s: max|dlogit| %.3g (max|logit| %.3g), max|dstate| %.3g, top-1 %s\n",
+                gpu->gpu_layers(), info.n_layer, seq ? "sequence" : "tokens", max_delta(l1, l2), lmax, max_delta(s1, s2),
+                argmax(l1) == argmax(l2) ? "same" : "DIFFERENT");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  const std::string path = argv[1];
+  int layers = -1, device = -1, decode = 256, prefill = 512;
+  double bandwidth = 3000;
+  bool do_check = false, do_profile = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (a == "--check") do_check = true;
+    else if (a == "--profile") do_profile = true;
+    else if (const char* v = (a.rfind("--", 0) == 0 ? next() : nullptr)) {
+      if (a == "--layers") layers = std::atoi(v);
+      else if (a == "--device") device = std::atoi(v);
+      else if (a == "--decode") decode = std::max(1, std::atoi(v));
+      else if (a == "--prefill") prefill = std::max(1, std::atoi(v));
+      else if (a == "--bandwidth") bandwidth = std::atof(v);
+      else return usage();
+    } else return usage();
+  }
+  try {
+    std::string why;
+    for (const auto& d : rwkv::vk::list_devices(&why))
+      std::printf("vulkan device %d: %s (%s, %.1f GiB, subgroup %u)%s%s\n", d.index, d.name.c_str(), d.type.c_str(),
+                  double(d.device_local_bytes) / (1u << 30), d.subgroup_size, d.usable ? "" : " unusable: ", d.why_not.c_str());
+    if (!why.empty()) std::printf("vulkan: %s\n", why.c_str());
+
+    rwkv::TensorIndex index = rwkv::open_rwkv_bin(path);
+    auto arch = rwkv::make_architecture(index, path);
+    const rwkv::ModelInfo& info = arch->info();
+    if (layers < 0) layers = info.n_layer;
+    double t0 = now();
+    auto gpu = rwkv::vk::GpuModel::create(index, info, {.layers = layers, .device = device, .max_tokens = 64});
+    const double load_s = now() - t0;
+    const int64_t C = info.n_embd;
+    const double gb = double(gpu->weight_bytes()) / 1e9;
+    std::printf("model %s: v%s, %d layers, C %d, vocab %d, type %s; %d layers%s on %s; %.3f GB of weights on the GPU "
+                "(uploaded in %.1f s)\n",
+                path.c_str(), info.version_string().c_str(), info.n_layer, info.n_embd, info.n_vocab,
+                rwkv::dtype_name(info.data_type), gpu->layers(), gpu->runs_head() ? " + head" : "", gpu->device().name.c_str(),
+                gb, load_s);
+
+    std::vector<float> state(size_t(info.state_size())), logits(size_t(info.n_vocab)), x(size_t(C) * size_t(prefill));
+    for (int l = 0; l < info.n_layer; ++l) arch->init_layer_state(state.data() + l * info.state_floats_per_layer());
+    std::vector<float> state0 = state;
+
+    // Prefill: `prefill` tokens as one sequence (GPU steps of 64), state uploaded once.
+    for (int t = 0; t < prefill; ++t) arch->embed(uint32_t((t * 31 + 7) % info.n_vocab), x.data() + size_t(t) * C);
+    gpu->eval(x.data(), std::min(prefill, 64), state.data(), nullptr, logits.data());  // warm-up: records the steps
+    state = state0;
+    t0 = now();
+    gpu->eval(x.data(), prefill, state.data(), nullptr, logits.data());
+    const double prefill_s = now() - t0;
+    std::printf("prefill %d tokens: %.1f ms, %.0f tokens/s\n", prefill, prefill_s * 1e3, prefill / prefill_s);
+
+    // Decode, GPU time only: one submission replaying the one-token step.
+    gpu->time_decode_steps(8);
+    const double step_s = gpu->time_decode_steps(decode);
+    std::printf("decode (GPU replay x%d): %.3f ms/token, %.0f tokens/s, %.0f GB/s = %.0f%% of %.0f GB/s\n", decode,
+                step_s * 1e3, 1 / step_s, gb / step_s, 100 * gb / step_s / bandwidth, bandwidth);
+
+    // Decode as an application runs it: greedy, state on the GPU, logits back every token.
+    uint32_t tok = 0;
+    const rwkv::vk::StateSync resident{.generation = 1, .download = false};
+    gpu->eval(x.data(), 1, state.data(), nullptr, logits.data());  // uploads the state once
+    t0 = now();
+    for (int i = 0; i < decode; ++i) {
+      arch->embed(tok, x.data());
+      gpu->eval(x.data(), 1, state.data(), nullptr, logits.data(), resident);
+      tok = uint32_t(argmax(logits));
+    }
+    const double loop_s = (now() - t0) / decode;
+    std::printf("decode (eval loop, state on GPU): %.3f ms/token, %.0f tokens/s, %.0f GB/s = %.0f%% of %.0f GB/s\n",
+                loop_s * 1e3, 1 / loop_s, gb / loop_s, 100 * gb / loop_s / bandwidth, bandwidth);
+
+    // The engine's default: state uploaded and downloaded every call.
+    const int n_sync = std::min(decode, 64);
+    t0 = now();
+    for (int i = 0; i < n_sync; ++i) {
+      arch->embed(tok, x.data());
+      gpu->eval(x.data(), 1, state.data(), nullptr, logits.data());
+      tok = uint32_t(argmax(logits));
+    }
+    const double sync_s = (now() - t0) / n_sync;
+    std::printf("decode (eval loop, state synced each token, %.1f MB each way): %.3f ms/token, %.0f tokens/s\n",
+                double(info.state_floats_per_layer()) * gpu->layers() * 4 / 1e6, sync_s * 1e3, 1 / sync_s);
+
+    if (do_profile) std::printf("%s", gpu->profile_decode(5).c_str());
+    gpu.reset();
+    if (do_check) {
+      check(path, info.n_layer, device, info);
+      check(path, info.n_layer / 2, device, info);
+    }
+  } catch (const rwkv::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

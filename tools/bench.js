@@ -1,0 +1,566 @@
+#!/usr/bin/env node
+'use strict';
+// End-to-end CPU benchmark of rwkv-node: `npm run bench [-- options]`.
+//
+// 1. Measures the machine's memory read bandwidth (native/tools/rwkv_bandwidth.cpp).
+// 2. Generates synthetic RWKV-7 models of real shapes (deterministic seed), cached in bench-out/models/.
+// 3. Per model, in a child process (tools/bench-worker.js) through the Node API: load time, peak RSS,
+//    decode tok/s, prefill tok/s for 512 tokens. Plus the per-call cost of eval() on a tiny model.
+// 4. Decode ceiling = bandwidth(2 threads) / bytes read per token; writes the table to BENCHMARKS.md
+//    between <!-- bench:cpu:start --> and <!-- bench:cpu:end --> (other sections are kept).
+// 5. --peer: the same weights as GGUF through llama.cpp (node-llama-cpp, installed on demand into
+//    bench-out/peer/, never a dependency), interleaved with the rwkv-node runs.
+//
+// Timings are reported, never asserted. Progress goes to stderr; the Markdown section to stdout too.
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawn, spawnSync } = require('child_process');
+
+const ROOT = path.join(__dirname, '..');
+const OUT_DIR = path.join(ROOT, 'bench-out');
+const MODEL_DIR = path.join(OUT_DIR, 'models');
+const PEER_DIR = path.join(OUT_DIR, 'peer');
+const PEER_PACKAGE = 'node-llama-cpp@3.22.1';
+const PEER_BINARIES = '@node-llama-cpp/linux-x64@3.22.1';
+const SHARED = process.env.RWKV_SHARED_DIR || path.join(ROOT, '..', 'shared');
+const VOCAB = path.join(SHARED, 'vocab', 'rwkv_vocab_v20230424.txt');
+const TINY = path.join(SHARED, 'models', 'tiny', 'tiny-rwkv-7v0-834K-FP32.bin');
+const MARK_START = '<!-- bench:cpu:start -->';
+const MARK_END = '<!-- bench:cpu:end -->';
+
+// Measured by peers on this machine kind (2 threads, the same synthetic shapes), from the issue.
+const PEERS = {
+  '0.1B FP16': { ceiling: 87, rwkvcppDecode: 54, llamaDecode: 35, rwkvcppPrefill: 207, llamaPrefill: 482 },
+  '0.1B Q8_0': { ceiling: 121, rwkvcppDecode: 66, llamaDecode: 42, rwkvcppPrefill: 251, llamaPrefill: 582 },
+  '0.4B FP16': { ceiling: 32, rwkvcppDecode: 20.1, llamaDecode: 20.0, rwkvcppPrefill: 69, llamaPrefill: 144 },
+  '0.4B Q8_0': { ceiling: 50, rwkvcppDecode: 27.4, llamaDecode: 24.5, rwkvcppPrefill: 81, llamaPrefill: 176 },
+  '1.5B FP16': { ceiling: 8.9, rwkvcppDecode: 6.0, llamaDecode: 5.9, rwkvcppPrefill: 18.5, llamaPrefill: 36.9 },
+  '1.5B Q8_0': { ceiling: 14.9, rwkvcppDecode: 8.2, llamaDecode: 8.9, rwkvcppPrefill: 23.4, llamaPrefill: 47.5 },
+  '1.5B Q5_1': { ceiling: 19.2, rwkvcppDecode: 8.9, llamaDecode: 8.7, rwkvcppPrefill: 18.8, llamaPrefill: 22.8 },
+};
+// Decode goals (fraction of the ceiling), from the issue.
+function decodeGoal(size, type) {
+  if (size === '0.1B') return 0.8;
+  return type === 'FP16' || type === 'Q8_0' || type === 'FP32' ? 0.85 : 0.75;
+}
+
+const USAGE = `usage: npm run bench -- [options]
+  --quick             0.1B and 0.4B, FP16 and Q8_0 only, shorter time budgets (about 2 minutes)
+  --peer              also run llama.cpp (node-llama-cpp ${PEER_PACKAGE.split('@')[1]}, installed on demand into
+                      bench-out/peer/) on the same weights as GGUF (FP16), interleaved with rwkv-node
+  --sizes 0.1B,0.4B   model sizes (default 0.1B,0.4B,1.5B)
+  --types FP16,Q8_0   weight types (default FP16,Q8_0,Q5_1,Q4_0)
+  --threads N         threads for every engine (default 2)
+  --runs N            timed runs per measurement, the median is reported (default 3)
+  --budget S          seconds per model for decode + prefill; token counts adapt (default 40, quick 16)
+  --seed N            synthetic weights seed (default 42)
+  --regen             regenerate the cached synthetic models
+  --no-build          do not (re)build the C++ tools with CMake; use what exists or compile rwkv_bandwidth alone
+  --no-write          print the Markdown section, leave BENCHMARKS.md alone
+  --out FILE          the Markdown file to update (default BENCHMARKS.md)`;
+
+function parseArgs(argv) {
+  const o = {
+    quick: false, peer: false, sizes: null, types: null, threads: 2, runs: 3, budget: null, seed: 42,
+    regen: false, build: true, write: true, out: path.join(ROOT, 'BENCHMARKS.md'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) fail(`${a} needs a value`);
+      return argv[++i];
+    };
+    const int = (v, min) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) fail(`${a}: expected an integer >= ${min}, got ${v}`);
+      return n;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--peer') o.peer = true;
+    else if (a === '--sizes') o.sizes = val().split(',').map((s) => s.trim().toUpperCase().replace(/B$/, 'B'));
+    else if (a === '--types') o.types = val().split(',').map((s) => s.trim().toUpperCase());
+    else if (a === '--threads') o.threads = int(val(), 1);
+    else if (a === '--runs') o.runs = int(val(), 1);
+    else if (a === '--budget') o.budget = int(val(), 1);
+    else if (a === '--seed') o.seed = int(val(), 0);
+    else if (a === '--regen') o.regen = true;
+    else if (a === '--no-build') o.build = false;
+    else if (a === '--no-write') o.write = false;
+    else if (a === '--out') o.out = path.resolve(val());
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    } else fail(`unknown option ${a}\n${USAGE}`);
+  }
+  o.sizes = o.sizes || (o.quick ? ['0.1B', '0.4B'] : ['0.1B', '0.4B', '1.5B']);
+  o.types = o.types || (o.quick ? ['FP16', 'Q8_0'] : ['FP16', 'Q8_0', 'Q5_1', 'Q4_0']);
+  o.budget = o.budget || (o.quick ? 16 : 40);
+  for (const s of o.sizes) if (!['0.1B', '0.4B', '1.5B', '2.9B', '7B'].includes(s)) fail(`unknown size ${s}`);
+  for (const t of o.types) if (!['FP32', 'FP16', 'Q8_0', 'Q5_1', 'Q5_0', 'Q4_1', 'Q4_0'].includes(t)) fail(`unknown type ${t}`);
+  return o;
+}
+
+function fail(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+
+const T0 = Date.now();
+function log(msg) {
+  const s = ((Date.now() - T0) / 1000).toFixed(0).padStart(4);
+  process.stderr.write(`[${s}s] ${msg}\n`);
+}
+
+function median(v) {
+  const s = v.filter((x) => x !== undefined && x !== null && !Number.isNaN(x)).sort((a, b) => a - b);
+  return s.length ? s[s.length >> 1] : undefined;
+}
+
+function sh(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
+}
+
+function loadAvg() {
+  return os.loadavg().map((x) => x.toFixed(2)).join(', ');
+}
+
+// ---------------------------------------------------------------- machine
+
+function machine() {
+  let cpu = os.cpus()[0]?.model || 'unknown';
+  let flags = '';
+  try {
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    cpu = (info.match(/^model name\s*:\s*(.*)$/m) || [])[1] || cpu;
+    const fam = (info.match(/^cpu family\s*:\s*(\d+)/m) || [])[1];
+    const mod = (info.match(/^model\s*:\s*(\d+)/m) || [])[1];
+    if (fam) cpu += ` (family ${fam}, model ${mod})`;
+    const f = ` ${(info.match(/^flags\s*:\s*(.*)$/m) || [])[1] || ''} `;
+    flags = ['avx2', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'f16c'].filter((x) => f.includes(` ${x} `)).join(' ');
+  } catch {
+    // not Linux: os.cpus() only
+  }
+  const git = (args) => {
+    const r = sh('git', args);
+    return r.status === 0 ? r.stdout.trim() : '';
+  };
+  const commit = git(['rev-parse', '--short', 'HEAD']) || 'unknown';
+  const dirty = git(['status', '--porcelain', '--untracked-files=no']) ? ' (with uncommitted changes)' : '';
+  return {
+    cpu, flags, cores: os.cpus().length, memGB: os.totalmem() / 2 ** 30, commit: commit + dirty,
+    node: process.version, os: `${os.type()} ${os.release()}`,
+  };
+}
+
+// ---------------------------------------------------------------- addon
+
+// Others may be rebuilding the addon: retry loading it in a child for up to 3 minutes.
+function waitForAddon() {
+  for (let attempt = 0; ; attempt++) {
+    const r = sh(process.execPath, ['-e', `require(${JSON.stringify(path.join(ROOT, 'lib', 'rwkv.js'))})`]);
+    if (r.status === 0) return;
+    if (attempt >= 18) fail(`the addon does not load:\n${r.stderr}\nbuild it: node-gyp build (see README)`);
+    log(`the addon does not load yet (${(r.stderr.split('\n').find((l) => /Error/.test(l)) || '').trim()}); retrying in 10 s`);
+    spawnSync('sleep', ['10']);
+  }
+}
+
+// ---------------------------------------------------------------- C++ tools
+
+function newer(a, b) {
+  try {
+    return fs.statSync(a).mtimeMs >= fs.statSync(b).mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+// rwkv_bandwidth and rwkv_eval_timing from build-cmake/ (built incrementally with -j1 unless --no-build);
+// rwkv_bandwidth needs nothing from the engine, so it is compiled alone into bench-out/bin/ when CMake fails.
+function cppTools(opts) {
+  const dir = path.join(ROOT, 'build-cmake');
+  const tools = {};
+  const built = new Set();
+  if (opts.build && fs.existsSync(path.join(dir, 'CMakeCache.txt'))) {
+    log('building the C++ tools (cmake --build build-cmake --target rwkv_bandwidth rwkv_eval_timing -j 1)');
+    for (const target of ['rwkv_bandwidth', 'rwkv_eval_timing']) {
+      let r = sh('cmake', ['--build', dir, '--target', target, '-j', '1'], { timeout: 900e3 });
+      if (r.status !== 0 && /No rule to make target/.test(r.stdout + r.stderr)) {
+        sh('cmake', ['-S', ROOT, '-B', dir]); // a new native/tools/*.cpp: re-glob
+        r = sh('cmake', ['--build', dir, '--target', target, '-j', '1'], { timeout: 900e3 });
+      }
+      if (r.status === 0) built.add(target);
+      else {
+        const err = (r.stdout + r.stderr).split('\n').filter((l) => /error/i.test(l)).slice(0, 3).join('\n');
+        log(`  ${target} did not build (the C++ comparison is skipped):\n${err}`);
+      }
+    }
+  }
+  const src = path.join(ROOT, 'native', 'tools', 'rwkv_bandwidth.cpp');
+  for (const name of ['rwkv_bandwidth', 'rwkv_eval_timing']) {
+    const exe = path.join(dir, name);
+    // rwkv_bandwidth stands alone (fine if not older than its source); rwkv_eval_timing links the
+    // engine, so it is used only when it was just built against the current sources.
+    if (name === 'rwkv_eval_timing' ? built.has(name) : fs.existsSync(exe) && newer(exe, src)) tools[name] = exe;
+  }
+  if (!tools.rwkv_bandwidth) {
+    const exe = path.join(OUT_DIR, 'bin', 'rwkv_bandwidth');
+    if (!newer(exe, src)) {
+      fs.mkdirSync(path.dirname(exe), { recursive: true });
+      log('compiling rwkv_bandwidth alone (g++ -O3)');
+      const r = sh('g++', ['-O3', '-std=c++20', '-pthread', src, '-o', exe]);
+      if (r.status !== 0) fail(`cannot compile ${src}:\n${r.stderr}`);
+    }
+    tools.rwkv_bandwidth = exe;
+  }
+  return tools;
+}
+
+// Read bandwidth with 1 and `threads` threads (or `threads` only when `alone`); GB/s per thread count.
+function bandwidth(tools, threads, { extra = [], reps = 9, alone = false } = {}) {
+  const counts = alone ? String(threads) : [...new Set([1, threads])].join(',');
+  const r = sh(tools.rwkv_bandwidth, ['--json', '--reps', String(reps), '--threads', counts, ...extra], { timeout: 300e3 });
+  if (r.status !== 0) fail(`rwkv_bandwidth failed:\n${r.stderr}`);
+  const j = JSON.parse(r.stdout);
+  const at = (t) => j.results.find((x) => x.threads === t);
+  return { one: at(1), n: at(threads), raw: j };
+}
+
+function evalTiming(tools, model, args) {
+  if (!tools.rwkv_eval_timing) return null;
+  const r = sh(tools.rwkv_eval_timing, [model, '--json', ...args], { timeout: 600e3 });
+  if (r.status !== 0) {
+    log(`  rwkv_eval_timing failed: ${r.stderr.trim()}`);
+    return null;
+  }
+  return JSON.parse(r.stdout);
+}
+
+// ---------------------------------------------------------------- models
+
+function modelPath(size, type, seed) {
+  return path.join(MODEL_DIR, `rwkv7-synthetic-${size}-${type}-seed${seed}.bin`);
+}
+function ggufPath(size, seed) {
+  return path.join(MODEL_DIR, `rwkv7-synthetic-${size}-FP16-seed${seed}.gguf`);
+}
+
+async function ensureModel(RWKV, size, type, opts, withGguf) {
+  const bin = modelPath(size, type, opts.seed);
+  const gguf = withGguf ? ggufPath(size, opts.seed) : null;
+  if (!opts.regen && fs.existsSync(bin) && (!gguf || fs.existsSync(gguf))) return { bin, gguf };
+  fs.mkdirSync(MODEL_DIR, { recursive: true });
+  const t0 = Date.now();
+  let last = -1;
+  await RWKV.makeSynthetic(size, bin, {
+    type, seed: opts.seed, gguf: gguf || undefined, vocab: gguf && fs.existsSync(VOCAB) ? VOCAB : undefined,
+    onProgress: (f) => {
+      const pct = Math.floor(f * 10) * 10;
+      if (pct !== last) process.stderr.write(pct === 0 ? `        generating ${path.basename(bin)}${gguf ? ' (+ GGUF)' : ''}: 0%` : ` ${pct}%`);
+      last = pct;
+    },
+  });
+  process.stderr.write('\n');
+  log(`  generated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { bin, gguf };
+}
+
+// Reads a file through once so that the measurement finds it in the page cache.
+function warmPageCache(file) {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(16 << 20);
+  try {
+    while (fs.readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// ---------------------------------------------------------------- workers
+
+// Runs a worker script and resolves to its JSON result (null on failure). Its stderr is passed
+// through. Others may be rebuilding the addon meanwhile: a child that cannot load it is retried.
+async function runChild(script, cfg, timeoutS) {
+  for (let attempt = 0; ; attempt++) {
+    const r = await new Promise((resolve) => {
+      const child = spawn(process.execPath, [path.join(__dirname, script), JSON.stringify(cfg)], {
+        cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutS * 1000);
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => {
+        err += d;
+        process.stderr.write(d);
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal, out, err });
+      });
+    });
+    if (r.code === 0) return JSON.parse(r.out.trim().split('\n').pop());
+    const addonBroken = /symbol lookup error|could not load its native addon|invalid ELF header|file too short/.test(r.err);
+    if (addonBroken && attempt < 12) {
+      log(`  ${script}: the addon does not load (being rebuilt?); retrying in 15 s`);
+      await new Promise((res) => setTimeout(res, 15e3));
+      continue;
+    }
+    log(`  ${script} failed (${r.signal || `exit ${r.code}`})`);
+    return null;
+  }
+}
+
+function workerConfig(opts, file, runs) {
+  const decodeShare = 0.4;
+  return {
+    mode: 'model', path: file, threads: opts.threads, vocab: fs.existsSync(VOCAB) ? VOCAB : null, loadRuns: 3, runs,
+    decodeBudgetS: (opts.budget * decodeShare * runs) / opts.runs, decodeMin: 4, decodeMax: 64,
+    prefill: 512, prefillBudgetS: (opts.budget * (1 - decodeShare) * runs) / opts.runs,
+  };
+}
+
+// ---------------------------------------------------------------- peer (node-llama-cpp)
+
+function ensurePeer() {
+  const marker = path.join(PEER_DIR, 'node_modules', 'node-llama-cpp', 'package.json');
+  if (fs.existsSync(marker)) return { ok: true };
+  fs.mkdirSync(PEER_DIR, { recursive: true });
+  log(`installing ${PEER_PACKAGE} into bench-out/peer/ (not a dependency of rwkv-node)`);
+  // Only the CPU prebuilt binaries for linux-x64 (--omit=optional skips the CUDA and Vulkan ones);
+  // --ignore-scripts: nothing may download or build llama.cpp.
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const r = sh(npm, ['install', '--prefix', PEER_DIR, '--no-audit', '--no-fund', '--save-exact', '--omit=optional', '--ignore-scripts',
+    PEER_PACKAGE, PEER_BINARIES], { timeout: 600e3 });
+  if (r.status !== 0) return { ok: false, why: `npm install ${PEER_PACKAGE} failed: ${(r.stderr || '').trim().split('\n').slice(-3).join(' ')}` };
+  return { ok: true };
+}
+
+// ---------------------------------------------------------------- report
+
+const fmt = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? '–' : v.toFixed(d));
+const fmtTps = (v) => (v === undefined || v === null ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+function markdown(ctx) {
+  const { opts, mach, bw, bwEnd, bwFile, bwSamples, ceilingGBs, rows, overhead, cppOverhead, peerNote, loadStart, loadEnd, baselineMB, command, elapsedS } = ctx;
+  const L = [];
+  const date = new Date().toISOString().replace('T', ' ').replace(/\..*/, ' UTC');
+  const nt = opts.threads;
+  L.push('## CPU end-to-end');
+  L.push('');
+  L.push(`Generated by \`${command}\` (tools/bench.js) on ${date}, commit \`${mach.commit}\`, in ${Math.round(elapsedS)} s.`);
+  L.push('');
+  L.push(`- Machine: ${mach.cpu}, ${mach.cores} cores, ${mach.memGB.toFixed(0)} GiB; ${mach.flags || 'no AVX'}; ${mach.os}; Node ${mach.node}.`);
+  L.push(`- Load average (1, 5, 15 min) at the start: ${loadStart}; at the end: ${loadEnd}. The machine is shared: other builds and tests may run beside this one.`);
+  const bwLine = (b) => `${fmt(b.one.medianGBs)} GB/s with 1 thread, ${fmt(b.n.medianGBs)} with ${b.n.threads} (best passes ${fmt(b.one.bestGBs)} / ${fmt(b.n.bestGBs)})`;
+  L.push(`- Read bandwidth (\`rwkv_bandwidth\`: sums a 1 GiB buffer with AVX-512 loads; medians of passes): ${bwLine(bw)} at the start, ${bwLine(bwEnd)} at the end, ` +
+    `and ${nt} threads once beside each model (the "GB/s then" column): ${bwSamples.length} measurements from ${fmt(Math.min(...bwSamples))} to ${fmt(Math.max(...bwSamples))} GB/s.` +
+    (bwFile ? ` Summing a memory-mapped model file instead (${bwFile.name}, page cache, 4 KiB pages, as the engine reads weights): ${bwLine(bwFile)}.` : ''));
+  L.push(`- **Ceiling** = ${fmt(ceilingGBs)} GB/s (the median of those ${nt}-thread measurements) ÷ bytes read per decoded token: \`info.decodeBytes\` (every weight but the embedding table, plus one embedding row) + the state read and written (stateSize × 4 × 2). "decode GB/s" is decode tok/s × those bytes: the bandwidth decoding actually drew.`);
+  L.push(`- Everything goes through the Node API (\`new RWKV({path, threads: ${nt}})\`), each model in a child process, the file in the page cache (read once before). **Load**: \`setup()\` wall time, median of 3 (the tokenizer is built before). **Decode**: \`eval([token], state)\`, one call per token from a primed state; median of ${opts.runs} runs of the tokens shown (the count adapts to a ${opts.budget} s budget per model). **Prefill**: one \`eval()\` call of 512 tokens from the initial state, which the engine runs as 64-token sequence passes; median of ${opts.runs} runs (fewer when one run is long: marked). **Peak RSS**: VmHWM of the child at the end; a child with only the addon and the tokenizer loaded peaks at ${fmt(baselineMB, 0)} MB.`);
+  L.push(`- Synthetic RWKV-7 weights (\`RWKV.makeSynthetic\`, seed ${opts.seed}): G1 shapes, vocabulary 65536; speed does not depend on the values.`);
+  L.push('');
+  const peerCols = opts.peer;
+  const head = ['model', 'type', 'file MB', 'load s', 'peak RSS MB', 'RSS − file MB', 'decode tok/s', 'tokens × runs', 'decode GB/s', 'GB/s then',
+    'ceiling tok/s', '% ceiling', 'goal', 'prefill 512 tok/s', 'prefill ÷ llama.cpp'];
+  if (peerCols) head.push('llama.cpp here: decode', 'llama.cpp here: prefill');
+  head.push('peers: ceiling', 'rwkv.cpp decode', 'llama.cpp decode', 'rwkv.cpp prefill', 'llama.cpp prefill');
+  L.push(`| ${head.join(' | ')} |`);
+  L.push(`|${head.map((h, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
+  for (const r of rows) {
+    const p = PEERS[`${r.size} ${r.type}`] || {};
+    const m = r.res || {};
+    const pct = r.ceiling && m.decodeTps ? (100 * m.decodeTps) / r.ceiling : undefined;
+    const goal = decodeGoal(r.size, r.type) * 100;
+    const fewer = m.prefillRuns && m.prefillRuns.length < opts.runs ? ` (${m.prefillRuns.length} run${m.prefillRuns.length > 1 ? 's' : ''})` : '';
+    const llamaPrefill = r.peer && r.peer.prefillTps ? r.peer.prefillTps : p.llamaPrefill;
+    const ratio = m.prefillTps && llamaPrefill ? `${(m.prefillTps / llamaPrefill).toFixed(2)}×${r.peer && r.peer.prefillTps ? '' : ' (peers)'}` : '–';
+    const cells = [
+      r.size, r.type, fmt(r.fileBytes / 1e6, 0), m.loadS !== undefined ? m.loadS.toFixed(3) : '–', fmt(m.peakRssMB, 0),
+      m.peakRssMB !== undefined ? fmt(m.peakRssMB - r.fileBytes / 2 ** 20, 0) : '–',
+      fmtTps(m.decodeTps), m.decodeTokens ? `${m.decodeTokens} × ${m.decodeRuns.length}` : '–',
+      m.decodeTps && r.decodeBytes ? fmt((m.decodeTps * r.decodeBytes) / 1e9) : '–', r.bw ? fmt(r.bw.medianGBs) : '–', fmtTps(r.ceiling),
+      pct !== undefined ? `${pct.toFixed(0)}%` : '–', `${goal.toFixed(0)}%`, `${fmtTps(m.prefillTps)}${fewer}`, ratio,
+    ];
+    if (peerCols) cells.push(r.peer ? fmtTps(r.peer.decodeTps) : '–', r.peer ? fmtTps(r.peer.prefillTps) : '–');
+    cells.push(fmtTps(p.ceiling), fmtTps(p.rwkvcppDecode), fmtTps(p.llamaDecode), fmtTps(p.rwkvcppPrefill), fmtTps(p.llamaPrefill));
+    L.push(`| ${cells.join(' | ')} |`);
+  }
+  L.push('');
+  L.push('Goals (from the issue): decode ≥ 85% of the ceiling for FP16 and Q8_0 at 0.4B/1.5B, ≥ 75% for Q5_1/Q4_0, ≥ 80% at 0.1B; prefill 512 ≥ 2× llama.cpp; load ≤ 0.3 s for 1.5B from the page cache; peak RSS ≤ file size + 64 MB.');
+  L.push('"peers" columns: rwkv.cpp and llama.cpp measured by others on this machine kind, same shapes and thread count (quoted from the issue, not measured by this run; their ceiling assumed 25 GB/s). "prefill ÷ llama.cpp" divides by llama.cpp measured here when it ran, else by the peers\' number. "RSS − file" is peak RSS minus the file size in MiB, the Node process itself included.');
+  if (peerCols) L.push(`"llama.cpp here": ${peerNote}`);
+  else L.push(`llama.cpp was not run here (\`npm run bench -- --peer\` runs it through ${PEER_PACKAGE} on the same weights as GGUF).`);
+  L.push('');
+  if (overhead) {
+    let s = `**Per-call overhead** (tiny-rwkv-7v0-834K-FP32, ${overhead.calls} calls of \`eval([token], state)\`, median of ${overhead.callRuns.length} runs): ${fmt(overhead.callUs)} µs per call through Node`;
+    if (cppOverhead) s += `; ${fmt(cppOverhead.decodeCallUs)} µs per \`Model::eval\` call from C++ alone (\`rwkv_eval_timing\`), so the addon and JS add ${fmt(overhead.callUs - cppOverhead.decodeCallUs)} µs per call`;
+    else s += '; the C++-only time was not measured (`rwkv_eval_timing` did not build)';
+    L.push(`${s}. Goal: under 200 µs beyond compute.`);
+    L.push('');
+  }
+  if (ctx.cppModel) {
+    const c = ctx.cppModel;
+    L.push(`**C++ alone vs Node** (${c.name}, \`rwkv_eval_timing\`, the same token ids and token count, measured after the table): decode ${fmtTps(c.cpp.decodeTps)} tok/s from C++ (${fmt(c.cpp.decodeCallUs / 1000, 2)} ms per call) vs ${fmtTps(c.node.decodeTps)} through Node (${fmt(1000 / c.node.decodeTps, 2)} ms per token); load ${fmt(c.cpp.loadS, 4)} s vs ${fmt(c.node.loadS, 4)} s.`);
+    L.push('');
+  }
+  return L.join('\n');
+}
+
+function writeSection(file, section) {
+  const block = `${MARK_START}\n${section}\n${MARK_END}`;
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nMeasurements of rwkv-node. Each section is written by the tool it names; `npm run bench` regenerates the CPU end-to-end section only.\n';
+  const a = text.indexOf(MARK_START);
+  const b = text.indexOf(MARK_END);
+  if (a >= 0 && b > a) text = text.slice(0, a) + block + text.slice(b + MARK_END.length);
+  else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
+  fs.writeFileSync(file, text);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const mach = machine();
+  const loadStart = loadAvg();
+  log(`${mach.cpu}, ${mach.cores} cores, ${mach.memGB.toFixed(0)} GiB; commit ${mach.commit}; load average ${loadStart}`);
+  if (os.loadavg()[0] > mach.cores) log(`note: the load average (${os.loadavg()[0].toFixed(1)}) is above the core count; timings will be noisy`);
+
+  waitForAddon();
+  const { RWKV } = require(path.join(ROOT, 'lib', 'rwkv.js'));
+  const tools = cppTools(opts);
+
+  log('measuring read bandwidth');
+  const bw = bandwidth(tools, opts.threads);
+  log(`  ${fmt(bw.one.medianGBs)} GB/s (1 thread), ${fmt(bw.n.medianGBs)} GB/s (${opts.threads} threads), best ${fmt(bw.n.bestGBs)}`);
+
+  let peer = { ok: false, why: 'not requested' };
+  if (opts.peer) {
+    peer = ensurePeer();
+    if (!peer.ok) log(`  peer unavailable: ${peer.why}`);
+  }
+
+  const baseline = await runChild('bench-worker.js', { mode: 'baseline', vocab: fs.existsSync(VOCAB) ? VOCAB : null }, 60);
+
+  // Per-call overhead on a tiny model (Node), and the same from C++ alone.
+  let overhead = null;
+  let cppOverhead = null;
+  if (fs.existsSync(TINY)) {
+    log('per-call overhead on tiny-rwkv-7v0-834K-FP32');
+    const calls = opts.quick ? 1000 : 2000;
+    overhead = await runChild('bench-worker.js', { mode: 'overhead', path: TINY, threads: opts.threads, calls, runs: opts.runs }, 120);
+    cppOverhead = evalTiming(tools, TINY, ['--threads', String(opts.threads), '--decode', String(calls), '--prefill', '0', '--runs', String(opts.runs)]);
+    if (overhead) log(`  ${fmt(overhead.callUs)} µs per eval call (Node)${cppOverhead ? `, ${fmt(cppOverhead.decodeCallUs)} µs (C++)` : ''}`);
+  } else log(`skipping the per-call overhead: ${TINY} not found`);
+
+  const rows = [];
+  const bwSamples = [bw.n.medianGBs];
+  for (const size of opts.sizes) {
+    for (const type of opts.types) {
+      const withPeer = peer.ok && type === 'FP16';
+      log(`${size} ${type}`);
+      const { bin, gguf } = await ensureModel(RWKV, size, type, opts, withPeer);
+      warmPageCache(bin);
+      const row = { size, type, file: bin, fileBytes: fs.statSync(bin).size };
+      // The bandwidth of the moment, beside each model: neighbours on a shared machine move it a lot.
+      row.bw = bandwidth(tools, opts.threads, { reps: 5, alone: true }).n;
+      bwSamples.push(row.bw.medianGBs);
+      if (withPeer) {
+        // Interleaved: rwkv-node and llama.cpp alternate, one timed run each per round.
+        warmPageCache(gguf);
+        const mine = [];
+        const theirs = [];
+        for (let round = 0; round < opts.runs; round++) {
+          const m = await runChild('bench-worker.js', workerConfig(opts, bin, 1), 900);
+          if (m) mine.push(m);
+          const p = await runChild('bench-peer.js', { ...workerConfig(opts, bin, 1), mode: 'peer', gguf, peerDir: PEER_DIR }, 900);
+          if (p) theirs.push(p);
+        }
+        row.res = mine.length ? combine(mine) : null;
+        row.peer = theirs.length ? combine(theirs) : null;
+        if (!theirs.length) peer.failedOnce = true;
+      } else {
+        row.res = await runChild('bench-worker.js', workerConfig(opts, bin, opts.runs), 900);
+      }
+      if (row.res) {
+        const i = row.res.info;
+        row.decodeBytes = i.decodeBytes + i.stateSize * 4 * 2;
+        row.info = i;
+      }
+      const m = row.res || {};
+      if (m.afterLoad) log(`  RSS: ${fmt(m.baselineMB, 0)} MB before load, ${fmt(m.afterLoad.rssMB, 0)} after, ${m.afterDecode ? fmt(m.afterDecode.hwmMB, 0) : '–'} peak after decode, ${fmt(m.peakRssMB, 0)} peak after prefill`);
+      log(`  load ${fmt(m.loadS, 3)} s, peak RSS ${fmt(m.peakRssMB, 0)} MB, decode ${fmtTps(m.decodeTps)} tok/s, prefill ${fmtTps(m.prefillTps)} tok/s` +
+        (row.peer ? `; llama.cpp decode ${fmtTps(row.peer.decodeTps)}, prefill ${fmtTps(row.peer.prefillTps)}` : ''));
+      rows.push(row);
+    }
+  }
+
+  // C++ alone vs Node on the first model: what the addon costs per token at a realistic size.
+  let cppModel = null;
+  if (tools.rwkv_eval_timing && rows[0] && rows[0].res) {
+    log(`C++-only timing of ${rows[0].size} ${rows[0].type} (rwkv_eval_timing)`);
+    const n = rows[0].res.decodeTokens || 16;
+    warmPageCache(rows[0].file);
+    const cpp = evalTiming(tools, rows[0].file, ['--threads', String(opts.threads), '--decode', String(n), '--prefill', '0', '--runs', String(opts.runs)]);
+    if (cpp) cppModel = { name: `${rows[0].size} ${rows[0].type}`, cpp, node: rows[0].res };
+  }
+
+  log('measuring read bandwidth again');
+  const bwEnd = bandwidth(tools, opts.threads);
+  bwSamples.push(bwEnd.n.medianGBs);
+  let bwFile = null;
+  const biggest = [...rows].sort((a, b) => b.fileBytes - a.fileBytes)[0];
+  if (biggest) {
+    warmPageCache(biggest.file);
+    const b = bandwidth(tools, opts.threads, { extra: ['--file', biggest.file] });
+    bwFile = { ...b, name: `${biggest.size} ${biggest.type}` };
+  }
+  // The ceiling's bandwidth: the median of every N-thread measurement of this run (each itself
+  // a median of passes), robust to the moments when a neighbour takes the memory bus or a core.
+  const ceilingGBs = median(bwSamples);
+  for (const r of rows) if (r.decodeBytes) r.ceiling = (ceilingGBs * 1e9) / r.decodeBytes;
+  log(`ceiling bandwidth ${fmt(ceilingGBs)} GB/s (median of ${bwSamples.length} measurements, ${fmt(Math.min(...bwSamples))} to ${fmt(Math.max(...bwSamples))})`);
+
+  let peerNote = '';
+  if (opts.peer) {
+    if (!peer.ok) peerNote = `not run: ${peer.why}.`;
+    else if (peer.failedOnce) peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries) failed on some models; see the log. The GGUF holds the same weights in FP16 (llama.cpp's converter layout), so llama.cpp is measured on the FP16 rows only.`;
+    else peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries from npm, installed into bench-out/peer/), the same weights as GGUF, ${opts.threads} threads, batch 512, greedy decoding, interleaved with the rwkv-node runs; the synthetic GGUF is FP16 only, so llama.cpp is measured on the FP16 rows. Load time and RSS of llama.cpp are in the log.`;
+    for (const r of rows) if (r.peer) log(`  llama.cpp ${r.size} ${r.type}: load ${fmt(r.peer.loadS, 3)} s, peak RSS ${fmt(r.peer.peakRssMB, 0)} MB`);
+  }
+
+  const elapsedS = (Date.now() - T0) / 1000;
+  const section = markdown({
+    opts, mach, bw, bwEnd, bwFile, bwSamples, ceilingGBs, rows, overhead, cppOverhead, cppModel, peerNote, loadStart, loadEnd: loadAvg(),
+    baselineMB: baseline ? baseline.baselineMB : undefined, command, elapsedS,
+  });
+  process.stdout.write(`${section}\n`);
+  fs.writeFileSync(path.join(OUT_DIR, 'bench-results.json'), `${JSON.stringify({ opts, mach, bw, bwEnd, bwFile, bwSamples, ceilingGBs, rows, overhead, cppOverhead, cppModel, peerNote }, null, 1)}\n`);
+  if (opts.write) {
+    writeSection(opts.out, section);
+    log(`wrote ${path.relative(ROOT, opts.out)} (section between ${MARK_START} and ${MARK_END})`);
+  }
+  log(`done in ${elapsedS.toFixed(0)} s`);
+}
+
+// Medians over single-run results of interleaved rounds.
+function combine(list) {
+  const pick = (k) => list.map((x) => x[k]).filter((x) => x !== undefined);
+  const flat = (k) => list.flatMap((x) => x[k] || []);
+  return {
+    ...list[0],
+    loadS: median(pick('loadS')),
+    peakRssMB: Math.max(...pick('peakRssMB')),
+    decodeTps: median(flat('decodeRuns')),
+    decodeRuns: flat('decodeRuns'),
+    prefillTps: median(flat('prefillRuns')),
+    prefillRuns: flat('prefillRuns'),
+  };
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e && e.stack ? e.stack : e}\n`);
+  process.exit(1);
+});
