@@ -113,6 +113,10 @@ export interface CompletionResult {
   perf: CompletionPerf;
   /** present with returnState: true */
   state?: Float32Array;
+  /** with returnState: the part of `completion` the state includes (all of it unless a stop string was cut mid-token) */
+  stateCompletion?: string;
+  /** with returnState and mix: the final state of every mixed state */
+  states?: Float32Array[];
 }
 
 export interface CompletionStream extends AsyncIterable<string> {

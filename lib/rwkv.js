@@ -288,6 +288,9 @@ class RWKV {
     };
     if (opt.returnState) {
       result.state = r.states[0] || null;
+      // What the state includes: the prompt and this much of the completion (all of it, unless a stop
+      // string was cut from the middle of a token).
+      result.stateCompletion = Buffer.from(r.text).subarray(0, r.stateTextLength).toString();
       if (opt.mix) result.states = r.states;
     }
     return result;

@@ -99,6 +99,8 @@ void settle(Napi::Env env, Job& job) {
   for (uint32_t i = 0; i < r.states.size(); ++i) states.Set(i, to_float32_array(env, std::move(r.states[i])));
   o.Set("states", states);
   o.Set("promptTokensCached", double(r.prompt_tokens_cached));
+  o.Set("stateTokens", double(r.state_tokens));
+  o.Set("stateTextLength", double(r.state_text_length));
   o.Set("promptTokensEvaluated", double(r.prompt_tokens_evaluated));
   o.Set("promptMs", r.prompt_ms);
   o.Set("completionMs", r.completion_ms);

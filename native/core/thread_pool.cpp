@@ -52,7 +52,7 @@ void ThreadPool::worker_main(int index) {
     seen = now;
     if (stop_.load()) return;
     work(index);
-    busy_.fetch_sub(1, std::memory_order_acq_rel);
+    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) busy_.notify_one();  // the last one out wakes the caller
   }
 }
 
@@ -69,7 +69,10 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t, int)>& fn)
   generation_.fetch_add(1, std::memory_order_acq_rel);
   generation_.notify_all();
   work(0);
-  while (busy_.load(std::memory_order_acquire) != 0) RWKV_PAUSE();
+  // Spin briefly (the other threads finish their share within microseconds), then sleep: on a busy
+  // machine a spinning caller would only burn the time slice the workers need.
+  for (int spin = 0; spin < kSpinIterations && busy_.load(std::memory_order_acquire) != 0; ++spin) RWKV_PAUSE();
+  for (int left; (left = busy_.load(std::memory_order_acquire)) != 0;) busy_.wait(left);
   job_ = nullptr;
 }
 

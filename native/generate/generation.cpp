@@ -187,6 +187,8 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
     logits[0] = std::move(snapshot.logits);
     state_matches = true;
   }
+  res.state_tokens = state_matches ? keep : fed;
+  res.state_text_length = res.state_tokens == 0 ? 0 : std::min(text_end[res.state_tokens - 1], res.text.size());
   if (cache && keep > 0 && state_matches) {
     std::vector<uint32_t> key = req.prompt;
     key.insert(key.end(), res.tokens.begin(), res.tokens.begin() + long(keep));

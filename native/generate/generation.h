@@ -45,6 +45,8 @@ struct GenerationResult {
   std::vector<uint32_t> tokens;         // generated tokens (a stop token is not included)
   std::string finish_reason;            // "stop", "length", "abort"
   std::vector<std::vector<float>> states;  // final state(s): after the prompt and the text kept
+  size_t state_tokens = 0;              // generated tokens the final state includes (all unless a stop string cut)
+  size_t state_text_length = 0;         // bytes of `text` the final state includes
   size_t prompt_tokens_cached = 0;      // prompt tokens taken from the cache
   size_t prompt_tokens_evaluated = 0;
   double prompt_ms = 0, completion_ms = 0;

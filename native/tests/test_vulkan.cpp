@@ -200,7 +200,9 @@ class VulkanMatvec : public ::testing::TestWithParam<DType> {};
 TEST_P(VulkanMatvec, MatchesReferenceKernel) {
   REQUIRE_VULKAN(dev);
   const DType type = GetParam();
-  const int64_t rows = 75, cols = 160;  // odd row count: a partial workgroup; cols: 5 blocks / 20 F16 units
+  // Odd row counts: partial workgroups. 160 columns: 5 blocks, 20 F16 units, one subgroup per row;
+  // 2048 columns: long rows, shared by several subgroups for one token.
+  for (const auto [rows, cols] : {std::pair<int64_t, int64_t>{75, 160}, {37, 2048}}) {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> wf(size_t(rows * cols));
@@ -244,8 +246,10 @@ TEST_P(VulkanMatvec, MatchesReferenceKernel) {
       }
     }
     // Same products, another summation order: a few ulp of the largest partial sums.
-    EXPECT_LT(worst, 2e-5f * std::max(1.0f, scale)) << dtype_name(type) << " T=" << T;
-    std::printf("[ vulkan ] matvec %-5s T=%u max|delta| %.3g (max|y| %.3g)\n", dtype_name(type), T, worst, scale);
+    EXPECT_LT(worst, 2e-5f * std::max(1.0f, scale)) << dtype_name(type) << " " << cols << " columns, T=" << T;
+    std::printf("[ vulkan ] matvec %-5s %3ldx%-4ld T=%u max|delta| %.3g (max|y| %.3g)\n", dtype_name(type), long(rows),
+                long(cols), T, worst, scale);
+  }
   }
 }
 

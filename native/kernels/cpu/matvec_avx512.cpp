@@ -114,7 +114,13 @@ struct NibbleFormat {
   }
   template <bool kHalf>
   static __m512i unpack(__m512i raw, const uint8_t* p) {
+#ifdef LOADSTYLE
+    __m512i twice = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kQsByte)));
+    if constexpr (!kHalf) twice = _mm512_mask_broadcast_i32x4(twice, 0xFF00, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kBytes + kQsByte)));
+    else twice = _mm512_maskz_mov_epi32(0x00FF, twice);
+#else
     const __m512i twice = _mm512_permutexvar_epi16(_mm512_load_si512(kIdx.qs), raw);
+#endif
     __m512i u = split_nibbles(twice);
     if constexpr (kQhByte >= 0) {
       // Fifth bit: bit j of qh is bit 4 of element j. The 64-bit byte mask of the pair comes from
@@ -128,6 +134,14 @@ struct NibbleFormat {
   static __m512 scales(__m512i raw) {
     return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kIdx.d), raw)));
   }
+#ifdef LOADSTYLE
+  template <bool kHalf>
+  static __m512 scales2(const uint8_t* p) {
+    const __m256i d = kHalf ? _mm256_maskz_set1_epi16(0x00FF, short(load_u16(p)))
+                            : _mm256_mask_set1_epi16(_mm256_set1_epi16(short(load_u16(p))), 0xFF00, short(load_u16(p + kBytes)));
+    return _mm512_cvtph_ps(d);
+  }
+#endif
   static __m512 mins(__m512i raw) {
     return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kIdx.m), raw)));
   }
@@ -230,9 +244,16 @@ inline void quant_pair(const uint8_t* const* w, size_t off, const PackedAct* x, 
   __m512 dw[R];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
+#ifdef LOADSTYLE
+    const __m512i raw = _mm512_setzero_si512();
+    u[r] = F::template unpack<kHalf>(raw, w[r] + off);
+    if constexpr (F::kHasMin || F::kOffset == 128) dw[r] = F::scales(F::template load<kHalf>(w[r] + off));
+    else dw[r] = F::template scales2<kHalf>(w[r] + off);
+#else
     const __m512i raw = F::template load<kHalf>(w[r] + off);
     u[r] = F::template unpack<kHalf>(raw, w[r] + off);
     dw[r] = F::scales(raw);
+#endif
     if constexpr (F::kHasMin) accm[r] = _mm512_fmadd_ps(F::mins(raw), _mm512_loadu_ps(spat + p * 16), accm[r]);
   }
 #pragma GCC unroll 4

@@ -37,7 +37,7 @@ static_assert(sizeof(GpuJob) == 112, "must match matvec.comp");
 
 struct MatvecPC {
   uint64_t jobs;
-  uint32_t n_jobs, T, rows_per_wg, total_wgs;
+  uint32_t n_jobs, T, rows_per_wg, total_wgs, sg_per_row;
 };
 
 struct QuantizePC {
@@ -51,6 +51,7 @@ struct MixPC {
   uint32_t C, rows, x_stride, out_stride, ln_stride;
   uint32_t n_mix, mode, mix_plane, flags;
   float eps;
+  uint32_t split;
 };
 
 constexpr uint32_t kMatvecThreads = 128;
@@ -100,21 +101,24 @@ void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDevic
   pc.mix_plane = ScratchPlan::round_up(C);
   pc.eps = eps;
   const uint32_t threads = std::min<uint32_t>(256, std::max<uint32_t>(32, C));
+  // A workgroup per 256 channels of each row (see layer_norm.comp): one token's norm on one
+  // multiprocessor took 30 us for C = 2048 on an H100, most of a layer's non-matmul time.
+  pc.split = std::max<uint32_t>(1, (C + 255) / 256);
   if (m.n_mix == 0 && !m.write_sx) {  // a plain norm (the head)
     pc.flags = 1;
-    dispatch("layer_norm", {threads}, pc, rows);
+    dispatch("layer_norm", {threads}, pc, rows * pc.split);
     barrier();
     return;
   }
   if (rows == 1) {  // one token: norm and shift in one dispatch
     pc.flags = 2u | (m.write_ln ? 1u : 0u) | (m.write_sx ? 4u : 0u);
-    dispatch("layer_norm", {threads}, pc, 1);
+    dispatch("layer_norm", {threads}, pc, pc.split);
     barrier();
     return;
   }
   if (!m.write_ln) throw Error(ErrorCode::Internal, "layer_norm_mix: T > 1 needs an ln plane");
   pc.flags = 1;
-  dispatch("layer_norm", {threads}, pc, rows);
+  dispatch("layer_norm", {threads}, pc, rows * pc.split);
   barrier();
   pc.flags = m.write_sx ? 4u : 0u;
   dispatch("token_mix", {64}, pc, (C + 63) / 64);
@@ -141,10 +145,24 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
   }
   if (!ranges.empty()) barrier();
 
-  const uint32_t rpw = std::max<uint32_t>(1, kMatvecThreads / std::max<uint32_t>(1, subgroup_size())) * rows_per_subgroup();
+  const uint32_t subgroups = std::max<uint32_t>(1, kMatvecThreads / std::max<uint32_t>(1, subgroup_size()));
   std::map<DType, std::vector<const MatJob*>> groups;
   for (const MatJob& j : jobs) groups[j.m->dtype].push_back(&j);
   for (auto& [dtype, list] : groups) {
+    // One token: long rows are shared by 2 or 4 subgroups (more loads in flight per row; an H100
+    // streamed F16 rows of 8192 at ~1.5 TB/s with one warp per row).
+    uint32_t units = 0;
+    for (const MatJob* j : list) {
+      const int64_t c = j->m->cols;
+      units = std::max<uint32_t>(units, uint32_t(dtype == DType::F32 ? c / 4 : dtype == DType::F16 ? c / 8 : c / 32));
+    }
+    uint32_t spr = 1;
+    if (T_ == 1) {
+      const uint32_t per_lane = units / std::max<uint32_t>(1, subgroup_size());
+      spr = per_lane >= 16 ? 4 : per_lane >= 8 ? 2 : 1;
+      while (spr > 1 && subgroups % spr) spr /= 2;
+    }
+    const uint32_t rpw = std::max<uint32_t>(1, subgroups / spr) * rows_per_subgroup();
     const uint64_t table_offset = jobs_.size();
     uint32_t wg = 0;
     for (const MatJob* j : list) {
@@ -173,7 +191,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
       jobs_.insert(jobs_.end(), p, p + sizeof g);
     }
     if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
-    MatvecPC pc{job_table_.address + table_offset, uint32_t(list.size()), T_, rpw, wg};
+    MatvecPC pc{job_table_.address + table_offset, uint32_t(list.size()), T_, rpw, wg, spr};
     dispatch(matvec_shader(dtype), {kMatvecThreads}, pc, wg);
   }
   barrier();

@@ -50,7 +50,10 @@ layout(push_constant) uniform PC {
   uint T;
   uint rows_per_wg;
   uint total_wgs;
+  uint sg_per_row;  // T == 1: subgroups sharing one row (1, 2 or 4; divides gl_NumSubgroups)
 } pc;
+
+shared float partial_sums[128];
 
 const uint TT = 4;  // tokens per pass over a row when T > 1 (accumulators held in registers)
 
@@ -159,33 +162,51 @@ void main() {
   const uint units = UNITS(jb);
   const uint lane = gl_SubgroupInvocationID, step = gl_SubgroupSize;
 
-  for (uint r = row0 + gl_SubgroupID; r < row_end; r += gl_NumSubgroups) {
-    if (pc.T == 1u) {
-      // Four independent sums: four loads in flight per lane instead of one, which is what keeps
-      // a memory-bound kernel near the bandwidth on rows of only a few hundred units.
+  if (pc.T == 1u) {
+    // One token: `sg_per_row` subgroups share each row (long rows then need fewer dependent
+    // iterations per lane), and four independent sums keep four loads in flight per lane.
+    const uint spr = pc.sg_per_row, rows_per_pass = gl_NumSubgroups / spr;
+    const uint part = gl_SubgroupID % spr, stride = step * spr;
+    for (uint rb = row0; rb < row_end; rb += rows_per_pass) {
+      const uint r = rb + gl_SubgroupID / spr;
       float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-      uint k = lane;
-      for (; k + 3u * step < units; k += 4u * step) {
-        a0 += DOT(jb, r, k, 0u);
-        a1 += DOT(jb, r, k + step, 0u);
-        a2 += DOT(jb, r, k + 2u * step, 0u);
-        a3 += DOT(jb, r, k + 3u * step, 0u);
-      }
-      for (; k < units; k += step) a0 += DOT(jb, r, k, 0u);
-      float acc = subgroupAdd((a0 + a1) + (a2 + a3));
-      if (subgroupElect()) finish(jb, 0u, r, acc);
-    } else {
-      for (uint t0 = 0; t0 < pc.T; t0 += TT) {
-        const uint nt = min(TT, pc.T - t0);
-        float acc[TT];
-        for (uint i = 0; i < TT; ++i) acc[i] = 0.0;
-        for (uint k = lane; k < units; k += step)
-          for (uint i = 0; i < TT; ++i)
-            if (i < nt) acc[i] += DOT(jb, r, k, t0 + i);
-        for (uint i = 0; i < nt; ++i) {
-          const float s = subgroupAdd(acc[i]);
-          if (subgroupElect()) finish(jb, t0 + i, r, s);
+      if (r < row_end) {
+        uint k = part * step + lane;
+        for (; k + 3u * stride < units; k += 4u * stride) {
+          a0 += DOT(jb, r, k, 0u);
+          a1 += DOT(jb, r, k + stride, 0u);
+          a2 += DOT(jb, r, k + 2u * stride, 0u);
+          a3 += DOT(jb, r, k + 3u * stride, 0u);
         }
+        for (; k < units; k += stride) a0 += DOT(jb, r, k, 0u);
+      }
+      const float acc = subgroupAdd((a0 + a1) + (a2 + a3));
+      if (spr == 1u) {
+        if (r < row_end && subgroupElect()) finish(jb, 0u, r, acc);
+      } else {
+        if (subgroupElect()) partial_sums[gl_SubgroupID] = acc;
+        barrier();
+        if (part == 0u && r < row_end && subgroupElect()) {
+          float sum = 0.0;
+          for (uint p = 0; p < spr; ++p) sum += partial_sums[gl_SubgroupID + p];
+          finish(jb, 0u, r, sum);
+        }
+        barrier();
+      }
+    }
+    return;
+  }
+  for (uint r = row0 + gl_SubgroupID; r < row_end; r += gl_NumSubgroups) {
+    for (uint t0 = 0; t0 < pc.T; t0 += TT) {
+      const uint nt = min(TT, pc.T - t0);
+      float acc[TT];
+      for (uint i = 0; i < TT; ++i) acc[i] = 0.0;
+      for (uint k = lane; k < units; k += step)
+        for (uint i = 0; i < TT; ++i)
+          if (i < nt) acc[i] += DOT(jb, r, k, t0 + i);
+      for (uint i = 0; i < nt; ++i) {
+        const float s = subgroupAdd(acc[i]);
+        if (subgroupElect()) finish(jb, t0 + i, r, s);
       }
     }
   }

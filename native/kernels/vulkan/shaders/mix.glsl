@@ -14,6 +14,7 @@ layout(push_constant) uniform PC {
   uint C, rows, x_stride, out_stride, ln_stride;
   uint n_mix, mode, mix_plane, flags;  // flags: 1 write ln, 2 fuse the token shift (rows == 1), 4 write sx
   float eps;
+  uint split;      // layer_norm: workgroups per row, each writing 1/split of the channels
 } pc;
 
 void write_mixes(uint t, uint i, float cur, float prev) {
