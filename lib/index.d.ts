@@ -13,11 +13,15 @@ export interface RWKVConfig {
   /** layers to run on the GPU: a count, a percentage like '50%', or 'auto' */
   gpuOffload?: number | string;
   /** completions that may run at once; more wait in a fair queue */
-  concurrent?: number;
+  concurrent?: number | 'auto';
   /** prompt tokens per sequence pass (default 64) */
   batchSize?: number;
   /** cached prompt states (LRU entries); 0 or false disables the cache */
   stateCacheSize?: number | false;
+  /** byte budget of the prompt cache (0: none) */
+  stateCacheBytes?: number;
+  /** memory budget in bytes for concurrent: 'auto' (default: half the free memory) */
+  memoryBudget?: number;
   /** a Tokenizer, 'world' | 'neox' | 'bytes', or a vocabulary file path */
   tokenizer?: Tokenizer | 'world' | 'neox' | 'bytes' | string;
 }
@@ -81,6 +85,12 @@ export interface CompletionOptions {
   initState?: Float32Array;
   returnState?: boolean;
   batchSize?: number;
+  /** state mixing: each state advances on the same tokens; the next token comes from the weighted mixture */
+  mix?: Array<{ state?: Float32Array | null; weight?: number }>;
+  /** false: neither look up nor store this completion's states in the prefix cache */
+  cache?: boolean;
+  /** cache the prompt's state as a pinned entry */
+  pin?: boolean;
 }
 
 export interface CompletionUsage {
@@ -152,7 +162,7 @@ export declare class RWKV {
   constructor(config: string | RWKVConfig);
   readonly path: string;
   readonly threads: number;
-  readonly concurrent: number;
+  readonly concurrent: number | 'auto';
   readonly batchSize: number;
   setup(): Promise<this>;
   readonly info: ModelInfo;
@@ -162,8 +172,16 @@ export declare class RWKV {
   tokenize(text: string): number[];
   detokenize(tokens: number[] | Uint32Array): string;
   completion(options: string | CompletionOptions): Promise<CompletionResult>;
-  preloadPrompt(prompt: string): Promise<void>;
+  preloadPrompt(prompt: string, options?: { pin?: boolean }): Promise<void>;
   stream(options: string | CompletionOptions): CompletionStream;
+  cacheStats(): { hits: number; misses: number; tokensSaved: number; entries: number; pinned: number; bytes: number };
+  clearCache(): void;
+  batchStats(): { passes: number; steps: number };
+  tokensEvaluated(): number;
+  readonly concurrency: number;
+  saveState(state: Float32Array, path: string, meta?: { tokenCount?: number; tokens?: number[] }): Promise<void>;
+  loadState(path: string): Promise<{ state: Float32Array; tokenCount: number; tokens?: number[] }>;
+  loadStateTuning(path: string): Promise<Float32Array>;
   activeWorkCount(): number;
   pendingWorkCount(): number;
   free(): Promise<void>;

@@ -12,6 +12,7 @@ const { resolveTokenizer, Tokenizer } = require('./tokenizer');
 const { normalizeCompletionOptions } = require('./completion-options');
 const { WorkQueue } = require('./work-queue');
 const { writeStateFile, readStateFile } = require('./state-file');
+const { stateFromTuning } = require('./state-tuning');
 
 // Prompt tokens per sequence pass; measured on the tiny and synthetic models (BENCHMARKS.md):
 // larger chunks stop paying off past 64, and abort checks stay frequent.
@@ -170,6 +171,16 @@ class RWKV {
     check.state('state', state, this._info.stateSize);
     check.string('path', path);
     writeStateFile(path, state, this._info, this._native.fingerprint(), meta);
+  }
+
+  /**
+   * The initial state from a state-tuning file (.pth or safetensors with blocks.N.att.time_state),
+   * to pass as initState.
+   */
+  async loadStateTuning(path) {
+    this._check();
+    check.string('path', path);
+    return stateFromTuning(path, this._info).state;
   }
 
   /** Reads a state written by saveState; a state made for another model is refused (E_STATE_MISMATCH). */
