@@ -51,6 +51,7 @@ layout(push_constant) uniform PC {
   uint rows_per_wg;
   uint total_wgs;
   uint sg_per_row;  // T == 1: subgroups sharing one row (1, 2 or 4; divides gl_NumSubgroups)
+  uint fuse_quant;  // quantized types, T == 1: quantize x in shared memory here (cols <= 32 * MAX_XBLOCKS)
 } pc;
 
 shared float partial_sums[128];
@@ -75,6 +76,7 @@ void finish(Job jb, uint t, uint r, float d) {
 }
 
 #if IS_QUANT
+#include "quant_act.glsl"
 // Sum of 4 signed-byte products (both signed).
 int dot_ss(uint a, uint b) {
   return bitfieldExtract(int(a), 0, 8) * bitfieldExtract(int(b), 0, 8) +
@@ -94,13 +96,11 @@ int sum_s(uint b) {
 // Four Q5 high bits (h & 15) moved to bit 4 of each byte.
 uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
 
-// One block's contribution: weight block `blk` of this row against activation block `xb`.
-float block_dot(Job jb, uint row, uint k, uint xb) {
+// One block's contribution: weight block k of this row against activation block (x0, x1, xds).
+float block_dot(Job jb, uint row, uint k, uvec4 x0, uvec4 x1, vec2 xds) {
   const uint blk = row * jb.w_row_blocks + k;
   const uint s = jb.ws.v[blk];
   const vec2 dm = unpackHalf2x16(s);
-  const vec2 xds = jb.xd.v[xb];
-  const uvec4 x0 = jb.xq.v[xb * 2u], x1 = jb.xq.v[xb * 2u + 1u];
 #if DTYPE == 9
   const uvec4 w0 = jb.w.v[row * jb.w_row_units + k * 2u], w1 = jb.w.v[row * jb.w_row_units + k * 2u + 1u];
   const int isum = dot_ss(w0.x, x0.x) + dot_ss(w0.y, x0.y) + dot_ss(w0.z, x0.z) + dot_ss(w0.w, x0.w) +
@@ -125,8 +125,21 @@ float block_dot(Job jb, uint row, uint k, uint xb) {
 #endif
 #endif
 }
+
+// Activations quantized by this workgroup (fuse_quant): one token's input, at most MAX_XBLOCKS blocks.
+const uint MAX_XBLOCKS = 512u;
+shared uvec4 sh_xq[2u * MAX_XBLOCKS];
+shared vec2 sh_xd[MAX_XBLOCKS];
+
+float block_dot_global(Job jb, uint row, uint k, uint xb) {
+  return block_dot(jb, row, k, jb.xq.v[xb * 2u], jb.xq.v[xb * 2u + 1u], jb.xd.v[xb]);
+}
+float block_dot_shared(Job jb, uint row, uint k) {
+  return block_dot(jb, row, k, sh_xq[k * 2u], sh_xq[k * 2u + 1u], sh_xd[k]);
+}
 #define UNITS(jb) ((jb).cols / 32u)
-#define DOT(jb, row, k, t) block_dot(jb, row, k, ((t) * (jb).x_stride) / 32u + (k))
+#define DOT(jb, row, k, t) block_dot_global(jb, row, k, ((t) * (jb).x_stride) / 32u + (k))
+#define DOT1(jb, row, k) (pc.fuse_quant != 0u ? block_dot_shared(jb, row, k) : block_dot_global(jb, row, k, k))
 
 #elif DTYPE == 1
 float unit_dot(Job jb, uint row, uint k, uint t) {
@@ -139,6 +152,7 @@ float unit_dot(Job jb, uint row, uint k, uint t) {
 }
 #define UNITS(jb) (((jb).cols + 7u) / 8u)
 #define DOT(jb, row, k, t) unit_dot(jb, row, k, t)
+#define DOT1(jb, row, k) unit_dot(jb, row, k, 0u)
 
 #else  // F32
 float unit_dot(Job jb, uint row, uint k, uint t) {
@@ -148,6 +162,7 @@ float unit_dot(Job jb, uint row, uint k, uint t) {
 }
 #define UNITS(jb) (((jb).cols + 3u) / 4u)
 #define DOT(jb, row, k, t) unit_dot(jb, row, k, t)
+#define DOT1(jb, row, k) unit_dot(jb, row, k, 0u)
 #endif
 
 void main() {
@@ -162,6 +177,19 @@ void main() {
   const uint units = UNITS(jb);
   const uint lane = gl_SubgroupInvocationID, step = gl_SubgroupSize;
 
+#if IS_QUANT
+  if (pc.fuse_quant != 0u) {  // this job's input, quantized once per workgroup into shared memory
+    for (uint b = gl_LocalInvocationID.x; b < units; b += gl_WorkGroupSize.x) {
+      uvec4 q0, q1;
+      vec2 ds;
+      quantize_block(jb.x, b * 32u, q0, q1, ds);
+      sh_xq[b * 2u] = q0;
+      sh_xq[b * 2u + 1u] = q1;
+      sh_xd[b] = ds;
+    }
+    barrier();
+  }
+#endif
   if (pc.T == 1u) {
     // One token: `sg_per_row` subgroups share each row (long rows then need fewer dependent
     // iterations per lane), and four independent sums keep four loads in flight per lane.
@@ -173,12 +201,12 @@ void main() {
       if (r < row_end) {
         uint k = part * step + lane;
         for (; k + 3u * stride < units; k += 4u * stride) {
-          a0 += DOT(jb, r, k, 0u);
-          a1 += DOT(jb, r, k + stride, 0u);
-          a2 += DOT(jb, r, k + 2u * stride, 0u);
-          a3 += DOT(jb, r, k + 3u * stride, 0u);
+          a0 += DOT1(jb, r, k);
+          a1 += DOT1(jb, r, k + stride);
+          a2 += DOT1(jb, r, k + 2u * stride);
+          a3 += DOT1(jb, r, k + 3u * stride);
         }
-        for (; k < units; k += stride) a0 += DOT(jb, r, k, 0u);
+        for (; k < units; k += stride) a0 += DOT1(jb, r, k);
       }
       const float acc = subgroupAdd((a0 + a1) + (a2 + a3));
       if (spr == 1u) {

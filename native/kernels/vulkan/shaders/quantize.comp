@@ -15,22 +15,15 @@ layout(push_constant) uniform PC {
   uint n_blocks;
 } pc;
 
+#include "quant_act.glsl"
+
 void main() {
   const uint b = flat_workgroup() * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
   if (b >= pc.n_blocks) return;
-  float amax = 0.0;
-  for (uint j = 0; j < 32u; ++j) amax = max(amax, abs(pc.src.v[b * 32u + j]));
-  const float d = amax / 127.0;
-  const float id = d != 0.0 ? 1.0 / d : 0.0;
-  int sum = 0;
-  for (uint w = 0; w < 8u; ++w) {
-    uint word = 0u;
-    for (uint k = 0; k < 4u; ++k) {
-      const int q = int(roundEven(pc.src.v[b * 32u + w * 4u + k] * id));
-      sum += q;
-      word |= uint(q & 255) << (8u * k);
-    }
-    pc.q.v[b * 8u + w] = word;
-  }
-  pc.ds.v[b] = vec2(d, d * float(sum));
+  uvec4 q0, q1;
+  vec2 ds;
+  quantize_block(pc.src, b * 32u, q0, q1, ds);
+  pc.q.v[b * 8u + 0u] = q0.x; pc.q.v[b * 8u + 1u] = q0.y; pc.q.v[b * 8u + 2u] = q0.z; pc.q.v[b * 8u + 3u] = q0.w;
+  pc.q.v[b * 8u + 4u] = q1.x; pc.q.v[b * 8u + 5u] = q1.y; pc.q.v[b * 8u + 6u] = q1.z; pc.q.v[b * 8u + 7u] = q1.w;
+  pc.ds.v[b] = ds;
 }
