@@ -37,8 +37,14 @@ static_assert(sizeof(GpuJob) == 112, "must match matvec.comp");
 
 struct MatvecPC {
   uint64_t jobs;
-  uint32_t n_jobs, T, rows_per_wg, total_wgs, sg_per_row;
+  uint32_t n_jobs, T, rows_per_wg, total_wgs, sg_per_row, fuse_quant;
 };
+
+// Longest input quantized inside the matvec (at most matvec.comp's MAX_XBLOCKS * 32). Measured on an H100
+// (RWKV-7 Q8_0): fused beats a separate quantize pass for 2048 columns (12.4 vs 14.8 us for a
+// 2048x2048 matrix) but loses for 4096 (0.4B ffn.value: 17.9 us) and 8192 (27.0 vs 21.4 us), since
+// every workgroup re-quantizes the whole input.
+constexpr int64_t kMaxFusedQuantCols = 2048;
 
 struct QuantizePC {
   uint64_t src, q, ds;
@@ -126,14 +132,28 @@ void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDevic
 }
 
 void Ops::matvec(const std::vector<MatJob>& jobs) {
+  std::map<DType, std::vector<const MatJob*>> groups;
+  for (const MatJob& j : jobs) groups[j.m->dtype].push_back(&j);
+  // One token: each workgroup of a quantized matvec quantizes its own input in shared memory (saves a
+  // dispatch and a barrier, ~6 us each on an H100); long inputs (kMaxFusedQuantCols) and T > 1 go
+  // through quantize.comp first.
+  auto fused = [&](DType t, const std::vector<const MatJob*>& list) {
+    if (!dtype_is_quantized(t) || T_ != 1) return false;
+    for (const MatJob* j : list)
+      if (j->m->cols > kMaxFusedQuantCols) return false;
+    return true;
+  };
+
   // Quantized weights take 8-bit activations: quantize every float range they read, once, merging
-  // overlapping and adjacent ranges (a row group read by several jobs is one range).
+  // overlapping and nearby ranges (a row group read by several jobs is one range).
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (const MatJob& j : jobs) {
-    if (!dtype_is_quantized(j.m->dtype)) continue;
-    if (j.x.offset % 32 || j.x.stride % 32) throw Error(ErrorCode::Internal, "matvec: quantized input not block aligned");
-    const uint64_t end = j.x.offset + uint64_t(T_ - 1) * j.x.stride + uint64_t(j.m->cols);
-    ranges.emplace_back(j.x.offset, (end + 31) / 32 * 32);
+  for (const auto& [dtype, list] : groups) {
+    if (!dtype_is_quantized(dtype) || fused(dtype, list)) continue;
+    for (const MatJob* j : list) {
+      if (j->x.offset % 32 || j->x.stride % 32) throw Error(ErrorCode::Internal, "matvec: quantized input not block aligned");
+      const uint64_t end = j->x.offset + uint64_t(T_ - 1) * j->x.stride + uint64_t(j->m->cols);
+      ranges.emplace_back(j->x.offset, (end + 31) / 32 * 32);
+    }
   }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 0; i < ranges.size();) {
@@ -146,8 +166,6 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
   if (!ranges.empty()) barrier();
 
   const uint32_t subgroups = std::max<uint32_t>(1, kMatvecThreads / std::max<uint32_t>(1, subgroup_size()));
-  std::map<DType, std::vector<const MatJob*>> groups;
-  for (const MatJob& j : jobs) groups[j.m->dtype].push_back(&j);
   for (auto& [dtype, list] : groups) {
     // One token: long rows are shared by 2 or 4 subgroups (more loads in flight per row; an H100
     // streamed F16 rows of 8192 at ~1.5 TB/s with one warp per row).
@@ -162,7 +180,9 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
       spr = per_lane >= 16 ? 4 : per_lane >= 8 ? 2 : 1;
       while (spr > 1 && subgroups % spr) spr /= 2;
     }
-    const uint32_t rpw = std::max<uint32_t>(1, subgroups / spr) * rows_per_subgroup();
+    const bool fuse = fused(dtype, list);
+    // A workgroup that quantizes its input does more rows, so each quantization serves more weights.
+    const uint32_t rpw = std::max<uint32_t>(1, subgroups / spr) * rows_per_subgroup() * (fuse ? 4 : 1);
     const uint64_t table_offset = jobs_.size();
     uint32_t wg = 0;
     for (const MatJob* j : list) {
@@ -191,7 +211,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
       jobs_.insert(jobs_.end(), p, p + sizeof g);
     }
     if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
-    MatvecPC pc{job_table_.address + table_offset, uint32_t(list.size()), T_, rpw, wg, spr};
+    MatvecPC pc{job_table_.address + table_offset, uint32_t(list.size()), T_, rpw, wg, spr, fuse ? 1u : 0u};
     dispatch(matvec_shader(dtype), {kMatvecThreads}, pc, wg);
   }
   barrier();
