@@ -61,8 +61,8 @@ function buildProgram() {
     .option('--type <type>', 'data type of the --synthetic model', 'Q8_0')
     .action(lazy('../lib/cli-dragon', 'runDragon'));
 
-  program.command('info <model>').description('show a model file: version, shapes, data types, parameters, state and memory')
-    .option('--gpu <layers|n%>', 'GPU offload to plan for', parseGpu)
+  program.command('info [model]').description('show a model file (version, shapes, data types, parameters, state, memory); with --gpu alone, list GPUs')
+    .option('--gpu [layers|n%|auto]', 'list Vulkan devices (no model), or load with this GPU offload and show it', parseGpu)
     .option('--tokenizer <path|world|neox|bytes>', 'tokenizer vocabulary file or kind')
     .option('--json', 'print JSON')
     .action(lazy('../lib/cli-tools', 'runInfo'));

@@ -12,10 +12,11 @@ function parseThreads(v) {
 /** Layers ("12") or a percentage of the layers ("50%"), as RWKV-cpp-node's --gpu. */
 function parseGpu(v) {
   const s = String(v).trim();
+  if (s === 'auto' || s === 'max') return s;
   const m = /^(\d+(?:\.\d+)?)%$/.exec(s);
   if (m && Number(m[1]) <= 100) return `${m[1]}%`;
   if (/^\d+$/.test(s)) return Number(s);
-  throw new InvalidArgumentError(`--gpu takes a number of layers (e.g. 12) or a percentage (e.g. 50%), got "${v}"`);
+  throw new InvalidArgumentError(`--gpu takes a number of layers (e.g. 12), a percentage (e.g. 50%), 'auto' or 'max', got "${v}"`);
 }
 
 /** A number parser with a range, for sampling flags. */

@@ -5,7 +5,26 @@ const path = require('path');
 const { openModel } = require('./cli-model');
 const { fractionBar, formatBytes } = require('./cli-bar');
 
+function printGpuDevices(opts) {
+  const { RWKV } = require('./rwkv');
+  const devices = RWKV.gpuDevices();
+  if (opts.json) {
+    process.stdout.write(JSON.stringify(devices) + '\n');
+    return;
+  }
+  if (devices.length === 0) process.stdout.write('No Vulkan devices (is a Vulkan driver installed?)\n');
+  for (const d of devices) {
+    const note = d.usable ? (d.type === 'cpu' ? ' (software: used only with RWKV_VULKAN_ALLOW_CPU=1)' : '') : ` (not usable: ${d.whyNot})`;
+    process.stdout.write(`${d.index}: ${d.name}, ${d.type}, ${formatBytes(d.memory)}${note}\n`);
+  }
+}
+
 async function runInfo(file, opts) {
+  if (!file) {
+    if (opts.gpu === true || opts.gpu !== undefined) return printGpuDevices(opts);
+    throw Object.assign(new Error('info needs a model file (or --gpu to list GPUs)'), { exitCode: 2 });
+  }
+  if (opts.gpu === true) opts = { ...opts, gpu: 'auto' };
   const model = await openModel({ ...opts, modelPath: file }, { quiet: true });
   try {
     const i = model.info;
@@ -17,6 +36,7 @@ async function runInfo(file, opts) {
       // Weights are memory-mapped in their stored type; add one state, the logits and the runtime.
       memoryNeeded: i.fileBytes + stateBytes + i.nVocab * 4 + 64 * 2 ** 20,
       gpuOffload: model.gpuOffload || 0,
+      gpuLayers: i.gpuLayers, gpuDevice: i.gpuDevice, gpuMemory: i.gpuMemory,
     };
     if (opts.json) {
       process.stdout.write(JSON.stringify(record) + '\n');
@@ -33,7 +53,9 @@ async function runInfo(file, opts) {
       ['state', `${i.stateSize} floats (${formatBytes(stateBytes)}) per sequence`],
       ['memory needed', `~${formatBytes(record.memoryNeeded)}`],
     ];
-    if (opts.gpu !== undefined) rows.push(['GPU offload', String(opts.gpu)]);
+    if (opts.gpu !== undefined) {
+      rows.push(['GPU offload', i.gpuLayers > 0 ? `${i.gpuLayers} of ${i.nLayer} layers on ${i.gpuDevice} (${formatBytes(i.gpuMemory)} of weights)` : `none (asked for ${opts.gpu}; see the warning above)`]);
+    }
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(14)} ${v}\n`);
   } finally {
     await model.free();

@@ -10,8 +10,10 @@ export interface RWKVConfig {
   path: string;
   /** CPU threads (0 or omitted: one per core) */
   threads?: number;
-  /** layers to run on the GPU: a count, a percentage like '50%', or 'auto' */
-  gpuOffload?: number | string;
+  /** layers to run on the GPU: a count, a percentage like '50%', 'auto' (what fits), 'max', or an object */
+  gpuOffload?: number | string | { layers?: number | string; device?: number; required?: boolean };
+  /** Vulkan device index (default: the first discrete GPU) */
+  gpuDevice?: number;
   /** completions that may run at once; more wait in a fair queue */
   concurrent?: number | 'auto';
   /** prompt tokens per sequence pass (default 64) */
@@ -43,6 +45,10 @@ export interface ModelInfo {
   /** bytes of weights read per decoded token */
   decodeBytes: number;
   threads: number;
+  /** layers running on the GPU (0: CPU only), the device, and bytes of weights on it */
+  gpuLayers: number;
+  gpuDevice: string | null;
+  gpuMemory: number;
   tokenizer: 'world' | 'neox' | 'bytes';
   path: string;
 }
@@ -190,6 +196,7 @@ export declare class RWKV {
   static quantize(inPath: string, outPath: string, type: QuantizedType, options?: { onProgress?: (fraction: number) => void }): Promise<void>;
   static makeSynthetic(size: SyntheticSize, outPath: string, options?: { type?: DataType; seed?: number; gguf?: string; vocab?: string; onProgress?: (fraction: number) => void }): Promise<void>;
   static systemInfo(): SystemInfo;
+  static gpuDevices(): Array<{ index: number; name: string; type: string; memory: number; usable: boolean; whyNot: string }>;
   static RWKV: typeof RWKV;
   static Tokenizer: typeof Tokenizer;
   static RwkvError: typeof RwkvError;

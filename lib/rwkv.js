@@ -13,12 +13,13 @@ const { normalizeCompletionOptions } = require('./completion-options');
 const { WorkQueue } = require('./work-queue');
 const { writeStateFile, readStateFile } = require('./state-file');
 const { stateFromTuning } = require('./state-tuning');
+const { normalizeGpuOffload, resolveGpuLayers } = require('./gpu-offload');
 
 // Prompt tokens per sequence pass; measured on the tiny and synthetic models (BENCHMARKS.md):
 // larger chunks stop paying off past 64, and abort checks stay frequent.
 const DEFAULT_BATCH_SIZE = 64;
 
-const CONFIG_KEYS = new Set(['path', 'threads', 'gpuOffload', 'concurrent', 'batchSize', 'stateCacheSize', 'stateCacheBytes', 'memoryBudget', 'tokenizer']);
+const CONFIG_KEYS = new Set(['path', 'threads', 'gpuOffload', 'gpuDevice', 'concurrent', 'batchSize', 'stateCacheSize', 'stateCacheBytes', 'memoryBudget', 'tokenizer']);
 
 class RWKV {
   /**
@@ -37,6 +38,7 @@ class RWKV {
     this.memoryBudget = cfg.memoryBudget === undefined ? null : check.number('memoryBudget', cfg.memoryBudget, { min: 1 });
     this.batchSize = cfg.batchSize === undefined ? DEFAULT_BATCH_SIZE : check.number('batchSize', cfg.batchSize, { min: 1, max: 4096, integer: true });
     this.gpuOffload = cfg.gpuOffload === undefined ? 0 : cfg.gpuOffload;
+    this._gpu = normalizeGpuOffload(cfg.gpuOffload, cfg.gpuDevice);
     const cacheSize = cfg.stateCacheSize === undefined ? 50 : cfg.stateCacheSize;
     this.stateCacheSize = cacheSize === false ? 0 : check.number('stateCacheSize', cacheSize, { min: 0, integer: true });
     this.stateCacheBytes = cfg.stateCacheBytes === undefined ? 0 : check.number('stateCacheBytes', cfg.stateCacheBytes, { min: 0, integer: true });
@@ -56,7 +58,11 @@ class RWKV {
       throw new RwkvError(`RWKV model path is not a file: ${this.path} (it does not exist)`, 'E_IO');
     }
     if (!stat.isFile()) throw new RwkvError(`RWKV model path is not a file: ${this.path}`, 'E_IO');
-    const native = await addon.loadModel(this.path, { threads: this.threads, cacheEntries: this.stateCacheSize, cacheBytes: this.stateCacheBytes });
+    const gpuLayers = resolveGpuLayers(this._gpu, this.path);
+    const native = await addon.loadModel(this.path, {
+      threads: this.threads, cacheEntries: this.stateCacheSize, cacheBytes: this.stateCacheBytes,
+      gpuLayers, gpuDevice: this._gpu.device, gpuRequired: this._gpu.required,
+    });
     const info = native.info();
     if (this.concurrent === 'auto') {
       // Each concurrent stream costs one state (plus its logits); batching makes more streams nearly free
@@ -360,6 +366,12 @@ class RWKV {
     if (!['FP32', 'FP16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0'].includes(type)) throw new RangeError(`type must be FP32, FP16, Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0; got ${options.type}`);
     const seed = options.seed === undefined ? 42 : check.number('seed', options.seed, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
     await addon.makeSynthetic(size, outPath, type, seed, options.gguf || null, options.vocab || null, options.onProgress);
+  }
+
+  /** Vulkan devices: [{index, name, type, memory, usable, whyNot}] (empty without Vulkan). */
+  static gpuDevices() {
+    const list = addon.gpuDevices();
+    return Array.from(list);
   }
 
   static systemInfo() {

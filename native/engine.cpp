@@ -20,6 +20,36 @@ int default_threads() {
   return int(std::max(1u, n));
 }
 
+// gpuOffload 'auto': the most leading layers (and the head, if all layers fit) whose weights fit in 90%
+// of the device's memory, less room for activations and states. Without a usable device it asks for
+// every layer, so that creating the GPU model reports (once) why there is none.
+int auto_gpu_layers(const TensorIndex& index, const ModelInfo& info, int device) {
+  std::vector<vk::DeviceInfo> devices;
+  try {
+    devices = vk::list_devices();
+  } catch (const Error&) {
+  }
+  const vk::DeviceInfo* dev = nullptr;
+  if (device >= 0 && size_t(device) < devices.size()) dev = &devices[size_t(device)];
+  for (const char* type : {"discrete", "integrated", "virtual"})
+    for (const auto& d : devices)
+      if (!dev && d.usable && d.type == type) dev = &d;
+  if (!dev || !dev->usable) return info.n_layer;
+  const double budget = 0.9 * double(dev->device_local_bytes) - 512.0 * 1024 * 1024;
+  std::vector<double> layer_bytes(size_t(info.n_layer), 0.0);
+  double head_bytes = 0;
+  for (const auto& [name, t] : index.tensors) {
+    int l = -1;
+    if (std::sscanf(name.c_str(), "blocks.%d.", &l) == 1 && l >= 0 && l < info.n_layer) layer_bytes[size_t(l)] += double(t.nbytes);
+    else if (name.rfind("head.", 0) == 0 || name.rfind("ln_out.", 0) == 0) head_bytes += double(t.nbytes);
+  }
+  double used = 0;
+  int layers = 0;
+  while (layers < info.n_layer && used + layer_bytes[size_t(layers)] <= budget) used += layer_bytes[size_t(layers++)];
+  if (layers == info.n_layer && used + head_bytes > budget) --layers;  // all layers but not the head: keep one on the CPU
+  return std::max(layers, 0);
+}
+
 }  // namespace
 
 Model::Model() = default;
@@ -32,18 +62,23 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   m->arch_ = make_architecture(*m->index_, path);
   m->pool_ = std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : default_threads());
   m->workspace_ = std::make_unique<Workspace>(*m->pool_);
-  if (options.gpu_layers > 0) {
+  if (options.gpu_layers > 0 || options.gpu_layers == kGpuAuto) {
     try {
-      m->gpu_ = vk::GpuModel::create(*m->index_, m->arch_->info(), {.layers = options.gpu_layers, .device = options.gpu_device});
+      const int layers = options.gpu_layers == kGpuAuto ? auto_gpu_layers(*m->index_, m->arch_->info(), options.gpu_device)
+                                                       : options.gpu_layers;
+      if (layers > 0)
+        m->gpu_ = vk::GpuModel::create(*m->index_, m->arch_->info(), {.layers = layers, .device = options.gpu_device});
     } catch (const Error& e) {
       if (options.gpu_required || e.code() != ErrorCode::Device) throw;
-      std::fprintf(stderr, "rwkv: GPU offload unavailable, running on the CPU: %s\n", e.what());
+      static std::once_flag warned;  // one warning per process, however many models ask
+      std::call_once(warned, [&] { std::fprintf(stderr, "rwkv: GPU offload unavailable, running on the CPU: %s\n", e.what()); });
     }
   }
   return m;
 }
 
 int Model::gpu_layers() const { return gpu_ ? gpu_->layers() : 0; }
+uint64_t Model::gpu_memory() const { return gpu_ ? gpu_->weight_bytes() : 0; }
 std::string Model::gpu_device() const { return gpu_ ? gpu_->device().name : std::string(); }
 
 const ModelInfo& Model::info() const { return arch_->info(); }

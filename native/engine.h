@@ -36,12 +36,14 @@ struct SequenceInput {
   float* logits = nullptr;  // n_vocab floats for the last token's logits, or null
 };
 
+constexpr int kGpuAuto = -1;
+
 struct LoadOptions {
   int threads = 0;  // 0: one per physical core the process may use
   // Vulkan offload (kernels/vulkan/gpu_model.h): the first gpu_layers layers (and the head when that is
   // all of them) run on the GPU. No usable GPU: one warning on stderr and the CPU runs everything,
   // unless gpu_required, which makes load() throw E_DEVICE instead.
-  int gpu_layers = 0;
+  int gpu_layers = 0;   // kGpuAuto: as many as fit in the device's memory
   int gpu_device = -1;  // Vulkan device index; -1: the first discrete GPU
   bool gpu_required = false;
 };
@@ -67,6 +69,7 @@ class Model {
   // Layers running on the GPU (0: none) and the device's name ("" when none).
   int gpu_layers() const;
   std::string gpu_device() const;
+  uint64_t gpu_memory() const;  // bytes of weights on the GPU
 
   // Evaluates several independent sequences in one pass: their rows share every matrix product, so B
   // sequences decoding one token each read the weights once, not B times. When every sequence has one

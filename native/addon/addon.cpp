@@ -9,6 +9,7 @@
 #include "core/blas.h"
 #include "core/dtype.h"
 #include "kernels/cpu/matvec.h"
+#include "kernels/vulkan/device.h"
 
 namespace rwkv::addon {
 
@@ -22,6 +23,32 @@ Napi::Value initialize(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsFunction()) return throw_type_error(info.Env(), "initialize(RwkvError)");
   info.Env().GetInstanceData<AddonData>()->rwkv_error = Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
+}
+
+// gpuDevices() -> [{index, name, type, memory, usable, whyNot}]; [] when Vulkan is missing.
+Napi::Value gpu_devices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<vk::DeviceInfo> devices;
+  std::string why;
+  try {
+    devices = vk::list_devices(&why);
+  } catch (const rwkv::Error& e) {
+    why = e.what();
+  }
+  Napi::Array out = Napi::Array::New(env, devices.size());
+  for (uint32_t i = 0; i < devices.size(); ++i) {
+    const vk::DeviceInfo& d = devices[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", d.index);
+    o.Set("name", d.name);
+    o.Set("type", d.type);
+    o.Set("memory", double(d.device_local_bytes));
+    o.Set("usable", d.usable);
+    o.Set("whyNot", d.why_not);
+    out.Set(i, o);
+  }
+  out.Set("reason", Napi::String::New(env, why));
+  return out;
 }
 
 Napi::Value system_info(const Napi::CallbackInfo& info) {
@@ -49,6 +76,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("quantize", Napi::Function::New(env, quantize_file));
   exports.Set("makeSynthetic", Napi::Function::New(env, make_synthetic));
   exports.Set("systemInfo", Napi::Function::New(env, system_info));
+  exports.Set("gpuDevices", Napi::Function::New(env, gpu_devices));
   return exports;
 }
 

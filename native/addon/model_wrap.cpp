@@ -43,6 +43,9 @@ Napi::Value ModelWrap::load(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[1].As<Napi::Object>();
   LoadOptions options;
   if (opts.Has("threads") && opts.Get("threads").IsNumber()) options.threads = opts.Get("threads").As<Napi::Number>().Int32Value();
+  if (opts.Get("gpuLayers").IsNumber()) options.gpu_layers = opts.Get("gpuLayers").As<Napi::Number>().Int32Value();
+  if (opts.Get("gpuDevice").IsNumber()) options.gpu_device = opts.Get("gpuDevice").As<Napi::Number>().Int32Value();
+  if (opts.Get("gpuRequired").IsBoolean()) options.gpu_required = opts.Get("gpuRequired").As<Napi::Boolean>();
   const double cache_entries = opts.Get("cacheEntries").IsNumber() ? opts.Get("cacheEntries").As<Napi::Number>().DoubleValue() : 50;
   const double cache_bytes = opts.Get("cacheBytes").IsNumber() ? opts.Get("cacheBytes").As<Napi::Number>().DoubleValue() : 0;
   auto loaded = std::make_shared<std::shared_ptr<Model>>();
@@ -76,6 +79,9 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
   o.Set("params", double(i.params));
   o.Set("decodeBytes", double(i.decode_bytes));
   o.Set("threads", m->threads());
+  o.Set("gpuLayers", m->gpu_layers());
+  o.Set("gpuDevice", m->gpu_layers() > 0 ? Napi::Value(Napi::String::New(env, m->gpu_device())) : env.Null());
+  o.Set("gpuMemory", double(m->gpu_memory()));
   return o;
 }
 

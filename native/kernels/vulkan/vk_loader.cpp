@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+
 #include <mutex>
 
 namespace rwkv::vk {
@@ -17,11 +19,14 @@ bool load_library(std::string* why) {
   static std::string error;
   std::call_once(once, [] {
     // RTLD_LOCAL: keep libvulkan's symbols out of the global namespace of the Node process.
-    void* lib = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) lib = dlopen("libvulkan.so", RTLD_NOW | RTLD_LOCAL);
+    // RWKV_VULKAN_LOADER names another loader library (or a missing one, to test the CPU fallback).
+    const char* override_path = std::getenv("RWKV_VULKAN_LOADER");
+    const std::string name = override_path && *override_path ? override_path : "libvulkan.so.1";
+    void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!lib && !(override_path && *override_path)) lib = dlopen("libvulkan.so", RTLD_NOW | RTLD_LOCAL);
     if (!lib) {
       const char* e = dlerror();
-      error = std::string("cannot load libvulkan.so.1: ") + (e ? e : "not found");
+      error = "cannot load " + name + ": " + (e ? e : "not found");
       return;
     }
     Functions& f = vk();
