@@ -140,6 +140,14 @@ void Model::eval(const uint32_t* tokens, size_t n, float* state, float* logits, 
   }
 }
 
+void Model::sync_state(float* state) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (gpu_ && gpu_dirty_state_ == state) {
+    gpu_->sync_state(state);
+    gpu_dirty_state_ = nullptr;
+  }
+}
+
 void Model::eval_batch(const std::vector<SequenceInput>& seqs) {
   for (const SequenceInput& s : seqs) check_tokens(s.tokens, s.n);
   std::vector<SequenceInput> live;
@@ -177,7 +185,15 @@ void Model::run_pass(const std::vector<SequenceInput>& seqs) {
     std::vector<float> v_first, v_first_seq;
     for (size_t s = 0; s < seqs.size(); ++s) {
       float* xs = x + batch.seqs[s].start * C;
-      gpu_->eval(xs, int64_t(seqs[s].n), seqs[s].state, xs, gpu_head ? seqs[s].logits : nullptr, {}, &v_first_seq);
+      // The GPU holds one state at a time: bring a deferred one home before another takes its place.
+      if (gpu_dirty_state_ && gpu_dirty_state_ != seqs[s].state) {
+        gpu_->sync_state(gpu_dirty_state_);
+        gpu_dirty_state_ = nullptr;
+      }
+      const uint64_t gen = seqs[s].gpu_generation;
+      gpu_->eval(xs, int64_t(seqs[s].n), seqs[s].state, xs, gpu_head ? seqs[s].logits : nullptr,
+                 vk::StateSync{gen, /*download=*/gen == 0}, &v_first_seq);
+      gpu_dirty_state_ = gen == 0 ? nullptr : seqs[s].state;
       v_first.insert(v_first.end(), v_first_seq.begin(), v_first_seq.end());
     }
     if (!gpu_head && !v_first.empty()) workspace_->v_first = std::move(v_first);

@@ -34,6 +34,10 @@ struct SequenceInput {
   size_t n = 0;
   float* state = nullptr;   // state_size() floats, updated in place
   float* logits = nullptr;  // n_vocab floats for the last token's logits, or null
+  // GPU offload: a non-zero id from new_state_generation() says "only the engine writes this state
+  // until sync_state()", so the GPU may keep it between calls instead of copying it out and back each
+  // step. 0: the state is copied back after every call (always safe).
+  uint64_t gpu_generation = 0;
 };
 
 constexpr int kGpuAuto = -1;
@@ -76,6 +80,11 @@ class Model {
   // token, products use the row kernels, so each sequence gets exactly the bits a lone eval() gives it.
   void eval_batch(const std::vector<SequenceInput>& seqs);
 
+  // For SequenceInput::gpu_generation: a fresh id, and the call that makes the CPU copy of a state
+  // current again before the caller reads it. Without GPU layers both are free.
+  uint64_t new_state_generation() { return ++generations_; }
+  void sync_state(float* state);
+
   // A hash of the model's header, tensor names/shapes/types and samples of every tensor's bytes
   // (16 hex digits), to tell whether a saved state belongs to this model. Computed once, on first use.
   std::string fingerprint();
@@ -97,6 +106,8 @@ class Model {
   std::vector<float> head_in_, head_out_;  // last rows of the sequences that want logits
   std::mutex mutex_;
   std::atomic<uint64_t> tokens_evaluated_{0};
+  std::atomic<uint64_t> generations_{0};
+  float* gpu_dirty_state_ = nullptr;  // a state whose newest values are only on the GPU
   std::string fingerprint_;
   std::once_flag fingerprint_once_;
 };

@@ -80,3 +80,24 @@ test('without Vulkan the same program runs on the CPU and says so once', () => {
   assert.strictEqual(warnings.length, 1, out.stderr);
   assert.match(warnings[0], /libvulkan/);
 });
+
+test('completions with GPU layers keep the state on the GPU between steps and return it exactly', { skip: !usable && 'no Vulkan device' }, async () => {
+  const file = tiny('tiny-rwkv-7v0-834K-FP32');
+  const cpu = await new RWKV({ path: file, stateCacheSize: 0 }).setup();
+  const gpu = await new RWKV({ path: file, gpuOffload: '50%', concurrent: 3 }).setup();
+  const opts = { prompt: 'The lighthouse keeper', max_tokens: 24, temperature: 0, returnState: true, stop: ['\n\n'] };
+  const a = await cpu.completion(opts), b = await gpu.completion(opts);
+  assert.strictEqual(b.completion, a.completion);
+  assert.ok(maxAbs(b.state, a.state) < 1e-3);
+  // Three at once on the GPU model: each state is brought home before another takes the GPU.
+  const prompts = ['Once upon', 'The sea', 'A river'];
+  const solo = [];
+  for (const p of prompts) solo.push((await cpu.completion({ prompt: p, max_tokens: 16, temperature: 0 })).completion);
+  const together = await Promise.all(prompts.map((p) => gpu.completion({ prompt: p, max_tokens: 16, temperature: 0, returnState: true })));
+  assert.deepStrictEqual(together.map((r) => r.completion), solo);
+  // The cache got the prompt + completion state: a follow-up that extends it is served from the cache.
+  const next = await gpu.completion({ prompt: opts.prompt + b.completion + ' and', max_tokens: 4, temperature: 0 });
+  assert.ok(next.usage.promptTokensCached > 0);
+  await cpu.free();
+  await gpu.free();
+});

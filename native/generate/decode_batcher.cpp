@@ -15,10 +15,10 @@ void DecodeBatcher::leave() {
   cv_.notify_all();  // a leader may be waiting for this decoder's step
 }
 
-void DecodeBatcher::step(uint32_t token, float* state, float* logits) {
+void DecodeBatcher::step(uint32_t token, float* state, float* logits, uint64_t gpu_generation) {
   Pending me;
   me.token = token;
-  me.input = SequenceInput{&me.token, 1, state, logits};
+  me.input = SequenceInput{&me.token, 1, state, logits, gpu_generation};
   std::unique_lock<std::mutex> lock(mutex_);
   queue_.push_back(&me);
   cv_.notify_all();

@@ -23,7 +23,7 @@ class DecodeBatcher {
   void join();
   void leave();
   // Evaluates one token for one sequence, batched with whatever other decoders step at the same time.
-  void step(uint32_t token, float* state, float* logits);
+  void step(uint32_t token, float* state, float* logits, uint64_t gpu_generation = 0);
 
   uint64_t passes() const { return passes_; }
   uint64_t steps() const { return steps_; }

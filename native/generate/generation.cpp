@@ -65,6 +65,17 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
   // The cache holds states reached from the initial state only; explicit states bypass it (RWKV-cpp-node).
   StateCache* cache = (ctx.cache && ctx.cache->enabled() && req.use_cache && !given_state) ? ctx.cache : nullptr;
   std::vector<std::vector<float>> logits(n_states, std::vector<float>(vocab));
+  // With GPU layers, states[0] may stay on the GPU between steps; sync_state() before reading it here.
+  const uint64_t gen = mixing ? 0 : model.new_state_generation();
+  auto read_state = [&] { if (gen && !states.empty()) model.sync_state(states[0].data()); };
+  // On every way out (early return, exception), the CPU copy is made current: the engine must never
+  // keep a pointer to a state vector that is about to go away.
+  struct SyncOnExit {
+    const std::function<void()>& f;
+    ~SyncOnExit() { f(); }
+  };
+  const std::function<void()> sync_fn = read_state;
+  SyncOnExit sync_on_exit{sync_fn};
 
   // ---- prompt ----
   const auto t_prompt = std::chrono::steady_clock::now();
@@ -82,14 +93,16 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
     if (aborted()) {
       res.finish_reason = "abort";
       res.prompt_ms = ms_since(t_prompt);
+      read_state();
       return res;
     }
     const size_t n = std::min(req.batch_size, req.prompt.size() - at);
     std::vector<SequenceInput> in;
-    for (size_t s = 0; s < n_states; ++s) in.push_back({req.prompt.data() + at, n, states[s].data(), logits[s].data()});
+    for (size_t s = 0; s < n_states; ++s) in.push_back({req.prompt.data() + at, n, states[s].data(), logits[s].data(), s == 0 ? gen : 0});
     model.eval_batch(in);
     res.prompt_tokens_evaluated += n;
   }
+  read_state();
   if (cache && (start < req.prompt.size() || req.pin_prompt))
     cache->insert(req.prompt.data(), req.prompt.size(), states[0], logits[0], req.pin_prompt);
   res.prompt_ms = ms_since(t_prompt);
@@ -155,6 +168,7 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
         const size_t before = res.tokens.size() - 1;  // tokens already fed: the state holds them
         const size_t end_before = before == 0 ? 0 : text_end[before - 1];
         if (end_before <= held_from && (!have_snapshot || snapshot.tokens < before)) {
+          read_state();
           snapshot.tokens = before;
           snapshot.state = states[0];
           snapshot.logits = logits[0];
@@ -169,10 +183,11 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
       for (size_t s = 0; s < n_states; ++s) in.push_back({&res.tokens.back(), 1, states[s].data(), logits[s].data()});
       model.eval_batch(in);
     } else {
-      ctx.batcher->step(token, states[0].data(), logits[0].data());
+      ctx.batcher->step(token, states[0].data(), logits[0].data(), gen);
     }
     fed = res.tokens.size();
   }
+  read_state();  // the code below reads and may replace states[0]
   if (res.finish_reason != "stop") stops.push(utf8.flush());
   emit_safe(true);
   res.text = stops.text();

@@ -283,18 +283,20 @@ void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int6
 // slower from DRAM, which is where decode reads its weights.
 constexpr int kMatvecRows = 1;
 
-// Packs tokens [0, n) of X into the scratch and fills views; returns the m*s pattern (or null).
+// Packs tokens [first, first + n) of X (prepared rows x_row_bytes apart) into the scratch; views[i]
+// points at token first + i.
 template <class F>
-const float* pack_group(const uint8_t* X, size_t x_row_bytes, int64_t first, int64_t n, int64_t nb, Scratch& s,
-                        PackedAct* views, int64_t slot) {
+void pack_tokens(const uint8_t* X, size_t x_row_bytes, int64_t first, int64_t n, int64_t nb, Scratch& s,
+                 PackedAct* views) {
   const int64_t np = (nb + 1) / 2;
   for (int64_t i = 0; i < n; ++i) {
-    const int64_t k = slot + i;
     const ActBlockQ8* xt = reinterpret_cast<const ActBlockQ8*>(X + size_t(first + i) * x_row_bytes);
-    pack_token(xt, nb, F::kOffset, s.qs.data() + k * np * 64, s.dx.data() + k * np * 16, s.corr.data() + k * np * 16);
-    views[i] = {s.qs.data() + k * np * 64, s.dx.data() + k * np * 16, s.corr.data() + k * np * 16};
+    int8_t* qs = s.qs.data() + i * np * 64;
+    float* dx = s.dx.data() + i * np * 16;
+    int32_t* corr = s.corr.data() + i * np * 16;
+    pack_token(xt, nb, F::kOffset, qs, dx, corr);
+    views[i] = {qs, dx, corr};
   }
-  return nullptr;
 }
 
 void reserve(Scratch& s, int64_t tokens, int64_t np, int64_t groups) {
@@ -310,7 +312,7 @@ void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int
   Scratch& s = scratch();
   reserve(s, 1, np, 1);
   PackedAct view;
-  pack_group<F>(static_cast<const uint8_t*>(xp), 0, 0, 1, nb, s, &view, 0);
+  pack_tokens<F>(static_cast<const uint8_t*>(xp), 0, 0, 1, nb, s, &view);
   const float* spat = nullptr;
   if constexpr (F::kHasMin) {
     const ActBlockQ8* x = static_cast<const ActBlockQ8*>(xp);
@@ -336,7 +338,7 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
   std::vector<PackedAct> views(static_cast<size_t>(chunk));
   for (int64_t t0 = 0; t0 < T; t0 += chunk) {
     const int64_t n = std::min(T - t0, chunk);
-    pack_group<F>(xb, x_row_bytes, t0, n, nb, s, views.data(), 0);
+    pack_tokens<F>(xb, x_row_bytes, t0, n, nb, s, views.data());
     if constexpr (F::kHasMin)
       for (int64_t g = 0; g * kTileTokens < n; ++g) {
         const ActBlockQ8* xs[kTileTokens];
