@@ -178,10 +178,30 @@ void Model::run_pass(const std::vector<SequenceInput>& seqs) {
     for (size_t t = 0; t < seqs[s].n; ++t) arch_->embed(seqs[s].tokens[t], x + (batch.seqs[s].start + int64_t(t)) * C);
   const int64_t per_layer = i.state_floats_per_layer();
   // GPU offload: the first layers (and maybe the head) of each sequence on the GPU, one sequence at a
-  // time since each has its own state; x comes back in place, and RWKV-7 also returns v_first.
+  // time since each has its own state (or, one token each on RWKV-7, all in one batched step); x comes
+  // back in place, and RWKV-7 also returns v_first.
   int first_cpu_layer = 0;
   const bool gpu_head = gpu_ && gpu_->runs_head();
-  if (gpu_) {
+  if (gpu_ && all_single && gpu_->can_batch(int(seqs.size()))) {
+    // One token each of several sequences (RWKV-7): one batched GPU step reads the weights once for
+    // all. Each state is downloaded after the step (so none is left dirty); its upload is skipped
+    // while the GPU's batch slot still holds that state pointer and generation.
+    if (gpu_dirty_state_) {
+      gpu_->sync_state(gpu_dirty_state_);
+      gpu_dirty_state_ = nullptr;
+    }
+    std::vector<float*> states, logits;
+    std::vector<uint64_t> gens;
+    for (const SequenceInput& s : seqs) {
+      states.push_back(s.state);
+      gens.push_back(s.gpu_generation);
+      logits.push_back(gpu_head ? s.logits : nullptr);
+    }
+    std::vector<float> v_first;
+    gpu_->eval_batch(x, int(seqs.size()), states.data(), gens.data(), x, logits.data(), true, &v_first);
+    if (!gpu_head && !v_first.empty()) workspace_->v_first = std::move(v_first);
+    first_cpu_layer = gpu_->layers();
+  } else if (gpu_) {
     std::vector<float> v_first, v_first_seq;
     for (size_t s = 0; s < seqs.size(); ++s) {
       float* xs = x + batch.seqs[s].start * C;

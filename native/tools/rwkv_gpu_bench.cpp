@@ -1,11 +1,15 @@
 // rwkv_gpu_bench: decode and prefill speed of the Vulkan backend on one model file, and (--check) its
 // logits against the CPU path.
 //   rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N] [--bandwidth GB/s]
-//                  [--check] [--profile]
+//                  [--streams B] [--check] [--profile]
 // Decode is reported three ways: the GPU's own time per step (one submission of N replays), a decode
 // loop as an application runs it (embed on the CPU, one submit per token, logits read back, state left
 // on the GPU), and the same with the state copied in and out every token (the engine's default).
 // GB/s = weight bytes read per token (offloaded layers + head) x tokens/s.
+// --streams B (default 16; 0 or 1: off; RWKV-7): batched decode of B sequences, one token each per
+// step, weights read once per step: the GPU's time per step, and an eval_batch loop with the states
+// kept on the GPU and with every state downloaded each step (what the engine does). tokens/s there is
+// the aggregate (B tokens per step); the weights' bandwidth limit applies per step, not per token.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -29,7 +33,7 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 int usage() {
   std::fprintf(stderr,
                "usage: rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N]\n"
-               "                      [--bandwidth GB/s] [--check] [--profile]\n");
+               "                      [--bandwidth GB/s] [--streams B] [--check] [--profile]\n");
   return 2;
 }
 
@@ -68,7 +72,7 @@ void check(const std::string& path, int layers, int device, const rwkv::ModelInf
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string path = argv[1];
-  int layers = -1, device = -1, decode = 256, prefill = 512;
+  int layers = -1, device = -1, decode = 256, prefill = 512, streams = 16;
   double bandwidth = 3000;
   bool do_check = false, do_profile = false;
   for (int i = 2; i < argc; ++i) {
@@ -82,6 +86,7 @@ int main(int argc, char** argv) {
       else if (a == "--decode") decode = std::max(1, std::atoi(v));
       else if (a == "--prefill") prefill = std::max(1, std::atoi(v));
       else if (a == "--bandwidth") bandwidth = std::atof(v);
+      else if (a == "--streams") streams = std::atoi(v);
       else return usage();
     } else return usage();
   }
@@ -152,6 +157,46 @@ int main(int argc, char** argv) {
     std::printf("decode (eval loop, state synced each token, %.1f MB each way): %.3f ms/token, %.0f tokens/s\n",
                 double(info.state_floats_per_layer()) * gpu->layers() * 4 / 1e6, sync_s * 1e3, 1 / sync_s);
 
+    if (streams >= 2 && gpu->can_batch(streams)) {
+      const int B = streams;
+      std::vector<std::vector<float>> bstates(size_t(B), state0);
+      std::vector<std::vector<float>> blogits(size_t(B), std::vector<float>(size_t(info.n_vocab)));
+      std::vector<float*> sp, lp;
+      std::vector<uint64_t> gens;
+      std::vector<uint32_t> toks(static_cast<size_t>(B));
+      for (int b = 0; b < B; ++b) sp.push_back(bstates[size_t(b)].data()), lp.push_back(blogits[size_t(b)].data()), gens.push_back(uint64_t(100 + b));
+      std::vector<float> xb(size_t(B) * size_t(C));
+      auto embed_all = [&] {
+        for (int b = 0; b < B; ++b) arch->embed(toks[size_t(b)] = uint32_t((toks[size_t(b)] + 17 * b + 1) % info.n_vocab), xb.data() + size_t(b) * C);
+      };
+      embed_all();
+      gpu->eval_batch(xb.data(), B, sp.data(), gens.data(), nullptr, lp.data());  // records the step, uploads the states
+      gpu->time_decode_batch_steps(B, 4);
+      const double bstep = gpu->time_decode_batch_steps(B, decode);
+      std::printf("batched decode x%d (GPU replay x%d): %.3f ms/step, %.0f tokens/s aggregate (%.0f per stream), weights %.0f GB/s\n",
+                  B, decode, bstep * 1e3, B / bstep, 1 / bstep, gb / bstep);
+      for (int b = 0; b < B; ++b) gens[size_t(b)] += 1000;  // the replay moved the GPU slots on: upload again
+      gpu->eval_batch(xb.data(), B, sp.data(), gens.data(), nullptr, lp.data(), false);
+      t0 = now();
+      for (int i = 0; i < decode; ++i) {
+        embed_all();
+        gpu->eval_batch(xb.data(), B, sp.data(), gens.data(), nullptr, lp.data(), false);
+        for (int b = 0; b < B; ++b) toks[size_t(b)] = uint32_t(argmax(blogits[size_t(b)]));
+      }
+      const double bloop = (now() - t0) / decode;
+      std::printf("batched decode x%d (eval_batch loop, states on GPU): %.3f ms/step, %.0f tokens/s aggregate\n", B, bloop * 1e3,
+                  B / bloop);
+      const int n_b = std::min(decode, 32);
+      t0 = now();
+      for (int i = 0; i < n_b; ++i) {
+        embed_all();
+        gpu->eval_batch(xb.data(), B, sp.data(), gens.data(), nullptr, lp.data(), true);
+        for (int b = 0; b < B; ++b) toks[size_t(b)] = uint32_t(argmax(blogits[size_t(b)]));
+      }
+      const double bsync = (now() - t0) / n_b;
+      std::printf("batched decode x%d (eval_batch loop, states downloaded each step, %.1f MB): %.3f ms/step, %.0f tokens/s aggregate\n",
+                  B, double(info.state_floats_per_layer()) * gpu->layers() * 4 * B / 1e6, bsync * 1e3, B / bsync);
+    }
     if (do_profile) std::printf("%s", gpu->profile_decode(5).c_str());
     gpu.reset();
     if (do_check) {

@@ -50,17 +50,27 @@ struct GpuModel::Impl {
   VkCommandBuffer state_up = VK_NULL_HANDLE, state_down = VK_NULL_HANDLE;
   const float* resident = nullptr;  // the state vector whose GPU copy is current
   uint64_t resident_generation = 0;
+  // Batched decode: `batch_capacity` sequences' states (slot b = row b of a batched step), staging,
+  // logits of every row, what each slot holds, and the recorded steps by (B, with head).
+  uint32_t batch_capacity = 0;
+  std::unique_ptr<Buffer> batch_state, batch_host, batch_logits_host;
+  std::vector<std::pair<const float*, uint64_t>> slots;
+  std::map<std::pair<uint32_t, bool>, Step> batch_steps;
 
   ~Impl() {
     if (!device) return;
     vk().vkDeviceWaitIdle(device->handle());
     for (auto& [key, s] : steps) device->free_command_buffer(s.cb);
+    for (auto& [key, s] : batch_steps) device->free_command_buffer(s.cb);
     device->free_command_buffer(state_up);
     device->free_command_buffer(state_down);
   }
 
   Step& step(uint32_t T, bool with_head);
-  Step record_step(uint32_t T, bool with_head, VkQueryPool pool, uint32_t pool_size, std::vector<std::string>* labels);
+  Step& batch_step(uint32_t B, bool with_head);
+  void reserve_batch(uint32_t B);
+  Step record_step(uint32_t T, bool with_head, VkQueryPool pool, uint32_t pool_size, std::vector<std::string>* labels,
+                   bool batched = false);
   VkCommandBuffer record_copy(const Slice& src, const Slice& dst, uint64_t bytes);
 };
 
@@ -82,8 +92,42 @@ Step& GpuModel::Impl::step(uint32_t T, bool with_head) {
   return steps.emplace(key, std::move(s)).first->second;
 }
 
+Step& GpuModel::Impl::batch_step(uint32_t B, bool with_head) {
+  reserve_batch(B);
+  auto key = std::make_pair(B, with_head);
+  if (auto it = batch_steps.find(key); it != batch_steps.end()) return it->second;
+  Step s = record_step(B, with_head, VK_NULL_HANDLE, 0, nullptr, true);
+  return batch_steps.emplace(key, std::move(s)).first->second;
+}
+
+// Batch state slots for at least B sequences (zeroed); growing re-records the batched steps, which
+// hold the old buffer's address, and forgets what the slots held.
+void GpuModel::Impl::reserve_batch(uint32_t B) {
+  if (B <= batch_capacity) return;
+  const uint32_t cap = std::min(max_tokens, std::max(B, (B + 7) / 8 * 8));
+  vk().vkDeviceWaitIdle(device->handle());
+  for (auto& [key, s] : batch_steps) device->free_command_buffer(s.cb);
+  batch_steps.clear();
+  batch_state.reset();
+  batch_host.reset();
+  batch_state = std::make_unique<Buffer>(*device, state_bytes * cap, Buffer::Kind::Device);
+  batch_host = std::make_unique<Buffer>(*device, state_bytes * cap, Buffer::Kind::Host);
+  if (head) batch_logits_host = std::make_unique<Buffer>(*device, uint64_t(info.n_vocab) * 4 * cap, Buffer::Kind::Host);
+  VkCommandBuffer cb = device->allocate_command_buffer();
+  {
+    Recorder rec(*device, *pipelines, cb);
+    rec.begin();
+    rec.fill_zero(whole(*batch_state));
+    rec.end();
+  }
+  device->submit_and_wait(&cb, 1);
+  device->free_command_buffer(cb);
+  batch_capacity = cap;
+  slots.assign(cap, {nullptr, 0});
+}
+
 Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, uint32_t pool_size,
-                                 std::vector<std::string>* labels) {
+                                 std::vector<std::string>* labels, bool batched) {
   Step s;
   // Generous bound on the job table: no layer of any version has more than 16 matvec jobs.
   s.jobs = std::make_unique<Buffer>(*device, uint64_t(n + 1) * 16 * 112, Buffer::Kind::Device);
@@ -94,19 +138,34 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
     rec.begin();
     if (pool) rec.profile_into(pool, pool_size, labels);
     ops->set_job_table(whole(*s.jobs));
-    ops->begin(rec, T);
+    // Batched: row b is sequence b, its state in slot b of batch_state.
+    const uint64_t seq_floats = uint64_t(info.state_floats_per_layer()) * uint64_t(n);
+    if (batched && seq_floats * T >= (1ull << 32)) throw Error(ErrorCode::Internal, "batch state too large for 32-bit indices");
+    ops->begin(rec, T, batched ? uint32_t(seq_floats) : 0u);
     rec.barrier();
     rec.copy(whole(*x_in_host), ops->slice(x, uint64_t(T) * C), uint64_t(T) * C * 4);
     rec.barrier();
     const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
-    for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state->address() + uint64_t(l) * per_layer);
+    const VkDeviceAddress state_base = batched ? batch_state->address() : state->address();
+    for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state_base + uint64_t(l) * per_layer);
     rec.copy(ops->slice(x, uint64_t(T) * C), whole(*x_out_host), uint64_t(T) * C * 4);
     if (v_first_host) {
       const Act* vf = layers->v_first();
       rec.copy_rows(ops->slice(*vf, uint64_t(T) * vf->stride), uint64_t(vf->stride) * 4, whole(*v_first_host),
                     uint64_t(C) * 4, T, uint64_t(C) * 4);
     }
-    if (with_head) {
+    if (with_head && batched) {  // logits of every row
+      ops->begin(rec, T);
+      ops->set_label("head");
+      MixSpec norm;
+      norm.write_ln = true;
+      norm.ln = head_in;
+      ops->layer_norm_mix(x, T, ln_out_w.address, ln_out_b.address, C, 1e-5f, norm);
+      ops->matvec({{&head_w, head_in, logits}});
+      const uint64_t V = uint64_t(info.n_vocab);
+      rec.copy_rows(ops->slice(logits, uint64_t(T) * logits.stride), uint64_t(logits.stride) * 4, whole(*batch_logits_host),
+                    V * 4, T, V * 4);
+    } else if (with_head) {
       ops->begin(rec, 1);  // logits of the last token only
       ops->set_label("head");
       MixSpec norm;
@@ -215,6 +274,8 @@ void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, fl
   const int64_t C = m.info.n_embd;
   const bool upload = !(sync.generation != 0 && state == m.resident && sync.generation == m.resident_generation);
   m.resident = nullptr;  // until this call completes
+  for (auto& slot : m.slots)
+    if (slot.first == state) slot = {nullptr, 0};  // the batch copy falls behind this one
   if (v_first && m.v_first_host) v_first->resize(size_t(T * C));
   for (int64_t start = 0; start < T; start += m.max_tokens) {
     const uint32_t n = uint32_t(std::min<int64_t>(m.max_tokens, T - start));
@@ -243,6 +304,96 @@ void GpuModel::sync_state(float* state) {
   Impl& m = *impl_;
   m.device->submit_and_wait(&m.state_down, 1);
   std::memcpy(state, m.state_host->mapped(), m.state_bytes);
+}
+
+bool GpuModel::can_batch(int B) const {
+  return impl_->info.version_major == 7 && B >= 2 && uint32_t(B) <= impl_->max_tokens;
+}
+
+void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const uint64_t* generations, float* x_out,
+                          float* const* logits, bool download, std::vector<float>* v_first) {
+  Impl& m = *impl_;
+  if (!can_batch(B)) throw Error(ErrorCode::Internal, "eval_batch: no batched GPU path for this model or batch size");
+  const int64_t C = m.info.n_embd;
+  const bool want_logits = m.head && logits;
+  Step& s = m.batch_step(uint32_t(B), want_logits);
+  std::memcpy(m.x_in_host->mapped(), x_in, size_t(B * C) * 4);
+  // Uploads: every slot whose copy is not this sequence's current state, in one command buffer.
+  uint8_t* staging = static_cast<uint8_t*>(m.batch_host->mapped());
+  VkCommandBuffer up = VK_NULL_HANDLE, down = VK_NULL_HANDLE;
+  std::vector<int> upload;
+  for (int b = 0; b < B; ++b) {
+    const auto& slot = m.slots[size_t(b)];
+    if (!(generations[b] != 0 && slot.first == states[b] && slot.second == generations[b])) upload.push_back(b);
+    if (states[b] == m.resident) m.resident = nullptr;  // eval()'s copy falls behind this one
+  }
+  for (int b = B; b < int(m.slots.size()); ++b)
+    for (int k = 0; k < B; ++k)
+      if (m.slots[size_t(b)].first == states[k]) m.slots[size_t(b)] = {nullptr, 0};
+  VkCommandBuffer cbs[3];
+  uint32_t count = 0;
+  if (!upload.empty()) {
+    up = m.device->allocate_command_buffer();
+    Recorder rec(*m.device, *m.pipelines, up);
+    rec.begin();
+    rec.barrier();
+    for (int b : upload) {
+      std::memcpy(staging + uint64_t(b) * m.state_bytes, states[b], m.state_bytes);
+      rec.copy(sub(whole(*m.batch_host), uint64_t(b) * m.state_bytes, m.state_bytes),
+               sub(whole(*m.batch_state), uint64_t(b) * m.state_bytes, m.state_bytes), m.state_bytes);
+    }
+    rec.barrier();
+    rec.end();
+    cbs[count++] = up;
+  }
+  cbs[count++] = s.cb;
+  if (download) {
+    down = m.device->allocate_command_buffer();
+    Recorder rec(*m.device, *m.pipelines, down);
+    rec.begin();
+    rec.barrier();
+    rec.copy(whole(*m.batch_state), whole(*m.batch_host), m.state_bytes * uint64_t(B));
+    rec.barrier();
+    rec.end();
+    cbs[count++] = down;
+  }
+  for (int b = 0; b < B; ++b) m.slots[size_t(b)] = {nullptr, 0};  // until the step completes
+  try {
+    m.device->submit_and_wait(cbs, count);
+  } catch (...) {
+    if (up) m.device->free_command_buffer(up);
+    if (down) m.device->free_command_buffer(down);
+    throw;
+  }
+  if (up) m.device->free_command_buffer(up);
+  if (down) m.device->free_command_buffer(down);
+  if (x_out) std::memcpy(x_out, m.x_out_host->mapped(), size_t(B * C) * 4);
+  if (v_first && m.v_first_host) {
+    v_first->resize(size_t(B * C));
+    std::memcpy(v_first->data(), m.v_first_host->mapped(), size_t(B * C) * 4);
+  }
+  if (want_logits) {
+    const size_t V = size_t(m.info.n_vocab);
+    const float* src = static_cast<const float*>(m.batch_logits_host->mapped());
+    for (int b = 0; b < B; ++b)
+      if (logits[b]) std::memcpy(logits[b], src + size_t(b) * V, V * 4);
+  }
+  for (int b = 0; b < B; ++b) {
+    if (download) std::memcpy(states[b], staging + uint64_t(b) * m.state_bytes, m.state_bytes);
+    m.slots[size_t(b)] = {states[b], generations[b]};
+  }
+}
+
+double GpuModel::time_decode_batch_steps(int B, int n) {
+  Impl& m = *impl_;
+  if (!can_batch(B)) throw Error(ErrorCode::Internal, "time_decode_batch_steps: no batched GPU path");
+  Step& s = m.batch_step(uint32_t(B), m.head);
+  std::vector<VkCommandBuffer> cbs(size_t(std::max(1, n)), s.cb);
+  const auto t0 = std::chrono::steady_clock::now();
+  m.device->submit_and_wait(cbs.data(), uint32_t(cbs.size()));
+  const auto t1 = std::chrono::steady_clock::now();
+  for (auto& slot : m.slots) slot = {nullptr, 0};  // the slots moved on without their owners
+  return std::chrono::duration<double>(t1 - t0).count() / double(cbs.size());
 }
 
 double GpuModel::time_decode_steps(int n) {

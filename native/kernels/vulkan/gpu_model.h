@@ -62,6 +62,21 @@ class GpuModel {
   // Copies the GPU state of the offloaded layers into `state` (after eval with download = false).
   void sync_state(float* state);
 
+  // Batched decode: one token each of B sequences in one step (RWKV-7; 2 <= B <= max_tokens), so every
+  // weight is read once for all of them. x_in: B rows of C; states[b]: sequence b's whole CPU state
+  // vector; generations[b]: as StateSync::generation, per sequence (a sequence's GPU copy lives in slot
+  // b of a batch state buffer and its upload is skipped when slot b last held the same pointer and
+  // generation). x_out: B rows of C (may be x_in; null when not wanted); logits[b]: n_vocab floats of
+  // sequence b when runs_head() (null entries skipped); v_first as in eval(), B rows. download = false
+  // leaves the CPU states stale (benchmarks only: no sync call brings batch slots back). The batch
+  // slots and eval()'s single copy are kept apart: either path invalidates the other's copy of a
+  // state it advances.
+  bool can_batch(int B) const;
+  void eval_batch(const float* x_in, int B, float* const* states, const uint64_t* generations, float* x_out,
+                  float* const* logits, bool download = true, std::vector<float>* v_first = nullptr);
+  // Like time_decode_steps for the batched step of B sequences: seconds per step (B tokens).
+  double time_decode_batch_steps(int B, int n);
+
   // Decode timing helper for benchmarks: replays the one-token step `n` times back to back in one
   // submission (same input x, state evolving on the GPU) and returns seconds per step.
   double time_decode_steps(int n);

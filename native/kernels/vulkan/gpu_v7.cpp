@@ -26,6 +26,7 @@ struct WkvPC {
   uint64_t r, k, v, wl, al, g, vl, vfirst, params, state, y;
   uint32_t H, T, stride, flags;
   float eps;
+  uint32_t state_stride;  // batched decode: floats between sequences' states (wkv7.comp)
 };
 
 class GpuV7 final : public GpuLayers {
@@ -121,9 +122,10 @@ class GpuV7 final : public GpuLayers {
     pc.y = ops.addr(y);
     pc.H = uint32_t(info_.n_head), pc.T = T, pc.stride = r.stride, pc.flags = l == 0 ? 1u : 0u;
     pc.eps = info_.group_norm_eps;
+    pc.state_stride = ops.seq_state_stride();
     const uint32_t S = uint32_t(info_.head_size);
     ops.set_label("att.wkv7");
-    ops.dispatch("wkv7", {S, S}, pc, pc.H);
+    ops.dispatch("wkv7", {S, S}, pc, pc.H * (pc.state_stride ? T : 1u));
     ops.barrier();
     ops.set_label("att.output");
     ops.matvec({{&L.output, y, x, Epilogue::Add}});

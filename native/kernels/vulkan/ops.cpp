@@ -58,7 +58,9 @@ struct MixPC {
   uint32_t n_mix, mode, mix_plane, flags;
   float eps;
   uint32_t split;
+  uint32_t state_stride;
 };
+static_assert(sizeof(MixPC) <= 128, "push constants");
 
 constexpr uint32_t kMatvecThreads = 128;
 
@@ -116,9 +118,10 @@ void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDevic
     barrier();
     return;
   }
-  if (rows == 1) {  // one token: norm and shift in one dispatch
+  if (rows == 1 || seq_stride_ != 0) {  // one token (per sequence): norm and shift in one dispatch
     pc.flags = 2u | (m.write_ln ? 1u : 0u) | (m.write_sx ? 4u : 0u);
-    dispatch("layer_norm", {threads}, pc, pc.split);
+    pc.state_stride = seq_stride_;
+    dispatch("layer_norm", {threads}, pc, rows * pc.split);
     barrier();
     return;
   }

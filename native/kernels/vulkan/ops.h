@@ -66,7 +66,10 @@ class Ops {
   Ops(Device& device, Pipelines& pipelines, const ScratchPlan& plan, const Slice& scratch, const Slice& act_q,
       const Slice& act_d);
 
-  void begin(Recorder& rec, uint32_t T) { rec_ = &rec, T_ = T; }
+  // seq_state_stride != 0: batched decode, the T rows are one token each of T sequences whose states
+  // lie seq_state_stride floats apart (token shift and WKV per row); 0: T tokens of one sequence.
+  void begin(Recorder& rec, uint32_t T, uint32_t seq_state_stride = 0) { rec_ = &rec, T_ = T, seq_stride_ = seq_state_stride; }
+  uint32_t seq_state_stride() const { return seq_stride_; }
   Recorder& rec() { return *rec_; }
   uint32_t T() const { return T_; }
   VkDeviceAddress addr(const Act& a) const { return scratch_.address + a.offset * 4; }
@@ -101,6 +104,7 @@ class Ops {
   std::vector<uint8_t> jobs_;
   Recorder* rec_ = nullptr;
   uint32_t T_ = 1;
+  uint32_t seq_stride_ = 0;
   std::string prefix_;
   std::vector<std::unique_ptr<std::string>> label_store_;  // stable C strings for Recorder labels
 };

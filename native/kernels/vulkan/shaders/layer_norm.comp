@@ -4,7 +4,9 @@
 // statistics (the row is small and cached) and writes only its share of the channels, so one token's
 // norm is spread over several multiprocessors instead of serialising on one. With flag 2 (one token)
 // the token shift follows in the same dispatch: each invocation mixes the channels it normed with the
-// shift state and then replaces the state, so no other invocation reads a channel it writes.
+// shift state and then replaces the state, so no other invocation reads a channel it writes. Batched
+// decode (flag 2 with several rows): each row is one token of its own sequence, with its own state
+// `state_stride` floats after the previous row's.
 #define WANT_WG_SUM
 #include "common.glsl"
 #include "mix.glsl"
@@ -31,8 +33,9 @@ void main() {
     const float cur = (pc.x.v[base + i] - mean) * inv * pc.w.v[i] + pc.b.v[i];
     if ((pc.flags & 1u) != 0u) pc.ln.v[row * pc.ln_stride + i] = cur;
     if ((pc.flags & 2u) != 0u) {
-      write_mixes(0u, i, cur, pc.state.v[i]);
-      pc.state.v[i] = cur;
+      const uint si = row * pc.state_stride + i;
+      write_mixes(row, i, cur, pc.state.v[si]);
+      pc.state.v[si] = cur;
     }
   }
 }

@@ -12,9 +12,10 @@ layout(push_constant) uniform PC {
   Floats state;    // (C) token-shift state: read for token 0, replaced by the last token's normed row
   Floats sx_out;   // (T, ln_stride) prev - cur, for v6's ddlerp (flag 4)
   uint C, rows, x_stride, out_stride, ln_stride;
-  uint n_mix, mode, mix_plane, flags;  // flags: 1 write ln, 2 fuse the token shift (rows == 1), 4 write sx
+  uint n_mix, mode, mix_plane, flags;  // flags: 1 write ln, 2 fuse the token shift (one token per sequence), 4 write sx
   float eps;
   uint split;      // layer_norm: workgroups per row, each writing 1/split of the channels
+  uint state_stride;  // flag 2 with rows > 1: each row is its own sequence (one token each), floats apart
 } pc;
 
 void write_mixes(uint t, uint i, float cur, float prev) {

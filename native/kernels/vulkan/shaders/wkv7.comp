@@ -26,21 +26,25 @@ layout(push_constant) uniform PC {
   Floats y;         // (T, stride) out
   uint H, T, stride, flags;  // flags: 1 = layer 0
   float eps;
+  uint state_stride;  // 0: the T rows are one sequence. Else batched decode: row b is one token of
+                      // sequence b, whose state is b * state_stride floats after `state`; H*T workgroups
 } pc;
 
 shared float sh_r[S], sh_w[S], sh_kt[S], sh_nkk[S], sh_kka[S];
 
 void main() {
-  const uint h = gl_WorkGroupID.x, i = gl_LocalInvocationID.x;
+  const uint h = gl_WorkGroupID.x % pc.H, seq = gl_WorkGroupID.x / pc.H, i = gl_LocalInvocationID.x;
   const uint C = pc.H * S, c = h * S + i;
-  const uint sbase = h * S * S + i * S;
+  const bool batched = pc.state_stride != 0u;
+  const uint sbase = (batched ? seq * pc.state_stride : 0u) + h * S * S + i * S;
+  const uint t_begin = batched ? seq : 0u, t_end = batched ? seq + 1u : pc.T;
   float st[S];
   for (uint j = 0; j < S; ++j) st[j] = pc.state.v[sbase + j];
   const float w0 = pc.params.v[c], a0 = pc.params.v[C + c], v0 = pc.params.v[2u * C + c];
   const float k_k = pc.params.v[3u * C + c], k_a = pc.params.v[4u * C + c], r_k = pc.params.v[5u * C + c];
   const float lnw = pc.params.v[6u * C + c], lnb = pc.params.v[7u * C + c];
 
-  for (uint t = 0; t < pc.T; ++t) {
+  for (uint t = t_begin; t < t_end; ++t) {
     const uint o = t * pc.stride + c;
     const float r = pc.r.v[o], k = pc.k.v[o];
     float v = pc.v.v[o];
