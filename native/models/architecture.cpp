@@ -94,6 +94,8 @@ std::unique_ptr<Architecture> make_architecture(const TensorIndex& index, const 
     if (info.n_head <= 0 || C % info.n_head != 0)
       throw Error(ErrorCode::Shape, label + ": head count " + std::to_string(info.n_head) + " does not divide n_embed " + std::to_string(C));
     info.head_size = int(C / info.n_head);
+    if (info.head_size > 256)  // the WKV kernels keep a head's vectors on the stack
+      throw Error(ErrorCode::Shape, label + ": head size " + std::to_string(info.head_size) + " is larger than 256");
   }
   info.ffn_size = int(w.get("blocks.0.ffn.key.weight").rows());
   info.group_norm_eps = info.version_major == 5 ? 1e-5f : 64e-5f;

@@ -2,9 +2,19 @@
 
 #include <functional>
 
+// The recurrences run once per head per token: with S = 64 that is 4096 state elements each time, so
+// they must vectorise. The engine's generic code is built for baseline x86-64; target_clones also
+// compiles AVX-512 and AVX2 versions of these loops and picks one at load time (GCC ifunc).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define RWKV_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RWKV_SIMD_CLONES
+#endif
+
 namespace rwkv {
 
 namespace {
+
 // Heads run in parallel only when there is enough work to beat the hand-off (not for tiny models).
 void for_each_head(ThreadPool& pool, int64_t H, int64_t work, const std::function<void(int64_t)>& fn) {
   if (work < 64 * 1024) {
@@ -13,6 +23,61 @@ void for_each_head(ThreadPool& pool, int64_t H, int64_t work, const std::functio
     pool.run(H, [&](int64_t h, int) { fn(h); });
   }
 }
+
+constexpr int kLanes = 16;  // partial sums: a fixed order the compiler can keep in one vector register
+
+// One token, one head of v5/v6: y[j] = sum_i r[i]*(u[i]*k[i]*v[j] + S[i][j]); S[i][j] = w[i]*S[i][j] + k[i]*v[j].
+RWKV_SIMD_CLONES
+void wkv5_6_step(int64_t S, float* __restrict st, const float* __restrict r, const float* __restrict k,
+                 const float* __restrict v, const float* __restrict w, const float* __restrict u, float* __restrict y) {
+  for (int64_t j = 0; j < S; ++j) y[j] = 0;
+  for (int64_t i = 0; i < S; ++i) {
+    float* __restrict row = st + i * S;
+    const float ri = r[i], ki = k[i], wi = w[i], uki = u[i] * ki;
+    for (int64_t j = 0; j < S; ++j) {
+      y[j] += ri * (uki * v[j] + row[j]);
+      row[j] = wi * row[j] + ki * v[j];
+    }
+  }
+}
+
+// One token, one head of v7: sa = sum_j S[i][j]*(-kk[j]); S[i][j] = S[i][j]*w[j] + v[i]*k[j] + sa*kk[j]*a[j];
+// y[i] = sum_j S[i][j]*r[j].
+RWKV_SIMD_CLONES
+void wkv7_step(int64_t S, float* __restrict st, const float* __restrict r, const float* __restrict w,
+               const float* __restrict k, const float* __restrict v, const float* __restrict kk,
+               const float* __restrict a, float* __restrict y) {
+  float kka[256];  // κ̂·a, once per token (S <= 256 checked by the caller)
+  for (int64_t j = 0; j < S; ++j) kka[j] = kk[j] * a[j];
+  for (int64_t i = 0; i < S; ++i) {
+    float* __restrict row = st + i * S;
+    float part[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= S; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) part[l] += row[j + l] * kk[j + l];
+    float sa = 0;
+    for (int l = 0; l < kLanes; ++l) sa += part[l];
+    for (; j < S; ++j) sa += row[j] * kk[j];
+    sa = -sa;
+    const float vi = v[i];
+    float ypart[kLanes] = {};
+    j = 0;
+    for (; j + kLanes <= S; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        const float nv = row[j + l] * w[j + l] + vi * k[j + l] + sa * kka[j + l];
+        row[j + l] = nv;
+        ypart[l] += nv * r[j + l];
+      }
+    float yi = 0;
+    for (int l = 0; l < kLanes; ++l) yi += ypart[l];
+    for (; j < S; ++j) {
+      row[j] = row[j] * w[j] + vi * k[j] + sa * kka[j];
+      yi += row[j] * r[j];
+    }
+    y[i] = yi;
+  }
+}
+
 }  // namespace
 
 void wkv5_6(const WkvArgs& a, ThreadPool& pool) {
@@ -21,22 +86,8 @@ void wkv5_6(const WkvArgs& a, ThreadPool& pool) {
     float* st = a.state + h * S * S;
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t o = t * C + h * S;
-      const float* r = a.r + o;
-      const float* k = a.k + o;
-      const float* v = a.v + o;
-      const float* w = (a.w_per_token ? a.w_per_token + o : a.w_fixed + h * S);
-      const float* u = a.u + h * S;
-      float* y = a.y + o;
-      for (int64_t j = 0; j < S; ++j) y[j] = 0;
-      for (int64_t i = 0; i < S; ++i) {
-        float* row = st + i * S;
-        const float ri = r[i], ki = k[i], wi = w[i], uki = u[i] * ki;
-        for (int64_t j = 0; j < S; ++j) {
-          const float kv = ki * v[j];
-          y[j] += ri * (uki * v[j] + row[j]);
-          row[j] = wi * row[j] + kv;
-        }
-      }
+      const float* w = a.w_per_token ? a.w_per_token + o : a.w_fixed + h * S;
+      wkv5_6_step(S, st, a.r + o, a.k + o, a.v + o, w, a.u + h * S, a.y + o);
     }
   });
 }
@@ -47,25 +98,7 @@ void wkv7(const Wkv7Args& a, ThreadPool& pool) {
     float* st = a.state + h * S * S;
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t o = t * C + h * S;
-      const float* r = a.r + o;
-      const float* w = a.w + o;
-      const float* k = a.k + o;
-      const float* v = a.v + o;
-      const float* kk = a.kk + o;
-      const float* aa = a.a + o;
-      float* y = a.y + o;
-      for (int64_t i = 0; i < S; ++i) {
-        float* row = st + i * S;
-        float sa = 0;
-        for (int64_t j = 0; j < S; ++j) sa -= row[j] * kk[j];
-        float yi = 0;
-        const float vi = v[i];
-        for (int64_t j = 0; j < S; ++j) {
-          row[j] = row[j] * w[j] + vi * k[j] + sa * (kk[j] * aa[j]);
-          yi += row[j] * r[j];
-        }
-        y[i] = yi;
-      }
+      wkv7_step(S, st, a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o);
     }
   });
 }
