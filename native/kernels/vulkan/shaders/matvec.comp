@@ -56,7 +56,10 @@ layout(push_constant) uniform PC {
 
 shared float partial_sums[128];
 
-const uint TT = 4;  // tokens per pass over a row when T > 1 (accumulators held in registers)
+// Tokens per pass over a row when T > 1 (accumulators held in registers): each weight unit is loaded
+// and decoded once per pass and used for all of them, so a batched decode step of up to 16 sequences
+// reads every weight once, like one token does.
+const uint TT = 16;
 
 // Epilogues, fused so the result is written once: 0 y = d, 1 tanh, 2 sigmoid, 3 relu², 4 y += d,
 // 5 y += d * aux0 (gated residual), 6 silu, 7 ddlerp: y = aux0 + aux1 * (aux2[row] + d).
@@ -96,24 +99,42 @@ int sum_s(uint b) {
 // Four Q5 high bits (h & 15) moved to bit 4 of each byte.
 uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
 
-// One block's contribution: weight block k of this row against activation block (x0, x1, xds).
-float block_dot(Job jb, uint row, uint k, uvec4 x0, uvec4 x1, vec2 xds) {
+// Weight block k of a row, loaded and decoded: Q8_0 a, b = the 32 int8; Q4/Q5 a = q[0..15], b = q[16..31]
+// as unsigned bytes (high bits merged); dm = (d, m).
+struct WUnit {
+  uvec4 a, b;
+  vec2 dm;
+};
+WUnit load_unit(Job jb, uint row, uint k) {
   const uint blk = row * jb.w_row_blocks + k;
-  const uint s = jb.ws.v[blk];
-  const vec2 dm = unpackHalf2x16(s);
+  WUnit u;
+  u.dm = unpackHalf2x16(jb.ws.v[blk]);
 #if DTYPE == 9
-  const uvec4 w0 = jb.w.v[row * jb.w_row_units + k * 2u], w1 = jb.w.v[row * jb.w_row_units + k * 2u + 1u];
+  u.a = jb.w.v[row * jb.w_row_units + k * 2u];
+  u.b = jb.w.v[row * jb.w_row_units + k * 2u + 1u];
+#else
+  const uvec4 q = jb.w.v[row * jb.w_row_units + k];
+  u.a = q & 0x0F0F0F0Fu;
+  u.b = (q >> 4) & 0x0F0F0F0Fu;
+#if DTYPE == 7 || DTYPE == 8
+  const uint h = jb.wh.v[blk];
+  u.a |= uvec4(spread4(h), spread4(h >> 4), spread4(h >> 8), spread4(h >> 12));
+  u.b |= uvec4(spread4(h >> 16), spread4(h >> 20), spread4(h >> 24), spread4(h >> 28));
+#endif
+#endif
+  return u;
+}
+
+// One block's contribution: a decoded weight block against activation block (x0, x1, xds).
+float unit_block_dot(WUnit u, uvec4 x0, uvec4 x1, vec2 xds) {
+  const vec2 dm = u.dm;
+#if DTYPE == 9
+  const uvec4 w0 = u.a, w1 = u.b;
   const int isum = dot_ss(w0.x, x0.x) + dot_ss(w0.y, x0.y) + dot_ss(w0.z, x0.z) + dot_ss(w0.w, x0.w) +
                    dot_ss(w1.x, x1.x) + dot_ss(w1.y, x1.y) + dot_ss(w1.z, x1.z) + dot_ss(w1.w, x1.w);
   return dm.x * xds.x * float(isum);
 #else
-  const uvec4 q = jb.w.v[row * jb.w_row_units + k];
-  uvec4 lo = q & 0x0F0F0F0Fu, hi = (q >> 4) & 0x0F0F0F0Fu;
-#if DTYPE == 7 || DTYPE == 8
-  const uint h = jb.wh.v[blk];
-  lo |= uvec4(spread4(h), spread4(h >> 4), spread4(h >> 8), spread4(h >> 12));
-  hi |= uvec4(spread4(h >> 16), spread4(h >> 20), spread4(h >> 24), spread4(h >> 28));
-#endif
+  const uvec4 lo = u.a, hi = u.b;
   int isum = dot_us(lo.x, x0.x) + dot_us(lo.y, x0.y) + dot_us(lo.z, x0.z) + dot_us(lo.w, x0.w) +
              dot_us(hi.x, x1.x) + dot_us(hi.y, x1.y) + dot_us(hi.z, x1.z) + dot_us(hi.w, x1.w);
 #if DTYPE == 2 || DTYPE == 7
@@ -124,6 +145,9 @@ float block_dot(Job jb, uint row, uint k, uvec4 x0, uvec4 x1, vec2 xds) {
   return dm.x * xds.x * float(isum) + dm.y * xds.y;  // Q4_1 / Q5_1: + m * s
 #endif
 #endif
+}
+float block_dot(Job jb, uint row, uint k, uvec4 x0, uvec4 x1, vec2 xds) {
+  return unit_block_dot(load_unit(jb, row, k), x0, x1, xds);
 }
 
 // Activations quantized by this workgroup (fuse_quant): one token's input, at most MAX_XBLOCKS blocks.
@@ -138,7 +162,12 @@ float block_dot_shared(Job jb, uint row, uint k) {
   return block_dot(jb, row, k, sh_xq[k * 2u], sh_xq[k * 2u + 1u], sh_xd[k]);
 }
 #define UNITS(jb) ((jb).cols / 32u)
-#define DOT(jb, row, k, t) block_dot_global(jb, row, k, ((t) * (jb).x_stride) / 32u + (k))
+#define LOADW(jb, row, k) load_unit(jb, row, k)
+float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
+  const uint xb = (t * jb.x_stride) / 32u + k;
+  return unit_block_dot(u, jb.xq.v[xb * 2u], jb.xq.v[xb * 2u + 1u], jb.xd.v[xb]);
+}
+#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
 #define DOT1(jb, row, k) (pc.fuse_quant != 0u ? block_dot_shared(jb, row, k) : block_dot_global(jb, row, k, k))
 
 #elif DTYPE == 1
@@ -150,8 +179,24 @@ float unit_dot(Job jb, uint row, uint k, uint t) {
   const vec4 b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
   return dot(a, x4.v[xb]) + dot(b, x4.v[xb + 1u]);
 }
+struct WUnit {
+  vec4 a, b;
+};
+WUnit load_unit(Job jb, uint row, uint k) {
+  const uvec4 w = jb.w.v[row * jb.w_row_units + k];
+  WUnit u;
+  u.a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+  u.b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+  return u;
+}
+float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
+  Vec4s x4 = Vec4s(jb.x);
+  const uint xb = (t * jb.x_stride) / 4u + 2u * k;
+  return dot(u.a, x4.v[xb]) + dot(u.b, x4.v[xb + 1u]);
+}
 #define UNITS(jb) (((jb).cols + 7u) / 8u)
-#define DOT(jb, row, k, t) unit_dot(jb, row, k, t)
+#define LOADW(jb, row, k) load_unit(jb, row, k)
+#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
 #define DOT1(jb, row, k) unit_dot(jb, row, k, 0u)
 
 #else  // F32
@@ -160,8 +205,21 @@ float unit_dot(Job jb, uint row, uint k, uint t) {
   Vec4s x4 = Vec4s(jb.x);
   return dot(w, x4.v[(t * jb.x_stride) / 4u + k]);
 }
+struct WUnit {
+  vec4 a;
+};
+WUnit load_unit(Job jb, uint row, uint k) {
+  WUnit u;
+  u.a = uintBitsToFloat(jb.w.v[row * jb.w_row_units + k]);
+  return u;
+}
+float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
+  Vec4s x4 = Vec4s(jb.x);
+  return dot(u.a, x4.v[(t * jb.x_stride) / 4u + k]);
+}
 #define UNITS(jb) (((jb).cols + 3u) / 4u)
-#define DOT(jb, row, k, t) unit_dot(jb, row, k, t)
+#define LOADW(jb, row, k) load_unit(jb, row, k)
+#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
 #define DOT1(jb, row, k) unit_dot(jb, row, k, 0u)
 #endif
 
@@ -229,9 +287,11 @@ void main() {
       const uint nt = min(TT, pc.T - t0);
       float acc[TT];
       for (uint i = 0; i < TT; ++i) acc[i] = 0.0;
-      for (uint k = lane; k < units; k += step)
+      for (uint k = lane; k < units; k += step) {
+        const WUnit u = LOADW(jb, r, k);
         for (uint i = 0; i < TT; ++i)
-          if (i < nt) acc[i] += DOT(jb, r, k, t0 + i);
+          if (i < nt) acc[i] += DOTW(jb, u, k, t0 + i);
+      }
       for (uint i = 0; i < nt; ++i) {
         const float s = subgroupAdd(acc[i]);
         if (subgroupElect()) finish(jb, t0 + i, r, s);
