@@ -64,11 +64,19 @@ class AsyncTask : public Napi::AsyncWorker {
   std::string message_, code_;
 };
 
-// A Float32Array that owns a moved-in vector (no copy of large states and logits).
+// A Float32Array that owns a moved-in vector (no copy of large states and logits). V8 is told about the
+// memory, so that a loop making 12 MB states lets the garbage collector run in time.
 inline Napi::Float32Array to_float32_array(Napi::Env env, std::vector<float>&& v) {
   auto* owned = new std::vector<float>(std::move(v));
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, owned->data(), owned->size() * sizeof(float),
-                                                 [](Napi::Env, void*, std::vector<float>* p) { delete p; }, owned);
+  const int64_t bytes = int64_t(owned->size() * sizeof(float));
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(
+      env, owned->data(), size_t(bytes),
+      [](Napi::Env env, void*, std::vector<float>* p) {
+        Napi::MemoryManagement::AdjustExternalMemory(env, -int64_t(p->size() * sizeof(float)));
+        delete p;
+      },
+      owned);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   return Napi::Float32Array::New(env, owned->size(), buf, 0);
 }
 
