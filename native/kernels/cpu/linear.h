@@ -1,8 +1,8 @@
 // Linear: y = W·x for one token, Y = X·Wᵀ for T tokens, spread over the model's thread pool.
-// One token: the row kernels (memory-bound; every row read once). Several tokens: quantized weights
-// go through the same row kernels over all tokens at once (each row read once for T tokens, bit-identical
-// to one token at a time); float weights go to OpenBLAS sgemm tile by tile (compute-bound), F16 tiles
-// widened to float first.
+// One token: the row kernels (memory-bound; every row read once). Several tokens: the same kernels
+// over all tokens at once (each row read once for T tokens, bit-identical to one token at a time). On
+// CPUs without the AVX-512 kernels, float weights go to OpenBLAS sgemm instead, tile by tile (F16 tiles
+// widened to float first), since the plain reference kernels are far slower there.
 #pragma once
 #include <cstdint>
 #include <vector>
