@@ -111,7 +111,9 @@ void run_job(std::shared_ptr<Job> job) {
   GenerationEvents events;
   events.on_text = [&job](const std::string& text) {
     auto* chunk = new std::string(text);
-    job->tsfn.BlockingCall(chunk, [job](Napi::Env env, Napi::Function callback, std::string* s) {
+    // Non-blocking: the generation goes on while JS handles the chunk (the queue is unbounded and keeps
+    // order), so a busy main thread never holds up the decode batch of every other stream.
+    job->tsfn.NonBlockingCall(chunk, [job](Napi::Env env, Napi::Function callback, std::string* s) {
       std::unique_ptr<std::string> owned(s);
       if (!job->callback_error.IsEmpty()) return;  // already failed: drop later chunks
       callback.Call({Napi::String::New(env, *owned)});

@@ -27,7 +27,7 @@ void DecodeBatcher::step(uint32_t token, float* state, float* logits, uint64_t g
     if (!running_) {
       // Leader: wait until every decoder has queued (they are sampling their next token, which takes
       // microseconds), but never long: a decoder may be busy elsewhere (a prompt chunk, a callback).
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
       cv_.wait_until(lock, deadline, [&] { return int(queue_.size()) >= decoders_ || me.done || running_; });
       if (me.done) break;
       if (running_ || queue_.empty()) continue;  // another leader took over while we waited

@@ -1,5 +1,6 @@
 // rwkv_gpu_bench: decode and prefill speed of the Vulkan backend on one model file, and (--check) its
-// logits against the CPU path.
+// logits against the CPU path (one sequence; on RWKV-7 also 16 sequences batched, against the CPU and
+// against the GPU one sequence at a time).
 //   rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N] [--bandwidth GB/s]
 //                  [--streams B] [--check] [--profile]
 // Decode is reported three ways: the GPU's own time per step (one submission of N replays), a decode
