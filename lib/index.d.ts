@@ -16,7 +16,7 @@ export interface RWKVConfig {
   gpuDevice?: number;
   /** completions that may run at once; more wait in a fair queue */
   concurrent?: number | 'auto';
-  /** prompt tokens per sequence pass (default 64) */
+  /** prompt tokens per sequence pass (default 128) */
   batchSize?: number;
   /** cached prompt states (LRU entries); 0 or false disables the cache */
   stateCacheSize?: number | false;

@@ -68,7 +68,7 @@ class Model {
   // `logits` is not null (n_vocab floats). n == 0 leaves everything unchanged.
   // Long inputs are processed in chunks of up to max_chunk tokens, each as one sequence pass.
   // Throws Error(E_ARGUMENT) for a token id >= n_vocab, before touching the state.
-  void eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk = 64);
+  void eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk = 128);
 
   // Layers running on the GPU (0: none) and the device's name ("" when none).
   int gpu_layers() const;

@@ -6,7 +6,7 @@
 // Modes:
 //   model     load time (setup() wall time, median of loadRuns), decode tok/s (one eval() call per token
 //             from a primed state), prefill tok/s (one eval() call of `prefill` tokens from the initial
-//             state; the engine splits it into 64-token sequence passes), peak RSS (VmHWM) at the end.
+//             state; the engine splits it into 128-token sequence passes), peak RSS (VmHWM) at the end.
 //   overhead  µs per eval() call of one token on a tiny model (per-call cost of the addon and JS).
 //   baseline  VmHWM of a process that has loaded the addon and the tokenizer, no model.
 const fs = require('fs');
@@ -96,7 +96,7 @@ async function modelMode(cfg, RWKV) {
   }
 
   if (cfg.prefill > 0 && cfg.prefillBudgetS > 0) {
-    // One 64-token pass (one chunk) estimates the time of the whole prompt.
+    // One 128-token pass (one chunk) estimates the time of the whole prompt.
     const t0 = now();
     await model.eval(tokens(64, V, 4));
     const est = ((now() - t0) * cfg.prefill) / 64;

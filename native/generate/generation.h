@@ -30,7 +30,7 @@ struct GenerationRequest {
   int max_tokens = 64;                 // 0: only feed the prompt
   std::vector<std::string> stop;
   std::vector<uint32_t> stop_tokens;
-  size_t batch_size = 64;              // prompt tokens per sequence pass
+  size_t batch_size = 128;             // prompt tokens per sequence pass
   bool use_cache = true;               // look up and store states (ignored when there is no cache or when mixing)
   bool pin_prompt = false;             // cache the prompt's state as a pinned entry (preloadPrompt)
 };
