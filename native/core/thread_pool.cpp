@@ -12,9 +12,9 @@
 namespace rwkv {
 
 namespace {
-// About 50-100 µs of spinning: long enough to bridge the gap between the kernels of one token,
+// A few µs of spinning: enough to bridge the gap between the kernels of one token,
 // short enough that an idle pool falls asleep almost at once.
-constexpr int kSpinIterations = 20000;
+constexpr int kSpinIterations = 500;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
