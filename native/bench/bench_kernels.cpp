@@ -224,7 +224,7 @@ void BM_Wkv5_6(benchmark::State& state) {
                            v = random_floats(size_t(T * kC), 8), u = random_floats(size_t(kC), 9);
   std::vector<float> w(size_t(T * kC), 0.95f), y(size_t(T * kC)), st(size_t(kH * kS * kS), 0.0f);
   ThreadPool pool(kThreads);
-  WkvArgs a{kH, kS, T, r.data(), k.data(), v.data(), w.data(), nullptr, u.data(), y.data(), st.data()};
+  const std::vector<WkvArgs> a{{kH, kS, T, r.data(), k.data(), v.data(), w.data(), nullptr, u.data(), y.data(), st.data()}};
   for (auto _ : state) {
     wkv5_6(a, pool);
     benchmark::DoNotOptimize(y.data());
@@ -246,7 +246,7 @@ void BM_Wkv7(benchmark::State& state) {
   }
   std::vector<float> w(size_t(T * kC), 0.95f), a(size_t(T * kC), 0.5f), y(size_t(T * kC)), st(size_t(kH * kS * kS), 0.0f);
   ThreadPool pool(kThreads);
-  Wkv7Args args{kH, kS, T, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y.data(), st.data()};
+  const std::vector<Wkv7Args> args{{kH, kS, T, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y.data(), st.data()}};
   for (auto _ : state) {
     wkv7(args, pool);
     benchmark::DoNotOptimize(y.data());

@@ -11,6 +11,7 @@
 #include "kernels/cpu/linear.h"
 #include "models/model_info.h"
 #include "models/weight_binder.h"
+#include "models/wkv.h"
 
 namespace rwkv {
 
@@ -59,6 +60,8 @@ struct Workspace {
   cpu::Linear linear;
   Arena arena;
   std::vector<float> v_first;  // RWKV-7: the first layer's v, for every token of the pass
+  std::vector<WkvArgs> wkv_args;    // per sequence, reused so the hot path does not allocate
+  std::vector<Wkv7Args> wkv7_args;
 };
 
 class Architecture {

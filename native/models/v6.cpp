@@ -130,11 +130,13 @@ class ArchitectureV6 final : public Architecture {
     for (int64_t t = 0; t < T; ++t)
       for (int64_t i = 0; i < C; ++i) decay[t * C + i] = std::exp(-std::exp(L.time_decay[i] + decay[t * C + i]));
 
+    ws.wkv_args.clear();
     for (const SeqSpan& seq : batch.seqs) {
       const int64_t o = seq.start * C;
       WkvArgs args{info_.n_head, info_.head_size, seq.len, r + o, k + o, v + o, decay + o, nullptr, L.first.data(), y + o, seq.state + 2 * C};
-      wkv5_6(args, ws.pool);
+      ws.wkv_args.push_back(args);
     }
+    wkv5_6(ws.wkv_args, ws.pool);
     for (int64_t t = 0; t < T; ++t)
       cpu::group_norm(y + t * C, L.ln_x_w.data(), L.ln_x_b.data(), info_.n_head, info_.head_size, info_.group_norm_eps, y + t * C);
     for (size_t i = 0; i < TC; ++i) y[i] *= g[i];

@@ -163,11 +163,13 @@ class ArchitectureV7 final : public Architecture {
       }
     }
 
+    ws.wkv7_args.clear();
     for (const SeqSpan& seq : batch.seqs) {
       const int64_t o = seq.start * C;
       Wkv7Args args{H, S, seq.len, r + o, w + o, k + o, v + o, kk + o, iclr + o, y + o, seq.state + 2 * C};
-      wkv7(args, ws.pool);
+      ws.wkv7_args.push_back(args);
     }
+    wkv7(ws.wkv7_args, ws.pool);
 
     for (int64_t t = 0; t < T; ++t) {
       float* yt = y + t * C;

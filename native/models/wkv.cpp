@@ -15,15 +15,6 @@ namespace rwkv {
 
 namespace {
 
-// Heads run in parallel only when there is enough work to beat the hand-off (not for tiny models).
-void for_each_head(ThreadPool& pool, int64_t H, int64_t work, const std::function<void(int64_t)>& fn) {
-  if (work < 64 * 1024) {
-    for (int64_t h = 0; h < H; ++h) fn(h);
-  } else {
-    pool.run(H, [&](int64_t h, int) { fn(h); });
-  }
-}
-
 constexpr int kLanes = 16;  // partial sums: a fixed order the compiler can keep in one vector register
 
 // One token, one head of v5/v6: y[j] = sum_i r[i]*(u[i]*k[i]*v[j] + S[i][j]); S[i][j] = w[i]*S[i][j] + k[i]*v[j].
@@ -80,9 +71,22 @@ void wkv7_step(int64_t S, float* __restrict st, const float* __restrict r, const
 
 }  // namespace
 
-void wkv5_6(const WkvArgs& a, ThreadPool& pool) {
-  const int64_t C = a.H * a.S, S = a.S;
-  for_each_head(pool, a.H, a.H * S * S * a.T, [&](int64_t h) {
+// Runs fn(seq, head) for every pair, in parallel when the total work beats the hand-off.
+template <class Args, class Fn>
+void for_each_seq_head(const std::vector<Args>& seqs, ThreadPool& pool, Fn&& fn) {
+  int64_t work = 0;
+  for (const Args& a : seqs) work += a.H * a.S * a.S * a.T;
+  const int64_t H = seqs.empty() ? 0 : seqs[0].H, tasks = int64_t(seqs.size()) * H;
+  if (work < 64 * 1024) {
+    for (int64_t t = 0; t < tasks; ++t) fn(seqs[size_t(t / H)], t % H);
+  } else {
+    pool.run(tasks, [&](int64_t t, int) { fn(seqs[size_t(t / H)], t % H); });
+  }
+}
+
+void wkv5_6(const std::vector<WkvArgs>& seqs, ThreadPool& pool) {
+  for_each_seq_head(seqs, pool, [](const WkvArgs& a, int64_t h) {
+    const int64_t C = a.H * a.S, S = a.S;
     float* st = a.state + h * S * S;
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t o = t * C + h * S;
@@ -92,9 +96,9 @@ void wkv5_6(const WkvArgs& a, ThreadPool& pool) {
   });
 }
 
-void wkv7(const Wkv7Args& a, ThreadPool& pool) {
-  const int64_t C = a.H * a.S, S = a.S;
-  for_each_head(pool, a.H, a.H * S * S * a.T, [&](int64_t h) {
+void wkv7(const std::vector<Wkv7Args>& seqs, ThreadPool& pool) {
+  for_each_seq_head(seqs, pool, [](const Wkv7Args& a, int64_t h) {
+    const int64_t C = a.H * a.S, S = a.S;
     float* st = a.state + h * S * S;
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t o = t * C + h * S;

@@ -2,6 +2,7 @@
 // Vectors are T rows of C = H*S floats; `state` is H matrices of S×S floats.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "core/thread_pool.h"
 
@@ -20,7 +21,9 @@ struct WkvArgs {
 };
 
 // v5/v6: y[j] = sum_i r[i]*(u[i]*k[i]*v[j] + S[i][j]);  S[i][j] = w[i]*S[i][j] + k[i]*v[j].
-void wkv5_6(const WkvArgs& a, ThreadPool& pool);
+// One entry per sequence; all (sequence, head) pairs run in parallel (batched decoding has many
+// sequences of one token each).
+void wkv5_6(const std::vector<WkvArgs>& seqs, ThreadPool& pool);
 
 struct Wkv7Args {
   int64_t H, S, T;
@@ -35,6 +38,6 @@ struct Wkv7Args {
 };
 
 // v7: sa = sum_j S[i][j]*(-κ̂[j]);  S[i][j] = S[i][j]*w[j] + v[i]*k̃[j] + sa*κ̂[j]*a[j];  y[i] = sum_j S[i][j]*r[j].
-void wkv7(const Wkv7Args& a, ThreadPool& pool);
+void wkv7(const std::vector<Wkv7Args>& seqs, ThreadPool& pool);
 
 }  // namespace rwkv
