@@ -89,6 +89,8 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
       res.prompt_tokens_cached = hit.length;
     }
   }
+  std::vector<SequenceInput> in;  // reused for every pass: the loop allocates nothing per token
+  in.reserve(n_states);
   for (size_t at = start; at < req.prompt.size(); at += req.batch_size) {
     if (aborted()) {
       res.finish_reason = "abort";
@@ -97,7 +99,7 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
       return res;
     }
     const size_t n = std::min(req.batch_size, req.prompt.size() - at);
-    std::vector<SequenceInput> in;
+    in.clear();
     for (size_t s = 0; s < n_states; ++s) in.push_back({req.prompt.data() + at, n, states[s].data(), logits[s].data(), s == 0 ? gen : 0});
     model.eval_batch(in);
     res.prompt_tokens_evaluated += n;
@@ -179,7 +181,7 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
     // Feed the token so the state covers all text (also after the last one: the state is then ready
     // for the next turn and for the cache).
     if (mixing || !ctx.batcher) {
-      std::vector<SequenceInput> in;
+      in.clear();
       for (size_t s = 0; s < n_states; ++s) in.push_back({&res.tokens.back(), 1, states[s].data(), logits[s].data()});
       model.eval_batch(in);
     } else {

@@ -37,9 +37,9 @@ void Architecture::init_layer_state(float* layer_state) const {
 
 void Architecture::embed(uint32_t token, float* x) const {
   const int64_t C = info_.n_embd;
-  std::vector<float> row(static_cast<size_t>(C));  // C floats; small, and once per token, not per layer
-  dequantize_row(emb_.dtype, emb_.row(token), row.data(), C);
-  cpu::layer_norm(row.data(), ln0_w_.data(), ln0_b_.data(), C, 1e-5f, x);
+  // In place: layer_norm takes its statistics before it writes, so x can be both input and output.
+  dequantize_row(emb_.dtype, emb_.row(token), x, C);
+  cpu::layer_norm(x, ln0_w_.data(), ln0_b_.data(), C, 1e-5f, x);
 }
 
 void Architecture::head(const float* x, int64_t rows, float* logits, Workspace& ws) const {
