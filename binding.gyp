@@ -1,6 +1,7 @@
 {
   "variables": {
-    "rwkv_cflags": ["-O3", "-std=c++20", "-fexceptions", "-fvisibility=hidden", "-Wno-unused-parameter"]
+    "rwkv_cflags": ["-O3", "-std=c++20", "-fexceptions", "-fvisibility=hidden", "-Wno-unused-parameter",
+                    "-fno-trapping-math", "-fno-math-errno"]
   },
   "targets": [
     {

@@ -26,7 +26,7 @@ namespace {
 const DType kAllTypes[] = {DType::F32, DType::F16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0};
 const int64_t kRows[] = {1, 3, 17, 130};
 const int64_t kCols[] = {32, 64, 96, 256, 1024, 4096};
-const int64_t kTokens[] = {1, 2, 7, 64};
+const int64_t kTokens[] = {1, 2, 7, 8, 13, 64};  // 8 and 13: the 8-token float tiles, with a remainder
 
 bool have_fast() { return std::string(best_kernels().name) != reference_kernels().name; }
 
@@ -126,6 +126,24 @@ TEST(Kernels, FastSetIsChosenOnAvx512Cpus) {
   EXPECT_TRUE(have_fast()) << best_kernels().name;
 }
 
+TEST(Kernels, QuantizedActivationsMatchReferenceBitForBit) {
+  if (!have_fast()) GTEST_SKIP() << "no fast kernel set on this CPU";
+  constexpr int64_t cols = 32 * 40;
+  std::vector<float> x = make_activations(1, cols, 77);
+  for (int64_t i = 0; i < 32; ++i) x[size_t(i)] = 0.0f;                           // an all-zero block
+  // amax 127 gives d = 1, so the others are exact half-way ties: nearest even, as the reference rounds.
+  for (int64_t i = 32; i < 64; ++i) x[size_t(i)] = i == 32 ? 127.0f : float(i - 48) + 0.5f;
+  for (int64_t i = 64; i < 96; ++i) x[size_t(i)] = i == 70 ? -3.0f : 1e-30f;       // a tiny block, negative amax
+  std::vector<ActBlockQ8> ref(size_t(cols / 32)), fast(size_t(cols / 32));
+  reference_kernels().quantize_row(x.data(), cols, ref.data());
+  best_kernels().quantize_row(x.data(), cols, fast.data());
+  EXPECT_EQ(0, std::memcmp(ref.data(), fast.data(), ref.size() * sizeof(ActBlockQ8)));
+  for (size_t b = 0; b < ref.size(); ++b) {
+    EXPECT_EQ(ref[b].d, fast[b].d) << b;
+    EXPECT_EQ(ref[b].s, fast[b].s) << b;
+  }
+}
+
 TEST(Kernels, MatvecMatchesReference) {
   if (!have_fast()) GTEST_SKIP() << "no fast kernel set on this CPU";
   const KernelSet& ref = reference_kernels();
@@ -186,10 +204,10 @@ TEST(Kernels, MatmulMatchesReference) {
   }
 }
 
-// Sequence mode = token-by-token mode, bit for bit, on quantized weights (matvec.h's contract).
-TEST(Kernels, QuantizedMatmulIsBitIdenticalToMatvec) {
+// Sequence mode = token-by-token mode, bit for bit, whatever the weight type (matvec.h's contract).
+TEST(Kernels, MatmulIsBitIdenticalToMatvec) {
   for (const KernelSet* ks : {&reference_kernels(), &best_kernels()})
-    for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
+    for (DType t : kAllTypes)
       for (int64_t cols : {32, 256, 4096})
         for (int64_t rows : kRows)
           for (int64_t T : kTokens) {

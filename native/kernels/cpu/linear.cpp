@@ -37,7 +37,8 @@ void Linear::run_kernels(const MatvecArgs& a, int64_t rows, const float* X, int6
   if (dtype_is_quantized(a.dtype)) {
     x_row_bytes = prepared_row_bytes(a.dtype, a.cols);
     if (prepared_.size() < x_row_bytes * size_t(T)) prepared_.resize(x_row_bytes * size_t(T));
-    for (int64_t t = 0; t < T; ++t) prepare_activations(a.dtype, X + t * a.cols, a.cols, prepared_.data() + t * x_row_bytes);
+    for (int64_t t = 0; t < T; ++t)
+      kernels_.quantize_row(X + t * a.cols, a.cols, reinterpret_cast<ActBlockQ8*>(prepared_.data() + t * x_row_bytes));
     xp = prepared_.data();
   }
   // Small products finish faster on one thread than the hand-off to the pool takes (tiny models).

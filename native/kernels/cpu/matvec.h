@@ -40,10 +40,14 @@ using MatvecRowsFn = void (*)(const MatvecArgs& a, const void* x, float* y, int6
 using MatmulRowsFn = void (*)(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y,
                               int64_t ldy, int64_t r0, int64_t r1);
 
+// One float row -> ActBlockQ8 blocks (quantized weight types); bit-identical to prepare_activations.
+using QuantizeRowFn = void (*)(const float* x, int64_t cols, ActBlockQ8* out);
+
 struct KernelSet {
   const char* name;
   MatvecRowsFn matvec_rows;
   MatmulRowsFn matmul_rows;
+  QuantizeRowFn quantize_row;
 };
 
 // Plain C++ kernels: the reference every fast kernel is tested against.

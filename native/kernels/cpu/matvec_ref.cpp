@@ -11,12 +11,8 @@ size_t prepared_row_bytes(DType t, int64_t cols) {
   return size_t(cols / kQuantBlock) * sizeof(ActBlockQ8);
 }
 
-void prepare_activations(DType t, const float* x, int64_t cols, void* out) {
-  if (t == DType::F32 || t == DType::F16) {
-    std::memcpy(out, x, size_t(cols) * sizeof(float));
-    return;
-  }
-  ActBlockQ8* blocks = static_cast<ActBlockQ8*>(out);
+namespace {
+void quantize_row_ref(const float* x, int64_t cols, ActBlockQ8* blocks) {
   for (int64_t b = 0; b < cols / kQuantBlock; ++b) {
     const float* xb = x + b * kQuantBlock;
     float amax = 0.0f;
@@ -32,6 +28,15 @@ void prepare_activations(DType t, const float* x, int64_t cols, void* out) {
     blocks[b].d = d;
     blocks[b].s = d * float(sum);
   }
+}
+}  // namespace
+
+void prepare_activations(DType t, const float* x, int64_t cols, void* out) {
+  if (t == DType::F32 || t == DType::F16) {
+    std::memcpy(out, x, size_t(cols) * sizeof(float));
+    return;
+  }
+  quantize_row_ref(x, cols, static_cast<ActBlockQ8*>(out));
 }
 
 namespace {
@@ -143,7 +148,7 @@ void matmul_rows_ref(const MatvecArgs& a, const void* X, size_t x_row_bytes, int
 }  // namespace
 
 const KernelSet& reference_kernels() {
-  static const KernelSet set{"reference", matvec_rows_ref, matmul_rows_ref};
+  static const KernelSet set{"reference", matvec_rows_ref, matmul_rows_ref, quantize_row_ref};
   return set;
 }
 
