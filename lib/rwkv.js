@@ -256,10 +256,10 @@ class RWKV {
         maxTokens: opt.maxTokens, batchSize: opt.batchSize, stop: opt.stop, stopTokens: opt.stopTokens,
         mixWeights, useCache: opt.cache, pinPrompt: opt.pin,
       },
-      (chunk) => {
+      opt.onTextChunk ? (chunk) => {
         full += chunk;
-        if (opt.onTextChunk) opt.onTextChunk(chunk, full);
-      },
+        opt.onTextChunk(chunk, full);
+      } : null,
     );
     const onAbort = () => job.abort();
     if (opt.signal) opt.signal.addEventListener('abort', onAbort, { once: true });

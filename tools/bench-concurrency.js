@@ -2,7 +2,7 @@
 // Batched decoding benchmark: aggregate decode tokens/s of N concurrent streams against one stream,
 // on a synthetic RWKV-7 model (random weights of a real shape). Concurrent decode steps share one pass
 // over the weights, so on a memory-bound CPU N streams should cost little more than one.
-//   node tools/bench-concurrency.js [--size 0.1B] [--type Q8_0] [--streams 1,2,4,8,16] [--tokens 64] [--write]
+//   node tools/bench-concurrency.js [--size 0.1B] [--type Q8_0] [--streams 1,2,4,8,16] [--tokens 64] [--rounds 5] [--write]
 // --write updates the "Concurrent streams" section of BENCHMARKS.md.
 'use strict';
 const fs = require('fs');
@@ -17,6 +17,7 @@ const size = arg('size', '0.1B');
 const type = arg('type', 'Q8_0');
 const streamCounts = arg('streams', '1,2,4,8,16').split(',').map(Number);
 const tokens = Number(arg('tokens', '64'));
+const rounds = Number(arg('rounds', '5'));
 const threads = Number(arg('threads', '2'));
 const root = path.join(__dirname, '..');
 const shared = process.env.RWKV_SHARED_DIR || path.join(root, '..', 'shared');
@@ -30,31 +31,44 @@ async function main() {
     process.stderr.write(`writing ${file}\n`);
     await RWKV.makeSynthetic(size, file, { type, seed: 42 });
   }
-  const rows = [];
-  for (const n of streamCounts) {
-    const model = await new RWKV({ path: file, threads, concurrent: n, stateCacheSize: 0, tokenizer: vocab }).setup();
-    await model.completion({ prompt: 'warm up', max_tokens: 4, seed: 1 });
-    const runs = [];
-    for (let rep = 0; rep < 3; rep++) {
+  // One model whose pool admits the largest count; every round runs each stream count once, in turn,
+  // so a change in the machine's speed (it is shared) hits all counts alike, and the ratio to one
+  // stream is taken within each round (median over rounds).
+  const maxStreams = Math.max(...streamCounts);
+  const model = await new RWKV({ path: file, threads, concurrent: maxStreams, stateCacheSize: 0, tokenizer: vocab }).setup();
+  await model.completion({ prompt: 'warm up', max_tokens: 4, seed: 1 });
+  const perCount = new Map(streamCounts.map((n) => [n, { runs: [], ratios: [], passes: 0, steps: 0 }]));
+  for (let round = 0; round < rounds; round++) {
+    let oneStream = 0;
+    for (const n of streamCounts) {
+      const before = model.batchStats();
       const t0 = performance.now();
-      const results = await Promise.all(Array.from({ length: n }, (_, i) => model.completion({ prompt: `Stream ${i}:`, max_tokens: tokens, seed: 100 + i, temperature: 1 })));
+      const results = await Promise.all(Array.from({ length: n }, (_, i) => model.completion({ prompt: `Stream ${i}:`, max_tokens: tokens, seed: 100 + i + round * 1000, temperature: 1 })));
       const seconds = (performance.now() - t0) / 1000;
-      const generated = results.reduce((s, r) => s + r.usage.completionTokens, 0);
-      runs.push(generated / seconds);
+      const after = model.batchStats();
+      const rate = results.reduce((sum, r) => sum + r.usage.completionTokens, 0) / seconds;
+      const c = perCount.get(n);
+      c.runs.push(rate);
+      c.passes += after.passes - before.passes;
+      c.steps += after.steps - before.steps;
+      if (n === 1) oneStream = rate;
+      if (oneStream) c.ratios.push(rate / oneStream);
     }
-    runs.sort((a, b) => a - b);
-    const { passes, steps } = model.batchStats();
-    rows.push({ streams: n, tokPerSec: runs[1], avgBatch: passes ? steps / passes : 0 });
-    process.stderr.write(`${n} streams: ${runs[1].toFixed(1)} tok/s aggregate (median of 3), average batch ${(passes ? steps / passes : 0).toFixed(2)}\n`);
-    await model.free();
   }
-  const one = rows.find((r) => r.streams === 1);
+  await model.free();
+  const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[(v.length - 1) >> 1] : 0; };
+  const rows = streamCounts.map((n) => {
+    const c = perCount.get(n);
+    const row = { streams: n, tokPerSec: median(c.runs), ratio: median(c.ratios), min: Math.min(...c.ratios), max: Math.max(...c.ratios), avgBatch: c.passes ? c.steps / c.passes : 0 };
+    process.stderr.write(`${n} streams: ${row.tokPerSec.toFixed(1)} tok/s aggregate, ${row.ratio.toFixed(2)}x one stream (median of ${rounds} rounds; ${row.min.toFixed(2)}-${row.max.toFixed(2)}), average batch ${row.avgBatch.toFixed(2)}\n`);
+    return row;
+  });
   const table = [
-    `Synthetic RWKV-7 ${size} ${type}, ${threads} threads, ${tokens} tokens per stream, sampled (temperature 1), median of 3 runs.`,
+    `Synthetic RWKV-7 ${size} ${type}, ${threads} threads, ${tokens} tokens per stream (prompt included in the time), sampled (temperature 1); ${rounds} rounds, each running every stream count in turn; medians over the rounds.`,
     '',
-    '| streams | aggregate decode tok/s | vs 1 stream | average batch per pass |',
-    '|---|---|---|---|',
-    ...rows.map((r) => `| ${r.streams} | ${r.tokPerSec.toFixed(1)} | ${one ? (r.tokPerSec / one.tokPerSec).toFixed(2) + '×' : ''} | ${r.avgBatch.toFixed(2)} |`),
+    '| streams | aggregate tok/s | vs 1 stream (same round) | range over rounds | average batch per pass |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.streams} | ${r.tokPerSec.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}–${r.max.toFixed(2)}× | ${r.avgBatch.toFixed(2)} |`),
   ].join('\n');
   console.log(table);
   if (args.includes('--write')) {
@@ -66,7 +80,7 @@ async function main() {
       '## Concurrent streams (batched decoding)',
       '',
       `${new Date().toISOString().slice(0, 10)}, commit ${commit}, ${cpu}, ${os.cpus().length} vCPUs, load average ${os.loadavg()[0].toFixed(2)} at the start.`,
-      `Command: \`node tools/bench-concurrency.js --size ${size} --type ${type} --streams ${streamCounts.join(',')} --tokens ${tokens} --write\``,
+      `Command: \`node tools/bench-concurrency.js --size ${size} --type ${type} --streams ${streamCounts.join(',')} --tokens ${tokens} --rounds ${rounds} --write\``,
       '',
       table,
       '<!-- bench:concurrency:end -->',

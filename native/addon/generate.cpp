@@ -77,7 +77,8 @@ struct Job {
   std::shared_ptr<DecodeBatcher> batcher;
   GenerationRequest request;
   std::atomic<bool> abort{false};
-  Napi::ThreadSafeFunction tsfn;            // wraps the JS onText callback
+  Napi::ThreadSafeFunction tsfn;            // wraps the JS onText callback (a no-op when not streaming)
+  bool streaming = true;                    // false: no per-token text calls into JS
   Napi::Promise::Deferred deferred;
   Napi::ObjectReference callback_error;     // main thread only
   GenerationResult result;
@@ -109,7 +110,7 @@ void settle(Napi::Env env, Job& job) {
 
 void run_job(std::shared_ptr<Job> job) {
   GenerationEvents events;
-  events.on_text = [&job](const std::string& text) {
+  if (job->streaming) events.on_text = [&job](const std::string& text) {
     auto* chunk = new std::string(text);
     // Non-blocking: the generation goes on while JS handles the chunk (the queue is unbounded and keeps
     // order), so a busy main thread never holds up the decode batch of every other stream.
@@ -148,8 +149,8 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<Model> m = require_model(info, this);
   if (!m) return env.Undefined();
-  if (info.Length() < 5 || !info[0].IsObject() || !info[3].IsObject() || !info[4].IsFunction())
-    return throw_type_error(env, "generate(tokenizer, prompt, states, options, onText)");
+  if (info.Length() < 5 || !info[0].IsObject() || !info[3].IsObject() || !(info[4].IsFunction() || info[4].IsNull()))
+    return throw_type_error(env, "generate(tokenizer, prompt, states, options, onText | null)");
   auto job = std::make_shared<Job>(env);
   job->model = m;
   job->tokenizer = TokenizerWrap::Unwrap(info[0].As<Napi::Object>())->tokenizer();
@@ -167,7 +168,12 @@ Napi::Value ModelWrap::generate(const Napi::CallbackInfo& info) {
       job->request.states.emplace_back(s.Data(), s.Data() + s.ElementLength());  // copies: the caller's arrays never change
     }
   }
-  job->tsfn = Napi::ThreadSafeFunction::New(env, info[4].As<Napi::Function>(), "rwkv.generate", 0, 1);
+  // Without a text callback nothing crosses to JS per token (the result carries the text): with many
+  // concurrent streams, waking the main thread for every token takes CPU time from the decode passes.
+  job->streaming = info[4].IsFunction();
+  Napi::Function on_text = job->streaming ? info[4].As<Napi::Function>()
+                                          : Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return i.Env().Undefined(); });
+  job->tsfn = Napi::ThreadSafeFunction::New(env, on_text, "rwkv.generate", 0, 1);
   Napi::Object handle = Napi::Object::New(env);
   handle.Set("promise", job->deferred.Promise());
   handle.Set("abort", Napi::Function::New(env, [job](const Napi::CallbackInfo& i) {

@@ -44,6 +44,9 @@ void run(benchmark::State& state, const rwkv::SamplerOptions& opts, float spread
 
 void BM_SamplePipDefaultsPeaked(benchmark::State& state) { run(state, pip_defaults(), 3.0f); }
 void BM_SamplePipDefaultsFlat(benchmark::State& state) { run(state, pip_defaults(), 0.3f); }
+// The library's defaults (temperature 1, top_p 1, no penalties): every token survives, so this is
+// the draw over the whole vocabulary.
+void BM_SampleDefaultsFlat(benchmark::State& state) { run(state, rwkv::SamplerOptions{}, 0.3f); }
 void BM_SampleTopKTemp(benchmark::State& state) {
   rwkv::SamplerOptions o = pip_defaults();
   o.top_p = 1.0f;
@@ -61,5 +64,6 @@ void BM_SampleGreedy(benchmark::State& state) {
 
 BENCHMARK(BM_SamplePipDefaultsPeaked)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SamplePipDefaultsFlat)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_SampleDefaultsFlat)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SampleTopKTemp)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_SampleGreedy)->Unit(benchmark::kMicrosecond);

@@ -66,7 +66,8 @@ void ChannelMix::apply(float* x, const Batch& batch, const float* ln2_w, const f
   });
   save_shift(batch, b, C, 0);
 
-  ws.linear.run(key, xk, T, k);
+  if (kind == Kind::V7) ws.linear.run(key, xk, T, k);
+  else ws.linear.run_group({{&key, xk, k}, {&receptance, xr, r}}, T);  // one parallel region for both
   // Branch-free so it vectorises: a compare-and-branch here mispredicts on half of the (random-sign) keys.
   for (int64_t i = 0, n = T * F; i < n; ++i) {
     const float relu = k[i] > 0.0f ? k[i] : 0.0f;
@@ -77,7 +78,6 @@ void ChannelMix::apply(float* x, const Batch& batch, const float* ln2_w, const f
     for (size_t i = 0; i < TC; ++i) x[i] += out[i];
     return;
   }
-  ws.linear.run(receptance, xr, T, r);
   for (size_t i = 0; i < TC; ++i) x[i] += cpu::sigmoid(r[i]) * out[i];
 }
 

@@ -67,7 +67,7 @@ class ArchitectureV7 final : public Architecture {
   }
 
   size_t scratch_floats_per_token() const override {
-    const size_t att = size_t(16 * info_.n_embd + std::max({Dw_, Da_, Dv_, Dg_}) + 64);
+    const size_t att = size_t(16 * info_.n_embd + Dw_ + Da_ + Dv_ + Dg_ + 64);
     return std::max(att, ChannelMix::scratch_floats_per_token(info_.n_embd, info_.ffn_size));
   }
 
@@ -93,7 +93,10 @@ class ArchitectureV7 final : public Architecture {
     float* kk = ws.arena.take(TC);
     float* y = ws.arena.take(TC);
     float* tmp = ws.arena.take(TC);
-    float* lora = ws.arena.take(size_t(T * std::max({Dw_, Da_, Dv_, Dg_})));
+    float* lw = ws.arena.take(size_t(T * Dw_));  // the LoRA down-projections, one buffer each
+    float* la = ws.arena.take(size_t(T * Da_));
+    float* lg = ws.arena.take(size_t(T * Dg_));
+    float* lv = ws.arena.take(size_t(T * Dv_));
 
     for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, L.ln1_w.data(), L.ln1_b.data(), C, 1e-5f, a + t * C);
     for_each_shift(batch, a, C, C, [&](int64_t t, const float* cur, const float* prev) {
@@ -110,34 +113,32 @@ class ArchitectureV7 final : public Architecture {
     });
     save_shift(batch, a, C, C);
 
-    ws.linear.run(L.receptance, xr, T, r);
-    ws.linear.run(L.key, xk, T, k);
-    ws.linear.run(L.value, xv, T, v);
+    // r, k, v and the LoRA down-projections read only the mixed inputs: one parallel region.
+    const bool residual = l != 0;  // layer 0 remembers v; later layers mix towards it
+    if (residual)
+      ws.linear.run_group({{&L.receptance, xr, r}, {&L.key, xk, k}, {&L.value, xv, v}, {&L.w1, xw, lw},
+                           {&L.a1, xa, la}, {&L.g1, xg, lg}, {&L.v1, xv, lv}}, T);
+    else
+      ws.linear.run_group({{&L.receptance, xr, r}, {&L.key, xk, k}, {&L.value, xv, v}, {&L.w1, xw, lw},
+                           {&L.a1, xa, la}, {&L.g1, xg, lg}}, T);
+    for (int64_t i = 0; i < T * Dw_; ++i) lw[i] = std::tanh(lw[i]);
+    for (int64_t i = 0; i < T * Dg_; ++i) lg[i] = cpu::sigmoid(lg[i]);
+    // The up-projections: another region.
+    if (residual)
+      ws.linear.run_group({{&L.w2, lw, w}, {&L.a2, la, iclr}, {&L.g2, lg, g}, {&L.v2, lv, tmp}}, T);
+    else
+      ws.linear.run_group({{&L.w2, lw, w}, {&L.a2, la, iclr}, {&L.g2, lg, g}}, T);
 
     // Decay: w = exp(-e^-0.5 * sigmoid(w0 + tanh(x_w·W1)·W2)).
-    ws.linear.run(L.w1, xw, T, lora);
-    for (int64_t i = 0; i < T * Dw_; ++i) lora[i] = std::tanh(lora[i]);
-    ws.linear.run(L.w2, lora, T, w);
     for (int64_t t = 0; t < T; ++t)
       for (int64_t i = 0; i < C; ++i) w[t * C + i] = std::exp(-kDecayScale * cpu::sigmoid(L.w0[i] + w[t * C + i]));
-
-    // In-context learning rate: a = sigmoid(a0 + (x_a·A1)·A2).
-    ws.linear.run(L.a1, xa, T, lora);
-    ws.linear.run(L.a2, lora, T, iclr);
+    // In-context learning rate: a = sigmoid(a0 + (x_a·A1)·A2). Gate: g = sigmoid(x_g·G1)·G2 (done above).
     for (int64_t t = 0; t < T; ++t)
       for (int64_t i = 0; i < C; ++i) iclr[t * C + i] = cpu::sigmoid(L.a0[i] + iclr[t * C + i]);
-
-    // Gate: g = sigmoid(x_g·G1)·G2.
-    ws.linear.run(L.g1, xg, T, lora);
-    for (int64_t i = 0; i < T * Dg_; ++i) lora[i] = cpu::sigmoid(lora[i]);
-    ws.linear.run(L.g2, lora, T, g);
-
-    // Value residual: layer 0 remembers v; later layers mix towards it.
-    if (l == 0) {
+    // Value residual: v += (v_first - v) * sigmoid(v0 + (x_v·V1)·V2).
+    if (!residual) {
       ws.v_first.assign(v, v + TC);
     } else {
-      ws.linear.run(L.v1, xv, T, lora);
-      ws.linear.run(L.v2, lora, T, tmp);
       for (int64_t t = 0; t < T; ++t)
         for (int64_t i = 0; i < C; ++i) {
           const int64_t o = t * C + i;

@@ -2,14 +2,10 @@
 
 #include <functional>
 
+#include "core/simd_clones.h"
+
 // The recurrences run once per head per token: with S = 64 that is 4096 state elements each time, so
-// they must vectorise. The engine's generic code is built for baseline x86-64; target_clones also
-// compiles AVX-512 and AVX2 versions of these loops and picks one at load time (GCC ifunc).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define RWKV_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RWKV_SIMD_CLONES
-#endif
+// they must vectorise (RWKV_SIMD_CLONES).
 
 namespace rwkv {
 

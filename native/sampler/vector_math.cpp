@@ -9,12 +9,15 @@
 
 #include <limits>
 
+#include "core/simd_clones.h"
+
 namespace rwkv {
 
 namespace {
 constexpr size_t kLanes = 8;  // 8 independent accumulators: one AVX register, or two SSE ones
 }
 
+RWKV_SIMD_CLONES
 float max_value(const float* x, size_t n) {
   float lane[kLanes];
   for (float& l : lane) l = -std::numeric_limits<float>::infinity();
@@ -35,6 +38,7 @@ size_t argmax(const float* x, size_t n) {
   return 0;
 }
 
+RWKV_SIMD_CLONES
 double exp_shifted(const float* x, float shift, float scale, float* out, size_t n) {
   // Float lanes keep the loop vectorized; each lane sums at most n/8 values in [0, 1], and the lanes
   // are combined in double.
@@ -55,10 +59,12 @@ double exp_shifted(const float* x, float shift, float scale, float* out, size_t 
   return sum;
 }
 
+RWKV_SIMD_CLONES
 void copy_nan_as_neg_inf(const float* src, float* dst, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] = src[i] != src[i] ? -std::numeric_limits<float>::infinity() : src[i];
 }
 
+RWKV_SIMD_CLONES
 size_t collect_at_least(const float* x, size_t n, float floor, uint32_t* ids) {
   // Usually only a few hundred of 65536 entries pass, so test a block of 16 with one vectorized check
   // and only walk the blocks that hold a survivor. Inside a block the store is branch-free, since in a

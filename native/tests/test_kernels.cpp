@@ -25,7 +25,7 @@ namespace {
 
 const DType kAllTypes[] = {DType::F32, DType::F16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0};
 const int64_t kRows[] = {1, 3, 17, 130};
-const int64_t kCols[] = {32, 64, 96, 256, 1024, 4096};
+const int64_t kCols[] = {32, 64, 96, 192, 224, 256, 1024, 4096};  // 192, 224: quads + a pair (+ a lone block)
 const int64_t kTokens[] = {1, 2, 7, 8, 13, 64};  // 8 and 13: the 8-token float tiles, with a remainder
 
 bool have_fast() { return std::string(best_kernels().name) != reference_kernels().name; }
@@ -186,7 +186,7 @@ TEST(Kernels, MatmulMatchesReference) {
   const KernelSet& fast = best_kernels();
   for (DType t : kAllTypes) {
     double worst = 0;
-    for (int64_t cols : {32, 96, 1024})
+    for (int64_t cols : {32, 96, 224, 1024})
       for (int64_t rows : kRows)
         for (int64_t T : kTokens) {
           const Weights w = make_weights(t, rows, cols, uint32_t(rows * 31 + cols));
@@ -208,7 +208,7 @@ TEST(Kernels, MatmulMatchesReference) {
 TEST(Kernels, MatmulIsBitIdenticalToMatvec) {
   for (const KernelSet* ks : {&reference_kernels(), &best_kernels()})
     for (DType t : kAllTypes)
-      for (int64_t cols : {32, 256, 4096})
+      for (int64_t cols : {32, 224, 256, 4096})
         for (int64_t rows : kRows)
           for (int64_t T : kTokens) {
             if (cols == 4096 && T == 64 && rows == 130) continue;  // enough coverage, keeps the test quick

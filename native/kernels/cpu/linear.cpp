@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/blas.h"
+#include "core/error.h"
 
 namespace rwkv::cpu {
 
@@ -54,6 +55,71 @@ void Linear::run_kernels(const MatvecArgs& a, int64_t rows, const float* X, int6
       kernels_.matmul_rows(a, xp, x_row_bytes, T, Y, rows, r0, r1);
     });
   }
+}
+
+void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
+  // Where a product would go to OpenBLAS (no AVX-512 kernels), keep run()'s path for each.
+  if (T > 1 && !exact_rows_ && &kernels_ == &reference_kernels() && Blas::get()) {
+    for (const Job& j : jobs) run(*j.W, j.X, T, j.Y);
+    return;
+  }
+  constexpr int kMaxJobs = 8;
+  if (jobs.size() > size_t(kMaxJobs)) throw Error(ErrorCode::Internal, "Linear::run_group: too many jobs");
+  MatvecArgs args[kMaxJobs];
+  const void* xs[kMaxJobs];
+  size_t x_row_bytes[kMaxJobs], offsets[kMaxJobs];
+  // Quantized inputs are prepared once per job, into one buffer.
+  size_t total = 0;
+  int n = 0;
+  int64_t work = 0;
+  for (const Job& j : jobs) {
+    args[n] = {j.W->dtype, j.W->row(0), j.W->row_bytes(), j.W->cols()};
+    x_row_bytes[n] = dtype_is_quantized(args[n].dtype) ? prepared_row_bytes(args[n].dtype, args[n].cols)
+                                                      : size_t(args[n].cols) * sizeof(float);
+    offsets[n] = total;
+    if (dtype_is_quantized(args[n].dtype)) total += x_row_bytes[n] * size_t(T);
+    work += j.W->rows() * j.W->cols() * T;
+    ++n;
+  }
+  if (prepared_.size() < total) prepared_.resize(total);
+  n = 0;
+  for (const Job& j : jobs) {
+    if (dtype_is_quantized(args[n].dtype)) {
+      uint8_t* out = prepared_.data() + offsets[n];
+      for (int64_t t = 0; t < T; ++t)
+        kernels_.quantize_row(j.X + t * args[n].cols, args[n].cols, reinterpret_cast<ActBlockQ8*>(out + size_t(t) * x_row_bytes[n]));
+      xs[n] = out;
+    } else {
+      xs[n] = j.X;
+    }
+    ++n;
+  }
+  Job list[kMaxJobs];
+  std::copy(jobs.begin(), jobs.end(), list);
+  auto rows_of = [&](int i, int64_t r0, int64_t r1) {
+    const int64_t rows = list[i].W->rows();
+    if (T == 1) kernels_.matvec_rows(args[i], xs[i], list[i].Y, r0, r1);
+    else kernels_.matmul_rows(args[i], xs[i], x_row_bytes[i], T, list[i].Y, rows, r0, r1);
+  };
+  if (work < kSerialWork) {
+    for (int i = 0; i < n; ++i) rows_of(i, 0, list[i].W->rows());
+    return;
+  }
+  // Tasks of about equal bytes of weights (types differ: a LoRA matrix in F16 beside Q8_0 ones), a few
+  // per thread for each product so the threads' shares even out; the pool hands them out dynamically.
+  size_t bytes = 0;
+  for (int i = 0; i < n; ++i) bytes += size_t(list[i].W->rows()) * args[i].w_row_bytes;
+  const size_t target = std::max<size_t>(bytes / size_t(pool_.size() * 8), 16 * 1024);
+  tasks_.clear();
+  for (int i = 0; i < n; ++i) {
+    const int64_t rows = list[i].W->rows();
+    const int64_t step = std::max<int64_t>(12, int64_t(target / std::max<size_t>(1, args[i].w_row_bytes)) / 12 * 12);  // whole 3- and 4-row tiles
+    for (int64_t r = 0; r < rows; r += step) tasks_.push_back({i, r, std::min(rows, r + step)});
+  }
+  pool_.run(int64_t(tasks_.size()), [&](int64_t k, int) {
+    const Task& task = tasks_[size_t(k)];
+    rows_of(task.job, task.r0, task.r1);
+  });
 }
 
 void Linear::run_blas(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y) {

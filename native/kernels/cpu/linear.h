@@ -5,6 +5,7 @@
 // widened to float first), since the plain reference kernels are far slower there.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "core/tensor.h"
@@ -24,6 +25,17 @@ class Linear {
   // Same, but only rows [row_begin, row_end) of W (used for slices of stacked matrices).
   void run_rows(const Tensor& W, int64_t row_begin, int64_t row_end, const float* X, int64_t T, float* Y);
 
+  // Several independent products (none reads another's output) in one parallel region: one hand-off
+  // to the pool and one wait instead of one per product. A layer has several such groups (r, k, v and
+  // the LoRA down-projections; the LoRA up-projections), and on small models the hand-offs cost as
+  // much as the arithmetic. Each Y gets exactly the bits run() gives it.
+  struct Job {
+    const Tensor* W;
+    const float* X;
+    float* Y;
+  };
+  void run_group(std::initializer_list<Job> jobs, int64_t T);
+
  private:
   void run_kernels(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y);
   void run_blas(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y);
@@ -32,6 +44,11 @@ class Linear {
   const KernelSet& kernels_;
   bool exact_rows_ = false;
   std::vector<uint8_t> prepared_;              // prepared activation rows
+  struct Task {
+    int job;
+    int64_t r0, r1;
+  };
+  std::vector<Task> tasks_;                    // run_group's row ranges, reused between calls
   std::vector<std::vector<float>> tile_;       // per-thread F16 -> F32 tile for sgemm
 };
 

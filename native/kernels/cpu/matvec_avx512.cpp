@@ -79,6 +79,17 @@ inline __m512 widen_pair(uint32_t halves) {
   const __m256i idx = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   return _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, v));
 }
+// Four fp16 words (blocks b..b+3, low to high) -> 16 floats, four lanes per block.
+inline __m512 widen_quad(uint64_t halves) {
+  const __m256i v = _mm256_castsi128_si256(_mm_cvtsi64_si128(int64_t(halves)));
+  const __m256i idx = _mm256_setr_epi16(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  return _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, v));
+}
+template <size_t kBytes>
+inline uint64_t quad_words(const uint8_t* p) {
+  return uint64_t(load_u16(p)) | uint64_t(load_u16(p + kBytes)) << 16 | uint64_t(load_u16(p + 2 * kBytes)) << 32 |
+         uint64_t(load_u16(p + 3 * kBytes)) << 48;
+}
 template <size_t kBytes, bool kHalf>
 inline uint32_t pair_words(const uint8_t* p) {
   return kHalf ? uint32_t(load_u16(p)) : uint32_t(load_u16(p)) | uint32_t(load_u16(p + kBytes)) << 16;
@@ -120,6 +131,7 @@ struct NibbleFormat {
   }
   template <bool kHalf>
   static __m512 scales(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p)); }
+  static __m512 scales_quad(const uint8_t* p) { return widen_quad(quad_words<kBytes>(p)); }
   template <bool kHalf>
   static __m512 mins(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p + 2)); }
 };
@@ -145,12 +157,14 @@ struct FmtQ8_0 {
   }
   template <bool kHalf>
   static __m512 scales(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p)); }
+  static __m512 scales_quad(const uint8_t* p) { return widen_quad(quad_words<kBytes>(p)); }
   template <bool kHalf>
   static __m512 mins(const uint8_t*) { return _mm512_setzero_ps(); }
 };
 
 // Activations of one token, repacked per call from ActBlockQ8 into the pair layout the tile reads
 // with plain loads (all of it is shared by every row, so the repacking is paid once per call):
+// Pairs past the last whole quad keep the pair layout below; quads are regrouped (pack_token).
 struct PackedAct {
   const int8_t* qs;     // [pair][64]: the two blocks' quants
   const float* dx;      // [pair][16]: d_x of block b in lanes 0-7, of b+1 in lanes 8-15
@@ -167,6 +181,10 @@ Scratch& scratch() {
   thread_local Scratch s;
   return s;
 }
+
+// Quads of blocks in a row of nb blocks: whole pairs of whole pairs; any pair left over (and a lone
+// last block) goes through the pair path.
+inline int64_t quads(int64_t nb) { return nb / 4; }
 
 // Repacks one token (nb blocks, np = ceil(nb/2) pairs) into qs/dx/corr at pair granularity.
 void pack_token(const ActBlockQ8* x, int64_t nb, int offset, int8_t* qs, float* dx, int32_t* corr) {
@@ -187,6 +205,21 @@ void pack_token(const ActBlockQ8* x, int64_t nb, int offset, int8_t* qs, float* 
     const int32_t c1 = -offset * _mm512_mask_reduce_add_epi32(0xFF00, s);
     _mm512_storeu_si512(corr + p * 16, _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, c0), 0x0100, c1));
   }
+  // Quads (pairs 2q, 2q+1 = blocks 4q..4q+3), the hot loop's unit: half 0 of the four blocks in slot 2q,
+  // half 1 in slot 2q+1 (see quant_quad); d_x and the corrections in 4 lanes per block, in slot 2q.
+  for (int64_t q = 0; q < quads(nb); ++q) {
+    int8_t* u = qs + q * 128;
+    const __m512i p0 = _mm512_loadu_si512(u), p1 = _mm512_loadu_si512(u + 64);
+    _mm512_storeu_si512(u, _mm512_shuffle_i64x2(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(u + 64, _mm512_shuffle_i64x2(p0, p1, _MM_SHUFFLE(3, 1, 3, 1)));
+    const ActBlockQ8* b = x + 4 * q;
+    _mm512_storeu_ps(dx + q * 32, _mm512_set_ps(b[3].d, b[3].d, b[3].d, b[3].d, b[2].d, b[2].d, b[2].d, b[2].d,
+                                                b[1].d, b[1].d, b[1].d, b[1].d, b[0].d, b[0].d, b[0].d, b[0].d));
+    int32_t* c = corr + q * 32;
+    const int32_t c0 = c[0], c1 = c[8], c2 = c[16], c3 = c[24];
+    std::fill(c, c + 16, 0);
+    c[0] = c0, c[4] = c1, c[8] = c2, c[12] = c3;
+  }
 }
 
 // The m*s terms of the _1 types for a group of n tokens: lane t holds s_x of token t for block b,
@@ -204,7 +237,7 @@ inline void quant_pair(const uint8_t* const* w, size_t off, const PackedAct* x, 
                        __m512 (&acc)[R][NT], __m512 (&accm)[R]) {
   __m512i u[R];
   __m512 dw[R];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     const uint8_t* pw = w[r] + off;
     _mm_prefetch(reinterpret_cast<const char*>(pw + kPrefetchBytes), _MM_HINT_T0);
@@ -212,16 +245,52 @@ inline void quant_pair(const uint8_t* const* w, size_t off, const PackedAct* x, 
     dw[r] = F::template scales<kHalf>(pw);
     if constexpr (F::kHasMin) accm[r] = _mm512_fmadd_ps(F::template mins<kHalf>(pw), _mm512_loadu_ps(spat + p * 16), accm[r]);
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int t = 0; t < NT; ++t) {
     const __m512i xv = _mm512_loadu_si512(x[t].qs + p * 64);
     const __m512 dx = _mm512_loadu_ps(x[t].dx + p * 16);
     const __m512i c = F::kOffset != 0 ? _mm512_loadu_si512(x[t].corr + p * 16) : _mm512_setzero_si512();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       // Exact integer dot of each block (8 partial sums per block, the offset folded into lane 0),
       // then d_w*d_x per block. Identical ops for every (row, token), whatever the tile shape.
       const __m512i isum = _mm512_dpbusd_epi32(c, u[r], xv);
+      acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[r][t]);
+    }
+  }
+}
+
+// Four blocks (two pairs) of R rows against NT tokens. The pair unpacks are regrouped by 128-bit lane
+// (one shuffle each) so that two vpdpbusd accumulate into one vector whose 4-lane groups each hold one
+// block: the convert, the scale product and the fma then serve four blocks instead of two. The
+// activations were regrouped the same way once per call (pack_token).
+template <class F, int R, int NT>
+inline void quant_quad(const uint8_t* const* w, size_t off, const PackedAct* x, const float* spat, int64_t q,
+                       __m512 (&acc)[R][NT], __m512 (&accm)[R]) {
+  __m512i u0[R], u1[R];
+  __m512 dw[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const uint8_t* pw = w[r] + off;
+    _mm_prefetch(reinterpret_cast<const char*>(pw + kPrefetchBytes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(pw + 2 * F::kBytes + kPrefetchBytes), _MM_HINT_T0);
+    const __m512i a = F::template unpack<false>(pw), b = F::template unpack<false>(pw + 2 * F::kBytes);
+    u0[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    u1[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    dw[r] = F::scales_quad(pw);
+    if constexpr (F::kHasMin) {
+      accm[r] = _mm512_fmadd_ps(F::template mins<false>(pw), _mm512_loadu_ps(spat + 2 * q * 16), accm[r]);
+      accm[r] = _mm512_fmadd_ps(F::template mins<false>(pw + 2 * F::kBytes), _mm512_loadu_ps(spat + (2 * q + 1) * 16), accm[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; ++t) {
+    const __m512i x0 = _mm512_loadu_si512(x[t].qs + q * 128), x1 = _mm512_loadu_si512(x[t].qs + q * 128 + 64);
+    const __m512 dx = _mm512_loadu_ps(x[t].dx + q * 32);
+    const __m512i c = F::kOffset != 0 ? _mm512_loadu_si512(x[t].corr + q * 32) : _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(c, u0[r], x0), u1[r], x1);
       acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[r][t]);
     }
   }
@@ -232,21 +301,22 @@ template <class F, int R, int NT>
 void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, int64_t nb, float* out) {
   __m512 acc[R][NT];
   __m512 accm[R];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     accm[r] = _mm512_setzero_ps();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
   }
-  const int64_t full = nb / 2;
-  // HOT LOOP (decode and prefill): a pair of 32-weight blocks of R rows against NT tokens.
-  for (int64_t p = 0; p < full; ++p) quant_pair<F, R, NT, false>(w, size_t(p) * 2 * F::kBytes, x, spat, p, acc, accm);
+  const int64_t full = nb / 2, nq = quads(nb);
+  // HOT LOOP (decode and prefill): four 32-weight blocks of R rows against NT tokens.
+  for (int64_t q = 0; q < nq; ++q) quant_quad<F, R, NT>(w, size_t(q) * 4 * F::kBytes, x, spat, q, acc, accm);
+  for (int64_t p = 2 * nq; p < full; ++p) quant_pair<F, R, NT, false>(w, size_t(p) * 2 * F::kBytes, x, spat, p, acc, accm);
   if (nb % 2) quant_pair<F, R, NT, true>(w, size_t(full) * 2 * F::kBytes, x, spat, full, acc, accm);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     alignas(64) float m[16];
     _mm512_store_ps(m, accm[r]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < NT; ++t) out[r * NT + t] = hsum512(acc[r][t]) + (m[t] + m[8 + t]);
   }
 }
