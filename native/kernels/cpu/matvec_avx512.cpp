@@ -524,10 +524,13 @@ void float_rows(const MatvecArgs& a, const float* const* x, int64_t r0, int64_t 
   store(rest);
 }
 
+// Rows per tile in F32/F16 decode: one, for the same reason as kMatvecRows (a single sequential stream).
+constexpr int kFloatMatvecRows = 1;
+
 template <bool kF16>
 void matvec_float(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int64_t r1) {
   const float* x = static_cast<const float*>(xp);
-  float_rows<kF16, 1>(a, &x, r0, r1, y, 0);
+  float_rows<kF16, 1, kFloatMatvecRows>(a, &x, r0, r1, y, 0);
 }
 
 template <bool kF16>
