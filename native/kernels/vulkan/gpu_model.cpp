@@ -148,6 +148,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
     const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
     const VkDeviceAddress state_base = batched ? batch_state->address() : state->address();
     for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state_base + uint64_t(l) * per_layer);
+    rec.barrier();  // the ops end with compute-only barriers; the copies below read their results
     rec.copy(ops->slice(x, uint64_t(T) * C), whole(*x_out_host), uint64_t(T) * C * 4);
     if (v_first_host) {
       const Act* vf = layers->v_first();
@@ -162,6 +163,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       norm.ln = head_in;
       ops->layer_norm_mix(x, T, ln_out_w.address, ln_out_b.address, C, 1e-5f, norm);
       ops->matvec({{&head_w, head_in, logits}});
+      rec.barrier();
       const uint64_t V = uint64_t(info.n_vocab);
       rec.copy_rows(ops->slice(logits, uint64_t(T) * logits.stride), uint64_t(logits.stride) * 4, whole(*batch_logits_host),
                     V * 4, T, V * 4);
@@ -173,6 +175,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       norm.ln = head_in;
       ops->layer_norm_mix(x.at(uint64_t(T - 1) * C), 1, ln_out_w.address, ln_out_b.address, C, 1e-5f, norm);
       ops->matvec({{&head_w, head_in, logits}});
+      rec.barrier();
       rec.copy(ops->slice(logits, uint64_t(info.n_vocab)), whole(*logits_host), uint64_t(info.n_vocab) * 4);
     }
     ops->set_label("");

@@ -1,9 +1,11 @@
-// RWKV-7 on the GPU (models/v7.cpp). Per layer and token step, 8 dispatches (+ activation
-// quantization for quantized weights):
+// RWKV-7 on the GPU (models/v7.cpp). Per layer and token step, 7 dispatches for one token per sequence,
+// 8 for sequences (+ activation quantization for quantized weights):
 //   LN1 + six token-shift mixes -> r, k, v, and the LoRA down-projections (one matvec dispatch)
-//   -> LoRA up-projections -> fused WKV-7 (decay, a, value residual, κ̂, state, GroupNorm, bonus, gate)
-//   -> x += Wo·y -> LN2 + mix -> relu²(Wk·x) -> x += Wv·k
+//   -> LoRA up-projections (inside WKV-7 for one token per sequence) -> fused WKV-7 (decay, a, value
+//   residual, κ̂, state, GroupNorm, bonus, gate) -> x += Wo·y -> LN2 + mix -> relu²(Wk·x) -> x += Wv·k
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "core/error.h"
 #include "kernels/vulkan/gpu_layers.h"
@@ -23,11 +25,34 @@ struct LayerV7 {
 };
 
 struct WkvPC {
-  uint64_t r, k, v, wl, al, g, vl, vfirst, params, state, y;
+  uint64_t io, params, state, lora, w2, a2, g2, v2;
   uint32_t H, T, stride, flags;
   float eps;
   uint32_t state_stride;  // batched decode: floats between sequences' states (wkv7.comp)
+  uint32_t plane, lora_stride, dwa, dgv;
 };
+static_assert(sizeof(WkvPC) <= 128, "push constants");
+
+// Invocations per WKV-7 state row (RWKV_VK_WKV_P overrides, for measurements): 4 splits each row's
+// 64 keys so a head's workgroup has 256 invocations and a quarter of the dependent steps.
+uint32_t wkv_split(uint32_t S) {
+  static const int forced = [] {
+    const char* e = std::getenv("RWKV_VK_WKV_P");
+    return e ? std::atoi(e) : 0;
+  }();
+  for (uint32_t p : {forced > 0 ? uint32_t(forced) : 4u, 2u, 1u})
+    if (S % p == 0 && S * p <= 1024) return p;
+  return 1;
+}
+
+// LoRA up-projections inside the WKV-7 dispatch (F32/F16 matrices; RWKV_VK_WKV_LORA=0 turns it off).
+bool fuse_lora_default() {
+  static const bool on = [] {
+    const char* e = std::getenv("RWKV_VK_WKV_LORA");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
 
 class GpuV7 final : public GpuLayers {
  public:
@@ -101,31 +126,50 @@ class GpuV7 final : public GpuLayers {
 
     const Act &xr = mixes_[0], &xw = mixes_[1], &xk = mixes_[2], &xv = mixes_[3], &xa = mixes_[4], &xg = mixes_[5];
     const Act &r = wkv_[0], &k = wkv_[1], &v = wkv_[2], &wl = wkv_[3], &al = wkv_[4], &g = wkv_[5], &vl = wkv_[6];
-    const Act &vfirst = wkv_[7], &y = wkv_[8];
+    const Act &y = wkv_[8];
     std::vector<MatJob> down = {
         {&L.receptance, xr, r}, {&L.key, xk, k}, {&L.value, xv, v},
         {&L.w1, xw, lora_[0], Epilogue::Tanh}, {&L.a1, xa, lora_[1]}, {&L.g1, xg, lora_[2], Epilogue::Sigmoid}};
     if (l > 0) down.push_back({&L.v1, xv, lora_[3]});
     ops.set_label("att.rkv+lora_down");
     ops.matvec(down);
-    std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
-    if (l > 0) up.push_back({&L.v2, lora_[3], vl});
-    ops.set_label("att.lora_up");
-    ops.matvec(up);
+    const GpuMatrix* ups[4] = {&L.w2, &L.a2, &L.g2, l > 0 ? &L.v2 : nullptr};
+    // One token per sequence (decode, batched decode): LoRA up-projections inside WKV-7 and 4 invocations
+    // per state row. Sequences (T > 1) keep the separate up-projection and one invocation per row: the
+    // extra barriers per token cost more there than they save (H100, 0.4B prefill: 2320 vs 2980 tok/s).
+    const bool one_token = T == 1 || ops.seq_state_stride() != 0;
+    bool fuse = one_token && fuse_lora_default();
+    uint32_t f16_mask = 0;
+    for (int m = 0; m < 4; ++m) {
+      if (!ups[m]) continue;
+      if (ups[m]->dtype == DType::F16) f16_mask |= 1u << m;
+      else if (ups[m]->dtype != DType::F32) fuse = false;
+    }
+    if (!fuse) {
+      std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
+      if (l > 0) up.push_back({&L.v2, lora_[3], vl});
+      ops.set_label("att.lora_up");
+      ops.matvec(up);
+    }
 
     WkvPC pc{};
-    pc.r = ops.addr(r), pc.k = ops.addr(k), pc.v = ops.addr(v);
-    pc.wl = ops.addr(wl), pc.al = ops.addr(al), pc.g = ops.addr(g), pc.vl = ops.addr(vl);
-    pc.vfirst = ops.addr(vfirst);
+    pc.io = ops.addr(r);
+    pc.plane = uint32_t(k.offset - r.offset);
     pc.params = L.params.address;
     pc.state = state + uint64_t(2 * C) * 4;
-    pc.y = ops.addr(y);
-    pc.H = uint32_t(info_.n_head), pc.T = T, pc.stride = r.stride, pc.flags = l == 0 ? 1u : 0u;
+    pc.lora = ops.addr(lora_[0]);
+    pc.lora_stride = lora_[0].stride;
+    pc.w2 = L.w2.w.address, pc.a2 = L.a2.w.address, pc.g2 = L.g2.w.address;
+    pc.v2 = l > 0 ? L.v2.w.address : pc.w2;
+    pc.dwa = uint32_t(L.w2.cols) | uint32_t(L.a2.cols) << 16;
+    pc.dgv = uint32_t(L.g2.cols) | (l > 0 ? uint32_t(L.v2.cols) : 0u) << 16;
+    pc.H = uint32_t(info_.n_head), pc.T = T, pc.stride = r.stride;
+    pc.flags = (l == 0 ? 1u : 0u) | (fuse ? 2u | f16_mask << 4 : 0u);
     pc.eps = info_.group_norm_eps;
     pc.state_stride = ops.seq_state_stride();
-    const uint32_t S = uint32_t(info_.head_size);
-    ops.set_label("att.wkv7");
-    ops.dispatch("wkv7", {S, S}, pc, pc.H * (pc.state_stride ? T : 1u));
+    const uint32_t S = uint32_t(info_.head_size), P = one_token ? wkv_split(S) : 1u;
+    ops.set_label(fuse ? "att.lora_up+wkv7" : "att.wkv7");
+    ops.dispatch("wkv7", {S * P, S, P}, pc, pc.H * (pc.state_stride ? T : 1u));
     ops.barrier();
     ops.set_label("att.output");
     ops.matvec({{&L.output, y, x, Epilogue::Add}});

@@ -86,7 +86,7 @@ class Ops {
   void dispatch(const std::string& shader, const std::vector<uint32_t>& spec, const PC& pc, uint32_t groups) {
     rec_->dispatch(pipelines_.get(shader, spec), pc, groups, label_for(shader));
   }
-  void barrier() { rec_->barrier(); }
+  void barrier() { rec_->compute_barrier(); }
   // Labels for profiles: the shader name, prefixed by what the caller is doing (set_label("head")).
   void set_label(const std::string& prefix) { prefix_ = prefix; }
   const char* label_for(const std::string& shader);

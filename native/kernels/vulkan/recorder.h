@@ -30,6 +30,9 @@ class Recorder {
   void profile_into(VkQueryPool pool, uint32_t capacity, std::vector<std::string>* labels);
   // Every earlier shader write and transfer is visible to every later shader read and transfer.
   void barrier();
+  // Compute writes visible to later compute reads and writes only (between the dispatches of a step).
+  // RWKV_VK_BARRIER=full: barrier() instead; =none: nothing (timing experiments only, results wrong).
+  void compute_barrier();
   void copy(const Slice& src, const Slice& dst, uint64_t bytes);
   // `rows` rows of `row_bytes`, strided differently at the source and destination; one command.
   void copy_rows(const Slice& src, uint64_t src_stride, const Slice& dst, uint64_t dst_stride, uint32_t rows,

@@ -1,82 +1,163 @@
 #version 450
-// RWKV-7 time mixing for one head per workgroup (S invocations, S = head size, any value), T tokens
-// in order. Fused, so a token costs one dispatch instead of five:
+// RWKV-7 time mixing for one head per workgroup (S*P invocations, S = head size, P invocations per state
+// row), T tokens in order. Fused, so a token costs one dispatch instead of six:
+//   lora (flag 2):         wl, al, g, vl = the LoRA up-projections of this head's channels (w2, a2, g2, v2
+//                          times the down-projections' outputs); else read from the io planes
 //   prep (per channel j):  w = exp(-e^-0.5 * sigmoid(w0 + wl)),  a = sigmoid(a0 + al),
 //                          v: layer 0 stores v_first, later layers v += (v_first - v)*sigmoid(v0 + vl),
 //                          kk = normalize_head(k * k_k),  kt = k * (1 + (a - 1) * k_a)
-//   state (invocation i owns row i = value index, kept in registers):
+//   state (row i = value index, split over P invocations of S/P keys each, kept in registers):
 //                          sa = sum_j S[i][j] * -kk[j];  S[i][j] = S[i][j]*w[j] + v[i]*kt[j] + sa*kk[j]*a[j]
 //                          y[i] = sum_j S[i][j] * r[j]
 //   out:                   y = GroupNorm_head(y) + (sum_j r*kt*r_k) * v,  then y *= g
-// Same operation order as models/v7.cpp and models/wkv.cpp.
+// Same operation order as models/v7.cpp and models/wkv.cpp, except that the sums over j are split in P.
 #define WANT_WG_SUM
 #include "common.glsl"
 
-layout(local_size_x_id = 0) in;
+layout(local_size_x_id = 0) in;  // S * P
 layout(constant_id = 1) const uint S = 64;
+layout(constant_id = 2) const uint P = 1;
+const uint SP = S / P;
 
 layout(push_constant) uniform PC {
-  Floats r, k, v;   // (T, stride) projections
-  Floats wl, al;    // (T, stride) decay and in-context-rate LoRA outputs (before w0 / a0)
-  Floats g;         // (T, stride) gate
-  Floats vl;        // (T, stride) value-residual LoRA output (layers > 0)
-  Floats vfirst;    // (T, stride) layer 0's v, written by layer 0 and read by the others
+  Floats io;        // the wkv row group: r, k, v, wl, al, g, vl, v_first, y, each `plane` floats after the
+                    // previous one, token t at t * stride
   Floats params;    // 8 vectors of C: w0, a0, v0, k_k, k_a, r_k, ln_x.weight, ln_x.bias
   Floats state;     // (H, S, S) [h][value i][key j], this layer's
-  Floats y;         // (T, stride) out
-  uint H, T, stride, flags;  // flags: 1 = layer 0
+  Floats lora;      // flag 2: the LoRA row group (outputs of w1, a1, g1, v1), token t at t * lora_stride
+  Uvec4s w2, a2, g2, v2;  // flag 2: (C, D) matrices, rows of F32 or F16 padded to a uvec4 (weights.cpp)
+  uint H, T, stride, flags;  // flags: 1 = layer 0, 2 = LoRA up-projections here; bits 4..7: matrix m
+                             // (w2, a2, g2, v2) is F16 (bit 4 + m), else F32
   float eps;
   uint state_stride;  // 0: the T rows are one sequence. Else batched decode: row b is one token of
                       // sequence b, whose state is b * state_stride floats after `state`; H*T workgroups
+  uint plane;
+  uint lora_stride;
+  uint dwa, dgv;     // LoRA ranks w | a << 16, g | v << 16 (their vectors lie at 32-padded offsets in the row)
 } pc;
 
-shared float sh_r[S], sh_w[S], sh_kt[S], sh_nkk[S], sh_kka[S];
+
+shared float sh_r[S], sh_w[S], sh_kt[S], sh_nkk[S], sh_kka[S], sh_v[S];
+shared float sh_lora[4u * S];
+shared float sh_red[S * P];
+
+uint pad32(uint n) { return (n + 31u) / 32u * 32u; }
+
+// Row `row` of LoRA matrix m times its input vector (at `xo` in the lora buffer, `d` long).
+float lora_dot(uint m, uint row, uint xo, uint d) {
+  Uvec4s w = m == 0u ? pc.w2 : m == 1u ? pc.a2 : m == 2u ? pc.g2 : pc.v2;
+  Vec4s x4 = Vec4s(pc.lora);
+  float s = 0.0;
+  if ((pc.flags & (16u << m)) != 0u) {
+    const uint units = (d + 7u) / 8u;
+    for (uint u = 0; u < units; ++u) {
+      const uvec4 q = w.v[row * units + u];
+      s += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), x4.v[xo / 4u + 2u * u]) +
+           dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), x4.v[xo / 4u + 2u * u + 1u]);
+    }
+  } else {
+    const uint units = (d + 3u) / 4u;
+    for (uint u = 0; u < units; ++u) s += dot(uintBitsToFloat(w.v[row * units + u]), x4.v[xo / 4u + u]);
+  }
+  return s;
+}
 
 void main() {
-  const uint h = gl_WorkGroupID.x % pc.H, seq = gl_WorkGroupID.x / pc.H, i = gl_LocalInvocationID.x;
-  const uint C = pc.H * S, c = h * S + i;
+  const uint h = gl_WorkGroupID.x % pc.H, seq = gl_WorkGroupID.x / pc.H, tid = gl_LocalInvocationID.x;
+  const uint i = tid / P, p = tid % P;  // state row i, keys [p*SP, (p+1)*SP)
+  const uint C = pc.H * S;
+  const bool chan = tid < S;  // invocations [0, S) also own channel h*S + tid
+  const uint c = h * S + (chan ? tid : 0u);
   const bool batched = pc.state_stride != 0u;
-  const uint sbase = (batched ? seq * pc.state_stride : 0u) + h * S * S + i * S;
+  const uint sbase = (batched ? seq * pc.state_stride : 0u) + h * S * S + i * S + p * SP;
   const uint t_begin = batched ? seq : 0u, t_end = batched ? seq + 1u : pc.T;
-  float st[S];
-  for (uint j = 0; j < S; ++j) st[j] = pc.state.v[sbase + j];
+  const bool layer0 = (pc.flags & 1u) != 0u, fused = (pc.flags & 2u) != 0u;
+  float st[SP];
+  for (uint j = 0; j < SP; ++j) st[j] = pc.state.v[sbase + j];
   const float w0 = pc.params.v[c], a0 = pc.params.v[C + c], v0 = pc.params.v[2u * C + c];
   const float k_k = pc.params.v[3u * C + c], k_a = pc.params.v[4u * C + c], r_k = pc.params.v[5u * C + c];
-  const float lnw = pc.params.v[6u * C + c], lnb = pc.params.v[7u * C + c];
+  const uint ci = h * S + i;  // row i's channel (GroupNorm, bonus, gate)
+  const float lnw = pc.params.v[6u * C + ci], lnb = pc.params.v[7u * C + ci];
+  const uint ow = pad32((pc.dwa & 0xFFFFu)), oa = ow + pad32((pc.dwa >> 16)), og = oa + pad32((pc.dgv & 0xFFFFu));
 
   for (uint t = t_begin; t < t_end; ++t) {
     const uint o = t * pc.stride + c;
-    const float r = pc.r.v[o], k = pc.k.v[o];
-    float v = pc.v.v[o];
-    const float w = exp(-0.6065306597126334 * sigmoid(w0 + pc.wl.v[o]));
-    const float a = sigmoid(a0 + pc.al.v[o]);
-    if ((pc.flags & 1u) != 0u) pc.vfirst.v[o] = v;
-    else v += (pc.vfirst.v[o] - v) * sigmoid(v0 + pc.vl.v[o]);
-    float kk = k * k_k;
+    if (fused) {
+      for (uint u = tid; u < 4u * S; u += S * P) {
+        const uint m = u / S, row = h * S + u % S, lo = t * pc.lora_stride;
+        float d = 0.0;
+        if (m == 0u) d = lora_dot(0u, row, lo, (pc.dwa & 0xFFFFu));
+        else if (m == 1u) d = lora_dot(1u, row, lo + ow, (pc.dwa >> 16));
+        else if (m == 2u) d = lora_dot(2u, row, lo + oa, (pc.dgv & 0xFFFFu));
+        else if (!layer0) d = lora_dot(3u, row, lo + og, (pc.dgv >> 16));
+        sh_lora[u] = d;
+      }
+      barrier();
+    }
+    float kk = 0.0, kt = 0.0, r = 0.0, v = 0.0, a = 0.0;
+    if (chan) {
+      r = pc.io.v[o];
+      const float k = pc.io.v[pc.plane + o];
+      v = pc.io.v[2u * pc.plane + o];
+      const float wl = fused ? sh_lora[tid] : pc.io.v[3u * pc.plane + o];
+      const float al = fused ? sh_lora[S + tid] : pc.io.v[4u * pc.plane + o];
+      const float w = exp(-0.6065306597126334 * sigmoid(w0 + wl));
+      a = sigmoid(a0 + al);
+      if (layer0) {
+        pc.io.v[7u * pc.plane + o] = v;
+      } else {
+        const float vl = fused ? sh_lora[3u * S + tid] : pc.io.v[6u * pc.plane + o];
+        v += (pc.io.v[7u * pc.plane + o] - v) * sigmoid(v0 + vl);
+      }
+      kk = k * k_k;
+      kt = k * (1.0 + (a - 1.0) * k_a);
+      sh_r[tid] = r;
+      sh_w[tid] = w;
+      sh_kt[tid] = kt;
+      sh_v[tid] = v;
+    }
     kk *= 1.0 / max(sqrt(wg_sum(kk * kk)), 1e-12);
-    const float kt = k * (1.0 + (a - 1.0) * k_a);
-    sh_r[i] = r;
-    sh_w[i] = w;
-    sh_kt[i] = kt;
-    sh_nkk[i] = kk;
-    sh_kka[i] = kk * a;
+    if (chan) {
+      sh_nkk[tid] = kk;
+      sh_kka[tid] = kk * a;
+    }
     barrier();
 
     float sa = 0.0;
-    for (uint j = 0; j < S; ++j) sa -= st[j] * sh_nkk[j];
-    float yi = 0.0;
-    for (uint j = 0; j < S; ++j) {
-      st[j] = st[j] * sh_w[j] + v * sh_kt[j] + sa * sh_kka[j];
-      yi += st[j] * sh_r[j];
+    for (uint j = 0; j < SP; ++j) sa -= st[j] * sh_nkk[p * SP + j];
+    if (P > 1u) {
+      sh_red[tid] = sa;
+      barrier();
+      sa = 0.0;
+      for (uint q = 0; q < P; ++q) sa += sh_red[i * P + q];
+      barrier();
     }
-    // GroupNorm over the head, then the current-token bonus and the gate.
-    const float mean = wg_sum(yi) / float(S);
-    const float var = wg_sum((yi - mean) * (yi - mean)) / float(S);
-    float out_i = (yi - mean) * (1.0 / sqrt(var + pc.eps)) * lnw + lnb;
-    const float bonus = wg_sum(r * kt * r_k);
-    out_i += bonus * v;
-    pc.y.v[o] = out_i * pc.g.v[o];
+    const float vi = sh_v[i];
+    const uint oi = t * pc.stride + ci;
+    const float g = fused ? sh_lora[2u * S + i] : pc.io.v[5u * pc.plane + oi];
+    float yi = 0.0;
+    for (uint j = 0; j < SP; ++j) {
+      const uint jj = p * SP + j;
+      st[j] = st[j] * sh_w[jj] + vi * sh_kt[jj] + sa * sh_kka[jj];
+      yi += st[j] * sh_r[jj];
+    }
+    if (P > 1u) {
+      sh_red[tid] = yi;
+      barrier();
+      yi = 0.0;
+      for (uint q = 0; q < P; ++q) yi += sh_red[i * P + q];
+    }
+    // GroupNorm over the head (row i's value, counted once), then the current-token bonus and the gate.
+    const bool lead = p == 0u;
+    const float mean = wg_sum(lead ? yi : 0.0) / float(S);
+    const float var = wg_sum(lead ? (yi - mean) * (yi - mean) : 0.0) / float(S);
+    const float bonus = wg_sum(chan ? r * kt * r_k : 0.0);
+    if (lead) {
+      float out_i = (yi - mean) * (1.0 / sqrt(var + pc.eps)) * lnw + lnb;
+      out_i += bonus * vi;
+      pc.io.v[8u * pc.plane + oi] = out_i * g;
+    }
     // wg_sum's barriers also order this token's shared reads before the next token's writes.
   }
-  for (uint j = 0; j < S; ++j) pc.state.v[sbase + j] = st[j];
+  for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
 }
