@@ -15,7 +15,8 @@ const args = process.argv.slice(2);
 const arg = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
 const size = arg('size', '0.1B');
 const type = arg('type', 'Q8_0');
-const streamCounts = arg('streams', '1,2,4,8,16').split(',').map(Number);
+// One stream is always measured (first in each round): every ratio is taken against it.
+const streamCounts = [...new Set([1, ...arg('streams', '1,2,4,8,16').split(',').map(Number)])];
 const tokens = Number(arg('tokens', '64'));
 const rounds = Number(arg('rounds', '5'));
 const threads = Number(arg('threads', '2'));
@@ -52,11 +53,11 @@ async function main() {
       c.passes += after.passes - before.passes;
       c.steps += after.steps - before.steps;
       if (n === 1) oneStream = rate;
-      if (oneStream) c.ratios.push(rate / oneStream);
+      c.ratios.push(rate / oneStream);
     }
   }
   await model.free();
-  const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[(v.length - 1) >> 1] : 0; };
+  const median = (xs) => { const v = [...xs].sort((a, b) => a - b); return v.length ? v[(v.length - 1) >> 1] : NaN; };
   const rows = streamCounts.map((n) => {
     const c = perCount.get(n);
     const row = { streams: n, tokPerSec: median(c.runs), ratio: median(c.ratios), min: Math.min(...c.ratios), max: Math.max(...c.ratios), avgBatch: c.passes ? c.steps / c.passes : 0 };
