@@ -387,15 +387,15 @@ function markdown(ctx) {
   L.push(`- Load average (1, 5, 15 min) at the start: ${loadStart}; at the end: ${loadEnd}. The machine is shared: other people's processes used ${othersAll === undefined ? '?' : `${(100 * othersAll).toFixed(0)}%`} of its CPU time during this run (from /proc/stat; the "others' CPU" column: during each model's measurement). With ${nt} threads on ${mach.cores} cores, any such use slows a measurement down: treat the rows where it is high as lower bounds.`);
   const bwLine = (b) => `${fmt(b.one.medianGBs)} GB/s with 1 thread, ${fmt(b.n.medianGBs)} with ${b.n.threads} (best passes ${fmt(b.one.bestGBs)} / ${fmt(b.n.bestGBs)})`;
   L.push(`- Read bandwidth (\`rwkv_bandwidth\`: sums a 1 GiB buffer with AVX-512 loads; medians of passes): ${bwLine(bw)} at the start, ${bwLine(bwEnd)} at the end, ` +
-    `and ${nt} threads once beside each model (the "GB/s then" column): ${bwSamples.length} measurements from ${fmt(Math.min(...bwSamples))} to ${fmt(Math.max(...bwSamples))} GB/s.` +
+    `and ${nt} threads right before and right after each model's runs (the "GB/s then" column): ${bwSamples.length} measurements from ${fmt(Math.min(...bwSamples))} to ${fmt(Math.max(...bwSamples))} GB/s.` +
     (bwFile ? ` Summing a memory-mapped model file instead (${bwFile.name}, page cache, 4 KiB pages, as the engine reads weights): ${bwLine(bwFile)}.` : ''));
-  L.push(`- **Ceiling** = ${fmt(ceilingGBs)} GB/s (the median of those ${nt}-thread measurements) ÷ bytes read per decoded token: \`info.decodeBytes\` (every weight but the embedding table, plus one embedding row) + the state read and written (stateSize × 4 × 2). "decode GB/s" is decode tok/s × those bytes: the bandwidth decoding actually drew.`);
+  L.push(`- **Ceiling** = ${fmt(ceilingGBs)} GB/s (the median of those ${nt}-thread measurements) ÷ bytes read per decoded token: \`info.decodeBytes\` (every weight but the embedding table, plus one embedding row) + the state read and written (stateSize × 4 × 2). "decode GB/s" is decode tok/s × those bytes: the bandwidth decoding actually drew. "% of GB/s then" divides it by the mean of the two measurements taken around that model's runs: on a machine whose bandwidth drifts with its neighbours' load this compares like with like. "decode ÷ issue's ceiling" divides decode tok/s by the ceiling the issue quotes for this machine kind (25 GB/s).`);
   L.push(`- Everything goes through the Node API (\`new RWKV({path, threads: ${nt}})\`), each model in a child process, the file in the page cache (read once before). **Load**: \`setup()\` wall time, median of 3 (the tokenizer is built before). **Decode**: \`eval([token], state)\`, one call per token from a primed state; median of ${opts.runs} runs of the tokens shown (the count adapts to a ${opts.budget} s budget per model). **Prefill**: one \`eval()\` call of 512 tokens from the initial state, which the engine runs as 128-token sequence passes; median of ${opts.runs} runs (fewer when one run is long: marked). **Peak RSS**: VmHWM of the child at the end; a child with only the addon and the tokenizer loaded peaks at ${fmt(baselineMB, 0)} MB.`);
   L.push(`- Synthetic RWKV-7 weights (\`RWKV.makeSynthetic\`, seed ${opts.seed}): G1 shapes, vocabulary 65536; speed does not depend on the values.`);
   L.push('');
   const peerCols = opts.peer;
-  const head = ['model', 'type', 'file MB', 'load s', 'peak RSS MB', 'RSS − file MB', 'decode tok/s', 'tokens × runs', 'decode GB/s', 'GB/s then',
-    'ceiling tok/s', '% ceiling', 'goal', 'prefill 512 tok/s', 'prefill ÷ llama.cpp', "others' CPU"];
+  const head = ['model', 'type', 'file MB', 'load s', 'peak RSS MB', 'RSS − file MB', 'decode tok/s', 'tokens × runs', 'decode GB/s', 'GB/s then (before / after)',
+    'ceiling tok/s', '% ceiling', '% of GB/s then', 'goal', "decode ÷ issue's ceiling", 'prefill 512 tok/s', 'prefill ÷ llama.cpp', "others' CPU"];
   if (peerCols) head.push('llama.cpp here: decode', 'llama.cpp here: prefill');
   head.push('peers: ceiling', 'rwkv.cpp decode', 'llama.cpp decode', 'rwkv.cpp prefill', 'llama.cpp prefill');
   L.push(`| ${head.join(' | ')} |`);
@@ -404,6 +404,8 @@ function markdown(ctx) {
     const p = PEERS[`${r.size} ${r.type}`] || {};
     const m = r.res || {};
     const pct = r.ceiling && m.decodeTps ? (100 * m.decodeTps) / r.ceiling : undefined;
+    const then = r.bw && r.bwAfter ? (r.bw.medianGBs + r.bwAfter.medianGBs) / 2 : undefined;
+    const pctThen = then && m.decodeTps && r.decodeBytes ? (100 * m.decodeTps * r.decodeBytes) / (then * 1e9) : undefined;
     const goal = decodeGoal(r.size, r.type) * 100;
     const fewer = m.prefillRuns && m.prefillRuns.length < opts.runs ? ` (${m.prefillRuns.length} run${m.prefillRuns.length > 1 ? 's' : ''})` : '';
     const llamaPrefill = r.peer && r.peer.prefillTps ? r.peer.prefillTps : p.llamaPrefill;
@@ -412,8 +414,10 @@ function markdown(ctx) {
       r.size, r.type, fmt(r.fileBytes / 1e6, 0), m.loadS !== undefined ? m.loadS.toFixed(3) : '–', fmt(m.peakRssMB, 0),
       m.peakRssMB !== undefined ? fmt(m.peakRssMB - r.fileBytes / 2 ** 20, 0) : '–',
       fmtTps(m.decodeTps), m.decodeTokens ? `${m.decodeTokens} × ${m.decodeRuns.length}` : '–',
-      m.decodeTps && r.decodeBytes ? fmt((m.decodeTps * r.decodeBytes) / 1e9) : '–', r.bw ? fmt(r.bw.medianGBs) : '–', fmtTps(r.ceiling),
-      pct !== undefined ? `${pct.toFixed(0)}%` : '–', `${goal.toFixed(0)}%`, `${fmtTps(m.prefillTps)}${fewer}`, ratio,
+      m.decodeTps && r.decodeBytes ? fmt((m.decodeTps * r.decodeBytes) / 1e9) : '–',
+      r.bw && r.bwAfter ? `${fmt(r.bw.medianGBs)} / ${fmt(r.bwAfter.medianGBs)}` : '–', fmtTps(r.ceiling),
+      pct !== undefined ? `${pct.toFixed(0)}%` : '–', pctThen !== undefined ? `${pctThen.toFixed(0)}%` : '–', `${goal.toFixed(0)}%`,
+      p.ceiling && m.decodeTps ? `${(m.decodeTps / p.ceiling).toFixed(2)}×` : '–', `${fmtTps(m.prefillTps)}${fewer}`, ratio,
       r.others === undefined ? '–' : `${(100 * r.others).toFixed(0)}%`,
     ];
     if (peerCols) cells.push(r.peer ? fmtTps(r.peer.decodeTps) : '–', r.peer ? fmtTps(r.peer.prefillTps) : '–');
@@ -520,6 +524,9 @@ async function main() {
         row.res = await runChild('bench-worker.js', workerConfig(opts, bin, opts.runs), 900);
       }
       row.others = othersShare(cpu0, cpuTimes());
+      // And right after: the decode runs sit between the two, so "% of then" compares like with like.
+      row.bwAfter = bandwidth(tools, opts.threads, { reps: 5, alone: true }).n;
+      bwSamples.push(row.bwAfter.medianGBs);
       if (row.res) {
         const i = row.res.info;
         row.decodeBytes = i.decodeBytes + i.stateSize * 4 * 2;

@@ -64,6 +64,18 @@ struct Workspace {
   std::vector<Wkv7Args> wkv7_args;
 };
 
+// fn(t) for every row t of a pass, where the rows are independent. Several rows (a prompt, a batch of
+// decoding sequences) are shared between the threads; one row runs here, where a hand-off would cost
+// more than the work. Each row's arithmetic is the same either way.
+template <class Fn>
+void for_tokens(int64_t rows, Workspace& ws, Fn&& fn) {
+  if (rows < 4 || ws.pool.size() == 1) {
+    for (int64_t t = 0; t < rows; ++t) fn(t);
+    return;
+  }
+  ws.pool.run(rows, [&](int64_t t, int) { fn(t); });
+}
+
 class Architecture {
  public:
   virtual ~Architecture() = default;

@@ -129,40 +129,37 @@ class ArchitectureV7 final : public Architecture {
     else
       ws.linear.run_group({{&L.w2, lw, w}, {&L.a2, la, iclr}, {&L.g2, lg, g}}, T);
 
-    // Decay: w = exp(-e^-0.5 * sigmoid(w0 + tanh(x_w·W1)·W2)).
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t i = 0; i < C; ++i) w[t * C + i] = std::exp(-kDecayScale * cpu::sigmoid(L.w0[i] + w[t * C + i]));
-    // In-context learning rate: a = sigmoid(a0 + (x_a·A1)·A2). Gate: g = sigmoid(x_g·G1)·G2 (done above).
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t i = 0; i < C; ++i) iclr[t * C + i] = cpu::sigmoid(L.a0[i] + iclr[t * C + i]);
-    // Value residual: v += (v_first - v) * sigmoid(v0 + (x_v·V1)·V2).
-    if (!residual) {
-      ws.v_first.assign(v, v + TC);
-    } else {
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t i = 0; i < C; ++i) {
-          const int64_t o = t * C + i;
-          v[o] += (ws.v_first[size_t(o)] - v[o]) * cpu::sigmoid(L.v0[i] + tmp[o]);
-        }
-    }
-
-    // κ̂ = normalize(k ⊙ k_k) per head (from the original k); then k̃ = k ⊙ (1 + (a - 1) ⊙ k_a).
-    for (int64_t t = 0; t < T; ++t) {
+    if (!residual) ws.v_first.assign(v, v + TC);  // layer 0 remembers v
+    // Per token, independent across tokens: shared between the threads when a pass has several.
+    for_tokens(T, ws, [&](int64_t t) {
+      float* wt = w + t * C;
+      float* at = iclr + t * C;
+      float* vt = v + t * C;
+      float* kt = k + t * C;
+      float* kkt = kk + t * C;
+      // Decay: w = exp(-e^-0.5 * sigmoid(w0 + tanh(x_w·W1)·W2)).
+      for (int64_t i = 0; i < C; ++i) wt[i] = std::exp(-kDecayScale * cpu::sigmoid(L.w0[i] + wt[i]));
+      // In-context learning rate: a = sigmoid(a0 + (x_a·A1)·A2). (Gate: g = sigmoid(x_g·G1)·G2, above.)
+      for (int64_t i = 0; i < C; ++i) at[i] = cpu::sigmoid(L.a0[i] + at[i]);
+      // Value residual: v += (v_first - v) * sigmoid(v0 + (x_v·V1)·V2).
+      if (residual) {
+        const float* vf = ws.v_first.data() + t * C;
+        const float* vl = tmp + t * C;
+        for (int64_t i = 0; i < C; ++i) vt[i] += (vf[i] - vt[i]) * cpu::sigmoid(L.v0[i] + vl[i]);
+      }
+      // κ̂ = normalize(k ⊙ k_k) per head (from the original k); then k̃ = k ⊙ (1 + (a - 1) ⊙ k_a).
       for (int64_t h = 0; h < H; ++h) {
-        const int64_t o = t * C + h * S;
+        float* o = kkt + h * S;
         float norm = 0;
         for (int64_t j = 0; j < S; ++j) {
-          kk[o + j] = k[o + j] * L.k_k[size_t(h * S + j)];
-          norm += kk[o + j] * kk[o + j];
+          o[j] = kt[h * S + j] * L.k_k[size_t(h * S + j)];
+          norm += o[j] * o[j];
         }
         const float inv = 1.0f / std::max(std::sqrt(norm), 1e-12f);
-        for (int64_t j = 0; j < S; ++j) kk[o + j] *= inv;
+        for (int64_t j = 0; j < S; ++j) o[j] *= inv;
       }
-      for (int64_t i = 0; i < C; ++i) {
-        const int64_t o = t * C + i;
-        k[o] = k[o] * (1 + (iclr[o] - 1) * L.k_a[i]);
-      }
-    }
+      for (int64_t i = 0; i < C; ++i) kt[i] = kt[i] * (1 + (at[i] - 1) * L.k_a[i]);
+    });
 
     ws.wkv7_args.clear();
     for (const SeqSpan& seq : batch.seqs) {
@@ -172,7 +169,7 @@ class ArchitectureV7 final : public Architecture {
     }
     wkv7(ws.wkv7_args, ws.pool);
 
-    for (int64_t t = 0; t < T; ++t) {
+    for_tokens(T, ws, [&](int64_t t) {
       float* yt = y + t * C;
       cpu::group_norm(yt, L.ln_x_w.data(), L.ln_x_b.data(), H, S, info_.group_norm_eps, yt);
       // Bonus for the current token: (sum_j r*k̃*r_k per head) * v.
@@ -183,7 +180,7 @@ class ArchitectureV7 final : public Architecture {
         for (int64_t j = 0; j < S; ++j) yt[h * S + j] += bonus * v[o + j];
       }
       for (int64_t i = 0; i < C; ++i) yt[i] *= g[t * C + i];
-    }
+    });
     ws.linear.run(L.output, y, T, tmp);
     for (size_t i = 0; i < TC; ++i) x[i] += tmp[i];
 
