@@ -2,7 +2,9 @@
 // logits against the CPU path (one sequence; on RWKV-7 also 16 sequences batched, against the CPU and
 // against the GPU one sequence at a time).
 //   rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N] [--bandwidth GB/s]
-//                  [--streams B] [--check] [--profile]
+//                  [--streams B] [--step T] [--check] [--profile]
+// --step T: tokens per GPU step for the prefill (GpuOptions::max_tokens; default that of GpuOptions).
+// --profile: per-dispatch times of a decode step and of one prefill step.
 // Decode is reported three ways: the GPU's own time per step (one submission of N replays), a decode
 // loop as an application runs it (embed on the CPU, one submit per token, logits read back, state left
 // on the GPU), and the same with the state copied in and out every token (the engine's default).
@@ -34,7 +36,7 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 int usage() {
   std::fprintf(stderr,
                "usage: rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N]\n"
-               "                      [--bandwidth GB/s] [--streams B] [--check] [--profile]\n");
+               "                      [--bandwidth GB/s] [--streams B] [--step T] [--check] [--profile]\n");
   return 2;
 }
 
@@ -48,10 +50,21 @@ size_t argmax(const std::vector<float>& v) { return size_t(std::max_element(v.be
 
 // GPU (first `layers` layers through the engine's offload) vs CPU logits after `prompt`, both modes.
 void check(const std::string& path, int layers, int device, const rwkv::ModelInfo& info) {
-  std::vector<uint32_t> prompt;
+  std::vector<uint32_t> prompt, longer;
   for (int i = 0; i < 12; ++i) prompt.push_back(uint32_t((i * 7919 + 13) % info.n_vocab));
+  for (int i = 0; i < 100; ++i) longer.push_back(uint32_t((i * 7919 + 13) % info.n_vocab));
   auto cpu = rwkv::Model::load(path, {});
   auto gpu = rwkv::Model::load(path, {.gpu_layers = layers, .gpu_device = device, .gpu_required = true});
+  {  // 100 tokens as one sequence (steps of GpuOptions::max_tokens: the prefill path)
+    std::vector<float> s1 = cpu->initial_state(), s2 = gpu->initial_state(), l1(size_t(info.n_vocab)), l2(l1.size());
+    cpu->eval(longer.data(), longer.size(), s1.data(), l1.data());
+    gpu->eval(longer.data(), longer.size(), s2.data(), l2.data());
+    float lmax = 0;
+    for (float v : l1) lmax = std::max(lmax, std::fabs(v));
+    std::printf("check %d/%d layers on GPU, seq x100: max|dlogit| %.3g (max|logit| %.3g), max|dstate| %.3g, top-1 %s\n",
+                gpu->gpu_layers(), info.n_layer, max_delta(l1, l2), lmax, max_delta(s1, s2),
+                argmax(l1) == argmax(l2) ? "same" : "DIFFERENT");
+  }
   for (bool seq : {false, true}) {
     std::vector<float> s1 = cpu->initial_state(), s2 = gpu->initial_state(), l1(size_t(info.n_vocab)), l2(l1.size());
     if (seq) {
@@ -106,7 +119,7 @@ void check(const std::string& path, int layers, int device, const rwkv::ModelInf
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string path = argv[1];
-  int layers = -1, device = -1, decode = 256, prefill = 512, streams = 16;
+  int layers = -1, device = -1, decode = 256, prefill = 512, streams = 16, step = rwkv::vk::GpuOptions{}.max_tokens;
   double bandwidth = 3000;
   bool do_check = false, do_profile = false;
   for (int i = 2; i < argc; ++i) {
@@ -121,6 +134,7 @@ int main(int argc, char** argv) {
       else if (a == "--prefill") prefill = std::max(1, std::atoi(v));
       else if (a == "--bandwidth") bandwidth = std::atof(v);
       else if (a == "--streams") streams = std::atoi(v);
+      else if (a == "--step") step = std::max(1, std::atoi(v));
       else return usage();
     } else return usage();
   }
@@ -136,7 +150,7 @@ int main(int argc, char** argv) {
     const rwkv::ModelInfo& info = arch->info();
     if (layers < 0) layers = info.n_layer;
     double t0 = now();
-    auto gpu = rwkv::vk::GpuModel::create(index, info, {.layers = layers, .device = device, .max_tokens = 64});
+    auto gpu = rwkv::vk::GpuModel::create(index, info, {.layers = layers, .device = device, .max_tokens = step});
     const double load_s = now() - t0;
     const int64_t C = info.n_embd;
     const double gb = double(gpu->weight_bytes()) / 1e9;
@@ -150,14 +164,15 @@ int main(int argc, char** argv) {
     for (int l = 0; l < info.n_layer; ++l) arch->init_layer_state(state.data() + l * info.state_floats_per_layer());
     std::vector<float> state0 = state;
 
-    // Prefill: `prefill` tokens as one sequence (GPU steps of 64), state uploaded once.
+    // Prefill: `prefill` tokens as one sequence (GPU steps of `step`), state uploaded once.
     for (int t = 0; t < prefill; ++t) arch->embed(uint32_t((t * 31 + 7) % info.n_vocab), x.data() + size_t(t) * C);
-    gpu->eval(x.data(), std::min(prefill, 64), state.data(), nullptr, logits.data());  // warm-up: records the steps
+    gpu->eval(x.data(), prefill, state.data(), nullptr, logits.data());  // warm-up: records the steps
     state = state0;
     t0 = now();
     gpu->eval(x.data(), prefill, state.data(), nullptr, logits.data());
     const double prefill_s = now() - t0;
-    std::printf("prefill %d tokens: %.1f ms, %.0f tokens/s\n", prefill, prefill_s * 1e3, prefill / prefill_s);
+    std::printf("prefill %d tokens (steps of %d, %s): %.1f ms, %.0f tokens/s\n", prefill, step,
+                gpu->device().coop_matrix ? "cooperative-matrix GEMM" : "matvec", prefill_s * 1e3, prefill / prefill_s);
 
     // Decode, GPU time only: one submission replaying the one-token step.
     gpu->time_decode_steps(8);
@@ -231,7 +246,7 @@ int main(int argc, char** argv) {
       std::printf("batched decode x%d (eval_batch loop, states downloaded each step, %.1f MB): %.3f ms/step, %.0f tokens/s aggregate\n",
                   B, double(info.state_floats_per_layer()) * gpu->layers() * 4 * B / 1e6, bsync * 1e3, B / bsync);
     }
-    if (do_profile) std::printf("%s", gpu->profile_decode(5).c_str());
+    if (do_profile) std::printf("%s%s", gpu->profile_decode(5).c_str(), gpu->profile_decode(5, std::min(prefill, step)).c_str());
     gpu.reset();
     if (do_check) {
       check(path, info.n_layer, device, info);

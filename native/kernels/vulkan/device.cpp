@@ -120,6 +120,41 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
   return v;
 }
 
+// True when the device offers VK_NV_cooperative_matrix with a 16x16x16 FP16 x FP16 + FP32 shape on a
+// subgroup, and shaderFloat16 (gemm.comp's shared tiles are float16_t). The glslc of our build
+// environment (shaderc 2023.2) has no GL_KHR_cooperative_matrix, so the NV form is what we can compile;
+// NVIDIA drivers offer both.
+bool coop_matrix_usable(VkPhysicalDevice pd) {
+  const char* e = std::getenv("RWKV_VK_COOP");
+  if (e && std::strcmp(e, "0") == 0) return false;
+  if (!vk().vkEnumerateDeviceExtensionProperties || !vk().vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) return false;
+  uint32_t n = 0;
+  if (vk().vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkExtensionProperties> ext(n);
+  if (vk().vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, ext.data()) != VK_SUCCESS) return false;
+  bool has = false;
+  for (uint32_t i = 0; i < n; ++i)
+    if (std::strcmp(ext[i].extensionName, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) == 0) has = true;
+  if (!has) return false;
+  auto cm = make<VkPhysicalDeviceCooperativeMatrixFeaturesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV);
+  auto f12 = make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
+  f12.pNext = &cm;
+  auto f2 = make<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+  f2.pNext = &f12;
+  vk().vkGetPhysicalDeviceFeatures2(pd, &f2);
+  if (!cm.cooperativeMatrix || !f12.shaderFloat16) return false;
+  uint32_t np = 0;
+  if (vk().vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &np, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkCooperativeMatrixPropertiesNV> props(np, make<VkCooperativeMatrixPropertiesNV>(VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV));
+  if (np && vk().vkGetPhysicalDeviceCooperativeMatrixPropertiesNV(pd, &np, props.data()) != VK_SUCCESS) return false;
+  for (const auto& p : props)
+    if (p.MSize == 16 && p.NSize == 16 && p.KSize == 16 && p.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+        p.BType == VK_COMPONENT_TYPE_FLOAT16_NV && p.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        p.DType == VK_COMPONENT_TYPE_FLOAT32_NV && p.scope == VK_SCOPE_SUBGROUP_NV)
+      return true;
+  return false;
+}
+
 bool allow_cpu_devices() {
   const char* e = std::getenv("RWKV_VULKAN_ALLOW_CPU");
   return e && *e && std::strcmp(e, "0") != 0;
@@ -189,7 +224,18 @@ std::unique_ptr<Device> Device::create(int index) {
   qci.pQueuePriorities = &priority;
   auto f12 = make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
   f12.bufferDeviceAddress = VK_TRUE;
+  auto cm = make<VkPhysicalDeviceCooperativeMatrixFeaturesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV);
+  const char* coop_ext = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+  d->coop_ = info.subgroup_size == 32 && coop_matrix_usable(d->physical_);  // gemm.comp: 4 subgroups of 32
+  d->info_.coop_matrix = d->coop_;
   auto dci = make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+  if (d->coop_) {
+    f12.shaderFloat16 = VK_TRUE;
+    cm.cooperativeMatrix = VK_TRUE;
+    f12.pNext = &cm;
+    dci.enabledExtensionCount = 1;
+    dci.ppEnabledExtensionNames = &coop_ext;
+  }
   dci.pNext = &f12;
   dci.queueCreateInfoCount = 1;
   dci.pQueueCreateInfos = &qci;

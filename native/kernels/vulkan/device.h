@@ -22,6 +22,7 @@ struct DeviceInfo {
   uint64_t device_local_bytes = 0;  // size of the largest device-local heap
   uint32_t subgroup_size = 0;
   bool usable = false;            // meets the requirements above
+  bool coop_matrix = false;       // set by Device::create: the cooperative-matrix GEMM path is on
   std::string why_not;            // when !usable
 };
 
@@ -47,6 +48,10 @@ class Device {
   const DeviceInfo& info() const { return info_; }
   const VkPhysicalDeviceProperties& properties() const { return props_; }
   uint32_t subgroup_size() const { return info_.subgroup_size; }
+  // Cooperative matrices (VK_NV_cooperative_matrix, 16x16x16 FP16 x FP16 -> FP32 on a subgroup): the
+  // extension and shaderFloat16 are enabled at creation when the device has them; gemm.comp needs them.
+  // RWKV_VK_COOP=0 leaves them off (the matvec path then runs every token count).
+  bool coop_matrix() const { return coop_; }
 
   // Memory type index for buffers: device-local (weights, state, scratch) or host-visible (staging).
   uint32_t device_local_type(uint32_t allowed_bits) const;
@@ -70,6 +75,7 @@ class Device {
   VkPhysicalDeviceProperties props_{};
   VkPhysicalDeviceMemoryProperties mem_{};
   DeviceInfo info_;
+  bool coop_ = false;
 };
 
 }  // namespace rwkv::vk

@@ -410,8 +410,9 @@ double GpuModel::time_decode_steps(int n) {
   return std::chrono::duration<double>(t1 - t0).count() / double(cbs.size());
 }
 
-std::string GpuModel::profile_decode(int reps) {
+std::string GpuModel::profile_decode(int reps, int T) {
   Impl& m = *impl_;
+  T = std::clamp<int>(T, 1, int(m.max_tokens));
   const uint32_t capacity = uint32_t(m.n + 2) * 64;
   auto qci = make<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
   qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
@@ -419,7 +420,7 @@ std::string GpuModel::profile_decode(int reps) {
   VkQueryPool pool = VK_NULL_HANDLE;
   VK_CHECK("vkCreateQueryPool", vk().vkCreateQueryPool(m.device->handle(), &qci, nullptr, &pool));
   std::vector<std::string> labels;
-  Step s = m.record_step(1, m.head, pool, capacity, &labels);
+  Step s = m.record_step(uint32_t(T), m.head, pool, capacity, &labels);
   std::map<std::string, std::pair<int, double>> per_label;  // label -> (dispatches, ns)
   double total = 0;
   for (int r = 0; r < std::max(2, reps); ++r) {
@@ -443,7 +444,8 @@ std::string GpuModel::profile_decode(int reps) {
   const int runs = std::max(2, reps) - 1;
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "decode step: %zu dispatches, %.1f us on the GPU (timestamps)\n", labels.size(), total / runs / 1e3);
+  std::snprintf(line, sizeof line, "%s step (T=%d): %zu dispatches, %.1f us on the GPU (timestamps)\n", T == 1 ? "decode" : "sequence", T,
+                labels.size(), total / runs / 1e3);
   out += line;
   for (const auto& [label, e] : per_label) {
     std::snprintf(line, sizeof line, "  %-28s %5d dispatches %9.1f us  (%.2f us each)\n", label.c_str(), e.first / runs,

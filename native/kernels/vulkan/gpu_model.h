@@ -34,7 +34,8 @@ namespace rwkv::vk {
 struct GpuOptions {
   int layers = 0;         // how many layers (from the first) to run on the GPU; clamped to n_layer
   int device = -1;        // Vulkan device index; -1: the first discrete GPU (see Device::create)
-  int max_tokens = 64;    // tokens per GPU step; longer inputs are split into steps of this size
+  int max_tokens = 512;   // tokens per GPU step; longer inputs are split into steps of this size (512:
+                          // fastest prefill on an H100 with the cooperative-matrix GEMM, BENCHMARKS.md)
 };
 
 struct StateSync {
@@ -81,7 +82,7 @@ class GpuModel {
   // submission (same input x, state evolving on the GPU) and returns seconds per step.
   double time_decode_steps(int n);
   // Per-op GPU time of one decode step from timestamps (label: seconds), as text, for benchmarks.
-  std::string profile_decode(int reps = 5);
+  std::string profile_decode(int reps = 5, int T = 1);  // T > 1: a sequence step of T tokens
 
  private:
   GpuModel();

@@ -5,6 +5,7 @@
 //   residual, κ̂, state, GroupNorm, bonus, gate) -> x += Wo·y -> LN2 + mix -> relu²(Wk·x) -> x += Wv·k
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
@@ -43,6 +44,15 @@ uint32_t wkv_split(uint32_t S) {
   for (uint32_t p : {forced > 0 ? uint32_t(forced) : 4u, 2u, 1u})
     if (S % p == 0 && S * p <= 1024) return p;
   return 1;
+}
+
+// Deferred GroupNorm for sequences (RWKV_VK_WKV_DEFER=0 turns it off, for measurements).
+bool wkv_defer_default() {
+  static const bool on = [] {
+    const char* e = std::getenv("RWKV_VK_WKV_DEFER");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
 }
 
 // LoRA up-projections inside the WKV-7 dispatch (F32/F16 matrices; RWKV_VK_WKV_LORA=0 turns it off).
@@ -169,8 +179,18 @@ class GpuV7 final : public GpuLayers {
     pc.state_stride = ops.seq_state_stride();
     const uint32_t S = uint32_t(info_.head_size), P = one_token ? wkv_split(S) : 1u;
     ops.set_label(fuse ? "att.lora_up+wkv7" : "att.wkv7");
+    // Sequences: GroupNorm, bonus and gate in a second dispatch over every (head, token) (wkv7.comp,
+    // "deferred norm"), taking 6 barriers per token out of the sequential loop.
+    const bool defer = !one_token && P == 1 && wkv_defer_default();
+    if (defer) pc.flags |= 256u;
     ops.dispatch("wkv7", {S * P, S, P}, pc, pc.H * (pc.state_stride ? T : 1u));
     ops.barrier();
+    if (defer) {
+      pc.flags = (pc.flags & ~256u) | 512u;
+      ops.set_label("att.wkv7_norm");
+      ops.dispatch("wkv7", {S * P, S, P}, pc, pc.H * T);
+      ops.barrier();
+    }
     ops.set_label("att.output");
     ops.matvec({{&L.output, y, x, Epilogue::Add}});
 

@@ -64,6 +64,37 @@ static_assert(sizeof(MixPC) <= 128, "push constants");
 
 constexpr uint32_t kMatvecThreads = 128;
 
+// gemm.comp's tile: 64 weight rows x 64 tokens per workgroup of 128 invocations.
+constexpr uint32_t kGemmRows = 64, kGemmTokens = 64;
+
+// F16 weights: activations split in two FP16 halves (gemm.comp), ~22 bits of x, agreement with the CPU
+// to summation order; RWKV_VK_GEMM_SPLIT=0: one FP16 half only (faster, ~1e-3 relative). RWKV_VK_GEMM_BK32=1:
+// the 32-column variant (measurements).
+bool env_flag(const char* name, bool dflt) {
+  const char* e = std::getenv(name);
+  return e && *e ? std::strcmp(e, "0") != 0 : dflt;
+}
+bool gemm_split() {
+  static const bool on = env_flag("RWKV_VK_GEMM_SPLIT", true);
+  return on;
+}
+bool gemm_bk32() {
+  static const bool on = env_flag("RWKV_VK_GEMM_BK32", false);
+  return on;
+}
+
+// Fewest tokens for which T > 1 matvecs go through gemm.comp where the device has cooperative matrices
+// (RWKV_VK_COOP_MIN_T, default 32: below that, e.g. batched decode of 16 streams, a 64-token tile wastes
+// most of its work and matvec.comp was faster on an H100).
+uint32_t coop_min_tokens() {
+  static const uint32_t n = [] {
+    const char* e = std::getenv("RWKV_VK_COOP_MIN_T");
+    const int v = e ? std::atoi(e) : 0;
+    return uint32_t(v >= 2 ? v : 32);
+  }();
+  return n;
+}
+
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
 uint32_t rows_per_subgroup() {
   static const uint32_t n = [] {
@@ -130,7 +161,7 @@ void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDevic
   dispatch("layer_norm", {threads}, pc, rows * pc.split);
   barrier();
   pc.flags = m.write_sx ? 4u : 0u;
-  dispatch("token_mix", {64}, pc, (C + 63) / 64);
+  dispatch("token_mix", {64}, pc, (C + 63) / 64 * rows);  // one invocation per channel and token
   barrier();
 }
 
@@ -140,6 +171,9 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
   // One token: each workgroup of a quantized matvec quantizes its own input in shared memory (saves a
   // dispatch and a barrier, ~6 us each on an H100); long inputs (kMaxFusedQuantCols) and T > 1 go
   // through quantize.comp first.
+  // T > 1 with cooperative matrices: gemm.comp, FP16 activations (no 8-bit quantization), F16 and
+  // quantized weights (F32 weights keep matvec.comp: FP16 would round them).
+  auto gemm = [&](DType t) { return device_.coop_matrix() && T_ >= coop_min_tokens() && t != DType::F32; };
   auto fused = [&](DType t, const std::vector<const MatJob*>& list) {
     if (!dtype_is_quantized(t) || T_ != 1) return false;
     for (const MatJob* j : list)
@@ -151,7 +185,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
   // overlapping and nearby ranges (a row group read by several jobs is one range).
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (const auto& [dtype, list] : groups) {
-    if (!dtype_is_quantized(dtype) || fused(dtype, list)) continue;
+    if (!dtype_is_quantized(dtype) || fused(dtype, list) || gemm(dtype)) continue;
     for (const MatJob* j : list) {
       if (j->x.offset % 32 || j->x.stride % 32) throw Error(ErrorCode::Internal, "matvec: quantized input not block aligned");
       const uint64_t end = j->x.offset + uint64_t(T_ - 1) * j->x.stride + uint64_t(j->m->cols);
@@ -170,6 +204,42 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
 
   const uint32_t subgroups = std::max<uint32_t>(1, kMatvecThreads / std::max<uint32_t>(1, subgroup_size()));
   for (auto& [dtype, list] : groups) {
+    if (gemm(dtype)) {
+      const uint64_t table_offset = jobs_.size();
+      const uint32_t tok_tiles = (T_ + kGemmTokens - 1) / kGemmTokens;
+      uint32_t wg = 0;
+      for (const MatJob* j : list) {
+        const GpuMatrix& m = *j->m;
+        if (j->x.offset % 4 || j->x.stride % 4) throw Error(ErrorCode::Internal, "gemm: input not vec4 aligned");
+        GpuJob g{};
+        g.x = addr(j->x);
+        g.xq = g.x;
+        g.xd = g.x;
+        g.w = m.w.address;
+        g.ws = m.ws.address ? m.ws.address : g.w;
+        g.wh = m.wh.address ? m.wh.address : g.w;
+        g.y = addr(j->y);
+        g.aux0 = addr(j->aux0);
+        g.aux1 = addr(j->aux1);
+        g.aux2 = j->aux2 ? j->aux2 : g.aux0;
+        g.rows = uint32_t(m.rows);
+        g.cols = uint32_t(m.cols);
+        g.x_stride = j->x.stride;
+        g.y_stride = j->y.stride;
+        g.wg_begin = wg;
+        g.epilogue = uint32_t(j->e);
+        g.w_row_units = m.row_units;
+        g.w_row_blocks = m.row_blocks;
+        wg += uint32_t((m.rows + kGemmRows - 1) / kGemmRows) * tok_tiles;
+        const uint8_t* p = reinterpret_cast<const uint8_t*>(&g);
+        jobs_.insert(jobs_.end(), p, p + sizeof g);
+      }
+      if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
+      MatvecPC pc{job_table_.address + table_offset, uint32_t(list.size()), T_, kGemmRows, wg,
+                  dtype == DType::F16 && gemm_split() ? 1u : 0u, 0};
+      dispatch(dtype == DType::F16 && gemm_bk32() ? "gemm_f16_bk32" : gemm_shader(dtype), {}, pc, wg);
+      continue;
+    }
     // One token: long rows are shared by 2 or 4 subgroups (more loads in flight per row; an H100
     // streamed F16 rows of 8192 at ~1.5 TB/s with one warp per row).
     uint32_t units = 0;

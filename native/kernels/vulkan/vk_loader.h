@@ -26,7 +26,9 @@ namespace rwkv::vk {
   X(vkGetPhysicalDeviceMemoryProperties)      \
   X(vkGetPhysicalDeviceQueueFamilyProperties) \
   X(vkCreateDevice)                           \
-  X(vkGetDeviceProcAddr)
+  X(vkGetDeviceProcAddr)                      \
+  X(vkEnumerateDeviceExtensionProperties)     \
+  X(vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)  // optional: null without VK_NV_cooperative_matrix
 
 #define RWKV_VK_DEVICE_FUNCS(X)         \
   X(vkDestroyDevice)                    \

@@ -29,5 +29,7 @@ Slice upload_floats(Arena& arena, Uploader& up, const std::vector<float>& v);
 
 // The matvec shader variant for a weight type ("matvec_f16", ...).
 const char* matvec_shader(DType t);
+// The cooperative-matrix GEMM variant ("gemm_f16", ...; no F32).
+const char* gemm_shader(DType t);
 
 }  // namespace rwkv::vk
