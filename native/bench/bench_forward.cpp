@@ -80,3 +80,4 @@ void BM_DecodeBatch(benchmark::State& st, const char* type) {
 }  // namespace
 
 BENCHMARK_CAPTURE(BM_DecodeBatch, Q8_0, "Q8_0")->Arg(1)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK_CAPTURE(BM_DecodeBatch, FP16, "FP16")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->MinTime(1.0);
