@@ -1,5 +1,6 @@
-// RWKV-7 on the GPU (models/v7.cpp). Per layer and token step, 7 dispatches for one token per sequence,
-// 8 for sequences (+ activation quantization for quantized weights):
+// RWKV-7 on the GPU (models/v7.cpp). Per layer and token step, 7 dispatches for one token per sequence
+// (5 for one token of one sequence with float weights: LN1/LN2 inside the next matvec, see fuse_ln),
+// more for sequences (+ activation quantization for quantized weights):
 //   LN1 + six token-shift mixes -> r, k, v, and the LoRA down-projections (one matvec dispatch)
 //   -> LoRA up-projections (inside WKV-7 for one token per sequence) -> fused WKV-7 (decay, a, value
 //   residual, κ̂, state, GroupNorm, bonus, gate) -> x += Wo·y -> LN2 + mix -> relu²(Wk·x) -> x += Wv·k
@@ -64,6 +65,16 @@ bool fuse_lora_default() {
   return on;
 }
 
+// LN1 + mixes and LN2 + mix computed inside the following matvec (one token, one sequence, float
+// weights; RWKV_VK_LN_FUSE=0 turns it off): 5 dispatches per layer instead of 7.
+bool ln_fuse_default() {
+  static const bool on = [] {
+    const char* e = std::getenv("RWKV_VK_LN_FUSE");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+
 class GpuV7 final : public GpuLayers {
  public:
   explicit GpuV7(LayerBuild& b) : info_(b.info) {
@@ -123,26 +134,40 @@ class GpuV7 final : public GpuLayers {
   void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const override {
     const LayerV7& L = layers_[size_t(l)];
     const uint32_t C = uint32_t(info_.n_embd), T = ops.T();
-    MixSpec att;
-    att.n_mix = 6;
-    att.mode = 2;
-    att.mix = L.mix.address;
-    att.out = mixes_[0];
-    att.state = state + uint64_t(C) * 4;  // att_xx
-    att.write_ln = T > 1;
-    att.ln = ln_;
-    ops.set_label("ln1+mix");
-    ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
-
     const Act &xr = mixes_[0], &xw = mixes_[1], &xk = mixes_[2], &xv = mixes_[3], &xa = mixes_[4], &xg = mixes_[5];
     const Act &r = wkv_[0], &k = wkv_[1], &v = wkv_[2], &wl = wkv_[3], &al = wkv_[4], &g = wkv_[5], &vl = wkv_[6];
     const Act &y = wkv_[8];
+    // Mix vectors of x_rwkvag, in the order r, w, k, v, a, g (LN prologue only).
+    auto mixv = [&](int j) { return L.mix.address + uint64_t(j) * C * 4; };
     std::vector<MatJob> down = {
         {&L.receptance, xr, r}, {&L.key, xk, k}, {&L.value, xv, v},
         {&L.w1, xw, lora_[0], Epilogue::Tanh}, {&L.a1, xa, lora_[1]}, {&L.g1, xg, lora_[2], Epilogue::Sigmoid}};
     if (l > 0) down.push_back({&L.v1, xv, lora_[3]});
-    ops.set_label("att.rkv+lora_down");
-    ops.matvec(down);
+    const int mix_of[7] = {0, 2, 3, 1, 4, 5, 3};
+    for (size_t i = 0; i < down.size(); ++i) down[i].mix = mixv(mix_of[i]);
+    std::vector<MatJob> ffn_key = {{&L.ffn_key, ffn_x_, ffn_k_, Epilogue::Relu2}};
+    ffn_key[0].mix = L.ffn_mix.address;
+    // One token of one sequence with float weights: the norms and token shifts run inside the matvecs
+    // that read them; the shift states are replaced by the next matvec (after its barrier).
+    const bool fuse_ln = ln_fuse_default() && ops.can_prologue(down, C) && ops.can_prologue(ffn_key, C);
+    const uint64_t att_xx = state + uint64_t(C) * 4, ffn_xx = state;
+    LnPrologue pre1{x, L.ln1_w.address, L.ln1_b.address, att_xx, ln_, C, 1e-5f};
+    LnPrologue pre2{x, L.ln2_w.address, L.ln2_b.address, ffn_xx, ln_, C, 1e-5f};
+    StateCopy copy1{ln_, att_xx, C}, copy2{ln_, ffn_xx, C};
+    if (!fuse_ln) {
+      MixSpec att;
+      att.n_mix = 6;
+      att.mode = 2;
+      att.mix = L.mix.address;
+      att.out = mixes_[0];
+      att.state = att_xx;
+      att.write_ln = T > 1;
+      att.ln = ln_;
+      ops.set_label("ln1+mix");
+      ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
+    }
+    ops.set_label(fuse_ln ? "att.ln1+rkv+lora_down" : "att.rkv+lora_down");
+    ops.matvec(down, fuse_ln ? &pre1 : nullptr);
     const GpuMatrix* ups[4] = {&L.w2, &L.a2, &L.g2, l > 0 ? &L.v2 : nullptr};
     // One token per sequence (decode, batched decode): LoRA up-projections inside WKV-7 and 4 invocations
     // per state row. Sequences (T > 1) keep the separate up-projection and one invocation per row: the
@@ -192,22 +217,24 @@ class GpuV7 final : public GpuLayers {
       ops.barrier();
     }
     ops.set_label("att.output");
-    ops.matvec({{&L.output, y, x, Epilogue::Add}});
+    ops.matvec({{&L.output, y, x, Epilogue::Add}}, nullptr, fuse_ln ? &copy1 : nullptr);
 
-    MixSpec ffn;
-    ffn.n_mix = 1;
-    ffn.mode = 2;
-    ffn.mix = L.ffn_mix.address;
-    ffn.out = ffn_x_;
-    ffn.state = state;  // ffn_xx
-    ffn.write_ln = T > 1;
-    ffn.ln = ln_;
-    ops.set_label("ln2+mix");
-    ops.layer_norm_mix(x, T, L.ln2_w.address, L.ln2_b.address, C, 1e-5f, ffn);
-    ops.set_label("ffn.key");
-    ops.matvec({{&L.ffn_key, ffn_x_, ffn_k_, Epilogue::Relu2}});
+    if (!fuse_ln) {
+      MixSpec ffn;
+      ffn.n_mix = 1;
+      ffn.mode = 2;
+      ffn.mix = L.ffn_mix.address;
+      ffn.out = ffn_x_;
+      ffn.state = ffn_xx;
+      ffn.write_ln = T > 1;
+      ffn.ln = ln_;
+      ops.set_label("ln2+mix");
+      ops.layer_norm_mix(x, T, L.ln2_w.address, L.ln2_b.address, C, 1e-5f, ffn);
+    }
+    ops.set_label(fuse_ln ? "ffn.ln2+key" : "ffn.key");
+    ops.matvec(ffn_key, fuse_ln ? &pre2 : nullptr);
     ops.set_label("ffn.value");
-    ops.matvec({{&L.ffn_value, ffn_k_, x, Epilogue::Add}});
+    ops.matvec({{&L.ffn_value, ffn_k_, x, Epilogue::Add}}, nullptr, fuse_ln ? &copy2 : nullptr);
   }
 
  private:

@@ -38,7 +38,36 @@ static_assert(sizeof(GpuJob) == 112, "must match matvec.comp");
 struct MatvecPC {
   uint64_t jobs;
   uint32_t n_jobs, T, rows_per_wg, total_wgs, sg_per_row, fuse_quant;
+  uint64_t copy_src, copy_dst;
+  uint32_t copy_n, ln_C;
+  float ln_eps;
+  uint32_t ln_flags;
+  uint64_t ln_x, ln_w, ln_b, ln_state, ln_out;
 };
+static_assert(sizeof(MatvecPC) == 104 && sizeof(MatvecPC) <= 128, "must match matvec.comp");
+
+// LN-prologue matvec (matvec_f32_ln / matvec_f16_ln): every workgroup norms the whole input row, so
+// its cost grows with the number of workgroups (each reads x and four C-vectors through L2). Rows per
+// workgroup are chosen so that a dispatch has about RWKV_VK_LN_WGS workgroups (default 512; H100:
+// 0.4B and 1.5B were fastest at 400-500), or RWKV_VK_LN_ROWS times the plain matvec's rows when set;
+// RWKV_VK_LN_THREADS: invocations per workgroup (default 128).
+uint32_t env_uint(const char* name, uint32_t dflt, uint32_t lo, uint32_t hi) {
+  const char* e = std::getenv(name);
+  const int v = e ? std::atoi(e) : 0;
+  return v >= int(lo) && v <= int(hi) ? uint32_t(v) : dflt;
+}
+uint32_t ln_rows_factor() {
+  static const uint32_t n = env_uint("RWKV_VK_LN_ROWS", 0, 1, 64);
+  return n;
+}
+uint32_t ln_target_wgs() {
+  static const uint32_t n = env_uint("RWKV_VK_LN_WGS", 512, 1, 1u << 20);
+  return n;
+}
+uint32_t ln_threads() {
+  static const uint32_t n = env_uint("RWKV_VK_LN_THREADS", 128, 128, 1024);
+  return n;
+}
 
 // Longest input quantized inside the matvec (at most matvec.comp's MAX_XBLOCKS * 32). Measured on an H100
 // (RWKV-7 Q8_0): fused beats a separate quantize pass for 2048 columns (12.4 vs 14.8 us for a
@@ -165,7 +194,16 @@ void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDevic
   barrier();
 }
 
-void Ops::matvec(const std::vector<MatJob>& jobs) {
+bool Ops::can_prologue(const std::vector<MatJob>& jobs, uint32_t C) const {
+  if (T_ != 1 || seq_stride_ != 0 || C == 0 || C > 4096 || C % 8 != 0) return false;
+  for (const MatJob& j : jobs)
+    if ((j.m->dtype != DType::F32 && j.m->dtype != DType::F16) || j.m->cols != int64_t(C) || !j.mix) return false;
+  return true;
+}
+
+void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const StateCopy* copy) {
+  if (pre && !can_prologue(jobs, pre->C)) throw Error(ErrorCode::Internal, "matvec: LN prologue not possible here");
+  bool first_group = true;
   std::map<DType, std::vector<const MatJob*>> groups;
   for (const MatJob& j : jobs) groups[j.m->dtype].push_back(&j);
   // One token: each workgroup of a quantized matvec quantizes its own input in shared memory (saves a
@@ -235,8 +273,9 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
         jobs_.insert(jobs_.end(), p, p + sizeof g);
       }
       if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
-      MatvecPC pc{job_table_.address + table_offset, uint32_t(list.size()), T_, kGemmRows, wg,
-                  dtype == DType::F16 && gemm_split() ? 1u : 0u, 0};
+      MatvecPC pc{};
+      pc.jobs = job_table_.address + table_offset, pc.n_jobs = uint32_t(list.size()), pc.T = T_;
+      pc.rows_per_wg = kGemmRows, pc.total_wgs = wg, pc.sg_per_row = dtype == DType::F16 && gemm_split() ? 1u : 0u;
       dispatch(dtype == DType::F16 && gemm_bk32() ? "gemm_f16_bk32" : gemm_shader(dtype), {}, pc, wg);
       continue;
     }
@@ -247,21 +286,29 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
       const int64_t c = j->m->cols;
       units = std::max<uint32_t>(units, uint32_t(dtype == DType::F32 ? c / 4 : dtype == DType::F16 ? c / 8 : c / 32));
     }
+    const uint32_t threads = pre ? ln_threads() : kMatvecThreads;
+    const uint32_t sgs = pre ? std::max<uint32_t>(1, threads / std::max<uint32_t>(1, subgroup_size())) : subgroups;
     uint32_t spr = 1;
     if (T_ == 1) {
       const uint32_t per_lane = units / std::max<uint32_t>(1, subgroup_size());
       spr = per_lane >= 16 ? 4 : per_lane >= 8 ? 2 : 1;
-      while (spr > 1 && subgroups % spr) spr /= 2;
+      while (spr > 1 && sgs % spr) spr /= 2;
     }
     const bool fuse = fused(dtype, list);
     // A workgroup that quantizes its input does more rows, so each quantization serves more weights.
-    const uint32_t rpw = std::max<uint32_t>(1, subgroups / spr) * rows_per_subgroup() * (fuse ? 4 : 1);
+    uint32_t rpw = std::max<uint32_t>(1, sgs / spr) * rows_per_subgroup() * (fuse ? 4 : 1);
+    if (pre) {
+      uint64_t rows = 0;
+      for (const MatJob* j : list) rows += uint64_t(j->m->rows);
+      const uint64_t want = (rows + ln_target_wgs() - 1) / ln_target_wgs();
+      rpw *= ln_rows_factor() ? ln_rows_factor() : uint32_t(std::clamp<uint64_t>((want + rpw / 2) / rpw, 1, 64));
+    }
     const uint64_t table_offset = jobs_.size();
     uint32_t wg = 0;
     for (const MatJob* j : list) {
       const GpuMatrix& m = *j->m;
       GpuJob g{};
-      g.x = addr(j->x);
+      g.x = pre ? j->mix : addr(j->x);
       g.xq = act_q_.address + j->x.offset;
       g.xd = act_d_.address + j->x.offset / 32 * 8;
       g.w = m.w.address;
@@ -284,8 +331,20 @@ void Ops::matvec(const std::vector<MatJob>& jobs) {
       jobs_.insert(jobs_.end(), p, p + sizeof g);
     }
     if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
-    MatvecPC pc{job_table_.address + table_offset, uint32_t(list.size()), T_, rpw, wg, spr, fuse ? 1u : 0u};
-    dispatch(matvec_shader(dtype), {kMatvecThreads}, pc, wg);
+    MatvecPC pc{};
+    pc.jobs = job_table_.address + table_offset, pc.n_jobs = uint32_t(list.size()), pc.T = T_;
+    pc.rows_per_wg = rpw, pc.total_wgs = wg, pc.sg_per_row = spr, pc.fuse_quant = fuse ? 1u : 0u;
+    pc.copy_src = pc.copy_dst = pc.jobs;
+    pc.ln_x = pc.ln_w = pc.ln_b = pc.ln_state = pc.ln_out = pc.jobs;
+    if (copy && first_group) pc.copy_src = addr(copy->src), pc.copy_dst = copy->dst, pc.copy_n = copy->n;
+    std::string shader = matvec_shader(dtype);
+    if (pre) {
+      shader += "_ln";
+      pc.ln_C = pre->C, pc.ln_eps = pre->eps, pc.ln_flags = first_group ? 1u : 0u;
+      pc.ln_x = addr(pre->x), pc.ln_w = pre->w, pc.ln_b = pre->b, pc.ln_state = pre->state, pc.ln_out = addr(pre->ln_out);
+    }
+    first_group = false;
+    dispatch(shader, {threads}, pc, wg);
   }
   barrier();
 }

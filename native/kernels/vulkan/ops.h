@@ -46,6 +46,25 @@ struct MatJob {
   Epilogue e = Epilogue::None;
   Act aux0{}, aux1{};          // GatedAdd: aux0 = gate; Ddlerp: aux0 = x, aux1 = sx
   VkDeviceAddress aux2 = 0;    // Ddlerp: the per-row mix vector
+  VkDeviceAddress mix = 0;     // with a LnPrologue: this job's (C) token-shift mix vector (x unused)
+};
+
+// One token, float weights: the matvec norms `x` and mixes it with the shift state itself, per
+// workgroup (matvec_f32_ln / matvec_f16_ln), instead of reading a row written by layer_norm_mix.
+// The state is only read; workgroup 0 writes the normed row to `ln_out`, and a later dispatch copies
+// it into the state (StateCopy) once every reader of the state is behind a barrier.
+struct LnPrologue {
+  Act x;                       // (C) residual row
+  VkDeviceAddress w = 0, b = 0;
+  VkDeviceAddress state = 0;   // (C) previous token's normed row
+  Act ln_out;                  // (C) this token's normed row
+  uint32_t C = 0;
+  float eps = 1e-5f;
+};
+struct StateCopy {
+  Act src;
+  VkDeviceAddress dst = 0;
+  uint32_t n = 0;
 };
 
 // What layer_norm + token shift writes (see shaders/mix.glsl).
@@ -81,7 +100,9 @@ class Ops {
   void layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDeviceAddress b, uint32_t C, float eps,
                       const MixSpec& mix);
   // Any number of independent matrix-vector products over T tokens (grouped by weight type).
-  void matvec(const std::vector<MatJob>& jobs);
+  void matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre = nullptr, const StateCopy* copy = nullptr);
+  // Whether matvec() can take `pre` for these jobs (T = 1, one sequence, float weights, C <= 4096).
+  bool can_prologue(const std::vector<MatJob>& jobs, uint32_t C) const;
   template <class PC>
   void dispatch(const std::string& shader, const std::vector<uint32_t>& spec, const PC& pc, uint32_t groups) {
     rec_->dispatch(pipelines_.get(shader, spec), pc, groups, label_for(shader));

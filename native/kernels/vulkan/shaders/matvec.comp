@@ -17,6 +17,9 @@
 //              wh = one uint per block: Q5 high bits, bit j of q[j].
 // Activations: x  (T, x_stride) floats, padded with zeros to the next unit;
 //              xq (T, x_stride) int8 as uvec4, xd (T, x_stride/32) vec2 (d, s) for quantized types.
+#ifdef LN_PROLOGUE
+#define WANT_WG_SUM
+#endif
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -36,7 +39,57 @@ layout(push_constant) uniform PC {
   uint total_wgs;
   uint sg_per_row;  // T == 1: subgroups sharing one row (1, 2 or 4; divides gl_NumSubgroups)
   uint fuse_quant;  // quantized types, T == 1: quantize x in shared memory here (cols <= 32 * MAX_XBLOCKS)
+  Floats copy_src;  // copy_n != 0: workgroup 0 also copies copy_n floats copy_src -> copy_dst (a shift
+  Floats copy_dst;  //   state whose readers finished before this dispatch's barrier, see LN_PROLOGUE)
+  uint copy_n;
+  uint ln_C;        // LN_PROLOGUE: channels of the normed row
+  float ln_eps;
+  uint ln_flags;    // 1: workgroup 0 writes the normed row to ln_out
+  Floats ln_x;      // (ln_C) the residual row to norm
+  Floats ln_w, ln_b;
+  Floats ln_state;  // (ln_C) token-shift state (previous token's normed row)
+  Floats ln_out;    // (ln_C) this token's normed row (the next shift state; copied there later)
 } pc;
+
+#ifdef LN_PROLOGUE
+// Variants matvec_f32_ln / matvec_f16_ln (one token, float weights): every workgroup computes the
+// LayerNorm of ln_x and its job's token-shift mix itself, into shared memory, instead of reading an
+// input written by a separate norm dispatch (one dispatch and one barrier fewer). The job's `x` is then
+// the (C) mix vector m: input = cur + (state - cur) * m, as layer_norm.comp / mix.glsl compute it.
+const uint MAX_C = 4096u;
+shared vec4 sh_x4[MAX_C / 4u];
+void ln_prologue(Job jb, uint wg, uint padded) {
+  // The row is read once into registers (C <= MAX_C, at least 128 invocations: 8 vec4 each at most).
+  const uint tid = gl_LocalInvocationID.x, n = gl_WorkGroupSize.x, C4 = pc.ln_C / 4u;
+  Vec4s x4 = Vec4s(pc.ln_x);
+  vec4 xr[8];
+  vec4 s4 = vec4(0.0);
+  for (uint j = 0u; j < 8u; ++j) {
+    const uint i = tid + j * n;
+    xr[j] = i < C4 ? x4.v[i] : vec4(0.0);
+    s4 += xr[j];
+  }
+  const float mean = wg_sum((s4.x + s4.y) + (s4.z + s4.w)) / float(pc.ln_C);
+  vec4 q4 = vec4(0.0);
+  for (uint j = 0u; j < 8u; ++j) {
+    const vec4 d = tid + j * n < C4 ? xr[j] - mean : vec4(0.0);
+    q4 += d * d;
+  }
+  const float inv = 1.0 / sqrt(wg_sum((q4.x + q4.y) + (q4.z + q4.w)) / float(pc.ln_C) + pc.ln_eps);
+  Vec4s w4 = Vec4s(pc.ln_w), b4 = Vec4s(pc.ln_b), st4 = Vec4s(pc.ln_state), m4 = Vec4s(jb.x), o4 = Vec4s(pc.ln_out);
+  const bool write = wg == 0u && (pc.ln_flags & 1u) != 0u;
+  for (uint j = 0u; j < 8u; ++j) {
+    const uint i = tid + j * n;
+    if (i < C4) {
+      const vec4 cur = (xr[j] - mean) * inv * w4.v[i] + b4.v[i];
+      sh_x4[i] = cur + (st4.v[i] - cur) * m4.v[i];
+      if (write) o4.v[i] = cur;
+    }
+  }
+  for (uint i = C4 + tid; i < padded / 4u; i += n) sh_x4[i] = vec4(0.0);
+  barrier();
+}
+#endif
 
 shared float partial_sums[128];
 
@@ -164,7 +217,17 @@ float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
 #define UNITS(jb) (((jb).cols + 7u) / 8u)
 #define LOADW(jb, row, k) load_unit(jb, row, k)
 #define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
+#ifdef LN_PROLOGUE
+float dot_raw(uvec4 w, uint k) {
+  const vec4 a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+  const vec4 b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+  return dot(a, sh_x4[2u * k]) + dot(b, sh_x4[2u * k + 1u]);
+}
+#define DOT1(jb, row, k) dot_raw(jb.w.v[(row) * jb.w_row_units + (k)], k)
+#define LN_PAD 8u
+#else
 #define DOT1(jb, row, k) unit_dot(jb, row, k, 0u)
+#endif
 
 #else  // F32
 float unit_dot(Job jb, uint row, uint k, uint t) {
@@ -187,7 +250,13 @@ float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
 #define UNITS(jb) (((jb).cols + 3u) / 4u)
 #define LOADW(jb, row, k) load_unit(jb, row, k)
 #define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
+#ifdef LN_PROLOGUE
+float dot_raw(uvec4 w, uint k) { return dot(uintBitsToFloat(w), sh_x4[k]); }
+#define DOT1(jb, row, k) dot_raw(jb.w.v[(row) * jb.w_row_units + (k)], k)
+#define LN_PAD 4u
+#else
 #define DOT1(jb, row, k) unit_dot(jb, row, k, 0u)
+#endif
 #endif
 
 void main() {
@@ -201,6 +270,60 @@ void main() {
   const uint row_end = min(row0 + pc.rows_per_wg, jb.rows);
   const uint units = UNITS(jb);
   const uint lane = gl_SubgroupInvocationID, step = gl_SubgroupSize;
+  if (wg == 0u && pc.copy_n != 0u)
+    for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
+#ifdef LN_PROLOGUE
+  {  // one token (the host only uses these variants for T = 1): the T == 1 loop below, except that
+     // each lane's first four weight units are loaded before the norm, so they stream during it
+    const uint spr = pc.sg_per_row, rows_per_pass = gl_NumSubgroups / spr;
+    const uint part = gl_SubgroupID % spr, stride = step * spr, k0 = part * step + lane;
+    uvec4 p0 = uvec4(0u), p1 = uvec4(0u), p2 = uvec4(0u), p3 = uvec4(0u);
+    const uint r0 = row0 + gl_SubgroupID / spr;
+    if (r0 < row_end) {
+      const uint base = r0 * jb.w_row_units;
+      if (k0 < units) p0 = jb.w.v[base + k0];
+      if (k0 + stride < units) p1 = jb.w.v[base + k0 + stride];
+      if (k0 + 2u * stride < units) p2 = jb.w.v[base + k0 + 2u * stride];
+      if (k0 + 3u * stride < units) p3 = jb.w.v[base + k0 + 3u * stride];
+    }
+    ln_prologue(jb, wg, units * LN_PAD);
+    for (uint rb = row0; rb < row_end; rb += rows_per_pass) {
+      const uint r = rb + gl_SubgroupID / spr;
+      float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+      if (r < row_end) {
+        uint k = k0;
+        if (rb == row0 && k + 3u * stride < units) {
+          a0 += dot_raw(p0, k);
+          a1 += dot_raw(p1, k + stride);
+          a2 += dot_raw(p2, k + 2u * stride);
+          a3 += dot_raw(p3, k + 3u * stride);
+          k += 4u * stride;
+        }
+        for (; k + 3u * stride < units; k += 4u * stride) {
+          a0 += DOT1(jb, r, k);
+          a1 += DOT1(jb, r, k + stride);
+          a2 += DOT1(jb, r, k + 2u * stride);
+          a3 += DOT1(jb, r, k + 3u * stride);
+        }
+        for (; k < units; k += stride) a0 += DOT1(jb, r, k);
+      }
+      const float acc = subgroupAdd((a0 + a1) + (a2 + a3));
+      if (spr == 1u) {
+        if (r < row_end && subgroupElect()) finish(jb, 0u, r, acc);
+      } else {
+        if (subgroupElect()) partial_sums[gl_SubgroupID] = acc;
+        barrier();
+        if (part == 0u && r < row_end && subgroupElect()) {
+          float sum = 0.0;
+          for (uint p = 0; p < spr; ++p) sum += partial_sums[gl_SubgroupID + p];
+          finish(jb, 0u, r, sum);
+        }
+        barrier();
+      }
+    }
+    return;
+  }
+#endif
 
 #if IS_QUANT
   if (pc.fuse_quant != 0u) {  // this job's input, quantized once per workgroup into shared memory
