@@ -34,7 +34,7 @@ namespace {
 constexpr int kTileRows = 4;    // rows per register tile in prefill
 constexpr int kTileTokens = 4;  // tokens per register tile in prefill
 constexpr int kWideTokens = 8;  // tokens per register tile of the float kernels, when there are 8
-constexpr int kFloatRowBlock = 12;  // rows whose weights stay in L1 across a chunk's token tiles (3 and 4 divide it)
+constexpr int kFloatRowBlock = 12;  // rows whose weights stay in L1 across a chunk's token tiles (2 and 4 divide it)
 // Software prefetch distance on the weight stream. The row kernels consume a quantized row slowly
 // enough that the hardware prefetchers alone leave DRAM idle between demand misses; 8 KB ahead
 // measured best (Q4_0 decode from DRAM: 0.98 -> 0.67 ns per block, Q8_0: 2.3 -> 0.88).
@@ -553,14 +553,15 @@ void matmul_float(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
         for (int i = 0; i < n; ++i) x[i] = reinterpret_cast<const float*>(xb + size_t(t + i) * x_row_bytes);
       };
       // Eight tokens at once in batched decoding (T <= 16; the weights come from DRAM once per call):
-      // 3 rows x 8 tokens fill 24 accumulators, and each weight vector is widened once for all eight.
+      // 2 rows x 8 tokens (16 accumulators, the 8 activation vectors kept in registers; 3 rows x 8
+      // measured 3-7% slower), each weight vector widened once for all eight.
       // Only while the eight activation rows fit in L1 beside the weights: at 2048 columns the 8 streams
       // evict each other and the tile ran at half the 4-token tile's rate (BM_Matmul FP16, 151 vs 332
       // GFLOP/s). Prompts (weights reused from L2 by many tokens) keep the 4x4 tile: 0.1B FP16 prefill
       // 1090-1230 tok/s against 920-960 with the 3x8 tile.
       for (; wide && t + kWideTokens <= t1; t += kWideTokens) {
         bind(kWideTokens);
-        float_rows<kF16, kWideTokens, 3>(a, x, r, re, Y + t * ldy, ldy);
+        float_rows<kF16, kWideTokens, 2>(a, x, r, re, Y + t * ldy, ldy);
       }
       for (; t + kTileTokens <= t1; t += kTileTokens) {
         bind(kTileTokens);
