@@ -241,6 +241,31 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
   if (!ranges.empty()) barrier();
 
   const uint32_t subgroups = std::max<uint32_t>(1, kMatvecThreads / std::max<uint32_t>(1, subgroup_size()));
+  // One job-table entry (matvec.comp / gemm.comp read the same table); the caller picks the activation
+  // addresses (floats, 8-bit quants, their scales) and the job's first workgroup.
+  auto job_entry = [this](const MatJob& j, VkDeviceAddress x, VkDeviceAddress xq, VkDeviceAddress xd, uint32_t wg_begin) {
+    const GpuMatrix& m = *j.m;
+    GpuJob g{};
+    g.x = x;
+    g.xq = xq;
+    g.xd = xd;
+    g.w = m.w.address;
+    g.ws = m.ws.address;
+    g.wh = m.wh.address;
+    g.y = addr(j.y);
+    g.aux0 = addr(j.aux0);
+    g.aux1 = addr(j.aux1);
+    g.aux2 = j.aux2 ? j.aux2 : g.aux0;
+    g.rows = uint32_t(m.rows);
+    g.cols = uint32_t(m.cols);
+    g.x_stride = j.x.stride;
+    g.y_stride = j.y.stride;
+    g.wg_begin = wg_begin;
+    g.epilogue = uint32_t(j.e);
+    g.w_row_units = m.row_units;
+    g.w_row_blocks = m.row_blocks;
+    return g;
+  };
   for (auto& [dtype, list] : groups) {
     if (gemm(dtype)) {
       const uint64_t table_offset = jobs_.size();
@@ -249,25 +274,10 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       for (const MatJob* j : list) {
         const GpuMatrix& m = *j->m;
         if (j->x.offset % 4 || j->x.stride % 4) throw Error(ErrorCode::Internal, "gemm: input not vec4 aligned");
-        GpuJob g{};
-        g.x = addr(j->x);
-        g.xq = g.x;
-        g.xd = g.x;
-        g.w = m.w.address;
-        g.ws = m.ws.address ? m.ws.address : g.w;
-        g.wh = m.wh.address ? m.wh.address : g.w;
-        g.y = addr(j->y);
-        g.aux0 = addr(j->aux0);
-        g.aux1 = addr(j->aux1);
-        g.aux2 = j->aux2 ? j->aux2 : g.aux0;
-        g.rows = uint32_t(m.rows);
-        g.cols = uint32_t(m.cols);
-        g.x_stride = j->x.stride;
-        g.y_stride = j->y.stride;
-        g.wg_begin = wg;
-        g.epilogue = uint32_t(j->e);
-        g.w_row_units = m.row_units;
-        g.w_row_blocks = m.row_blocks;
+        // The GEMM reads float activations only; absent scale planes point at the weights (never read).
+        GpuJob g = job_entry(*j, addr(j->x), addr(j->x), addr(j->x), wg);
+        if (!g.ws) g.ws = g.w;
+        if (!g.wh) g.wh = g.w;
         wg += uint32_t((m.rows + kGemmRows - 1) / kGemmRows) * tok_tiles;
         const uint8_t* p = reinterpret_cast<const uint8_t*>(&g);
         jobs_.insert(jobs_.end(), p, p + sizeof g);
@@ -307,25 +317,8 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
     uint32_t wg = 0;
     for (const MatJob* j : list) {
       const GpuMatrix& m = *j->m;
-      GpuJob g{};
-      g.x = pre ? j->mix : addr(j->x);
-      g.xq = act_q_.address + j->x.offset;
-      g.xd = act_d_.address + j->x.offset / 32 * 8;
-      g.w = m.w.address;
-      g.ws = m.ws.address;
-      g.wh = m.wh.address;
-      g.y = addr(j->y);
-      g.aux0 = addr(j->aux0);
-      g.aux1 = addr(j->aux1);
-      g.aux2 = j->aux2 ? j->aux2 : g.aux0;
-      g.rows = uint32_t(m.rows);
-      g.cols = uint32_t(m.cols);
-      g.x_stride = j->x.stride;
-      g.y_stride = j->y.stride;
-      g.wg_begin = wg;
-      g.epilogue = uint32_t(j->e);
-      g.w_row_units = m.row_units;
-      g.w_row_blocks = m.row_blocks;
+      const GpuJob g = job_entry(*j, pre ? j->mix : addr(j->x), act_q_.address + j->x.offset,
+                                 act_d_.address + j->x.offset / 32 * 8, wg);
       wg += uint32_t((m.rows + rpw - 1) / rpw);
       const uint8_t* p = reinterpret_cast<const uint8_t*>(&g);
       jobs_.insert(jobs_.end(), p, p + sizeof g);
