@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdio>
 #include <thread>
 
 #include "core/thread_pool.h"
@@ -142,10 +141,12 @@ void Model::eval(const uint32_t* tokens, size_t n, float* state, float* logits, 
 
 void Model::sync_state(float* state) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (gpu_ && gpu_dirty_state_ == state) {
+  if (!gpu_) return;
+  if (gpu_dirty_state_ == state) {
     gpu_->sync_state(state);
     gpu_dirty_state_ = nullptr;
   }
+  gpu_->sync_batch_state(state);  // a batched step may hold a newer copy in its slot
 }
 
 void Model::eval_batch(const std::vector<SequenceInput>& seqs) {
@@ -184,8 +185,9 @@ void Model::run_pass(const std::vector<SequenceInput>& seqs) {
   const bool gpu_head = gpu_ && gpu_->runs_head();
   if (gpu_ && all_single && gpu_->can_batch(int(seqs.size()))) {
     // One token each of several sequences (RWKV-7): one batched GPU step reads the weights once for
-    // all. Each state is downloaded after the step (so none is left dirty); its upload is skipped
-    // while the GPU's batch slot still holds that state pointer and generation.
+    // all. When every sequence has a generation (the completion loop), the states stay in the GPU's
+    // batch slots between steps, like the single path's deferred state: sync_state() brings one home,
+    // and a slot given to another state is downloaded first. Otherwise every state is downloaded.
     if (gpu_dirty_state_) {
       gpu_->sync_state(gpu_dirty_state_);
       gpu_dirty_state_ = nullptr;
@@ -198,7 +200,8 @@ void Model::run_pass(const std::vector<SequenceInput>& seqs) {
       logits.push_back(gpu_head ? s.logits : nullptr);
     }
     std::vector<float> v_first;
-    gpu_->eval_batch(x, int(seqs.size()), states.data(), gens.data(), x, logits.data(), true, &v_first);
+    const bool download = std::any_of(gens.begin(), gens.end(), [](uint64_t g) { return g == 0; });
+    gpu_->eval_batch(x, int(seqs.size()), states.data(), gens.data(), x, logits.data(), download, &v_first);
     if (!gpu_head && !v_first.empty()) workspace_->v_first = std::move(v_first);
     first_cpu_layer = gpu_->layers();
   } else if (gpu_) {

@@ -283,7 +283,8 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, VulkanMatvec,
 // in one batched GPU step (GpuModel::eval_batch: weights read once, token shift and WKV per sequence);
 // other versions fall back to one sequence at a time. Each sequence must end where the CPU and the
 // GPU one-at-a-time leave it. A single-sequence step of sequence 0 in the middle mixes the two GPU paths
-// (its GPU copy moves between eval()'s state and the batch slots), with and without generation ids.
+// (its GPU copy moves between eval()'s state and the batch slots), with and without generation ids; a
+// last step reorders the rows and leaves one sequence out (slots change hands).
 struct BatchResult {
   float vs_cpu = 0, vs_single = 0, state_vs_cpu = 0;
 };
@@ -314,6 +315,20 @@ BatchResult compare_batched(const std::string& path, int gpu_layers, int dev, bo
       cpu->eval(&tok[size_t(k)], 1, s_cpu[size_t(k)].data(), l_cpu[size_t(k)].data());
       single->eval_batch({SequenceInput{&tok[size_t(k)], 1, s_one[size_t(k)].data(), l_one[size_t(k)].data(), gen_one[size_t(k)]}});
       in.push_back(SequenceInput{&tok[size_t(k)], 1, s_bat[size_t(k)].data(), l_bat[size_t(k)].data(), gen_bat[size_t(k)]});
+    }
+    batched->eval_batch(in);
+  }
+  {  // one more step with the rows reordered and sequence 3 absent: with generations, the states stay
+     // in their batch slots between steps, and a slot given to another state must go home first
+    const int order[] = {2, 0, 1};
+    std::vector<uint32_t> tok(3);
+    std::vector<SequenceInput> in;
+    for (int i = 0; i < 3; ++i) {
+      const size_t k = size_t(order[i]);
+      tok[size_t(i)] = text[(k * 7 + 1) % text.size()];
+      cpu->eval(&tok[size_t(i)], 1, s_cpu[k].data(), l_cpu[k].data());
+      single->eval_batch({SequenceInput{&tok[size_t(i)], 1, s_one[k].data(), l_one[k].data(), gen_one[k]}});
+      in.push_back(SequenceInput{&tok[size_t(i)], 1, s_bat[k].data(), l_bat[k].data(), gen_bat[k]});
     }
     batched->eval_batch(in);
   }
@@ -354,6 +369,7 @@ TEST_P(VulkanBatched, SequencesMatchOneAtATime) {
                   c.stem, layers, gens ? "generations" : "no generation", r.vs_cpu, r.vs_single, r.state_vs_cpu);
       EXPECT_LT(r.vs_cpu, c.tol) << c.stem << " " << layers << " layers";
       EXPECT_LT(r.vs_single, c.tol) << c.stem << " " << layers << " layers";
+      EXPECT_LT(r.state_vs_cpu, c.tol) << c.stem << " " << layers << " layers (states after sync_state)";
     }
 }
 

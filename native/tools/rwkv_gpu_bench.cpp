@@ -11,7 +11,8 @@
 // GB/s = weight bytes read per token (offloaded layers + head) x tokens/s.
 // --streams B (default 16; 0 or 1: off; RWKV-7): batched decode of B sequences, one token each per
 // step, weights read once per step: the GPU's time per step, and an eval_batch loop with the states
-// kept on the GPU and with every state downloaded each step (what the engine does). tokens/s there is
+// kept on the GPU and with every state downloaded each step, and the engine's own loop (Model::eval_batch
+// with generations, as completions run: states kept on the GPU, synced at the end). tokens/s there is
 // the aggregate (B tokens per step); the weights' bandwidth limit applies per step, not per token.
 #include <algorithm>
 #include <chrono>
@@ -248,6 +249,31 @@ int main(int argc, char** argv) {
     }
     if (do_profile) std::printf("%s%s", gpu->profile_decode(5).c_str(), gpu->profile_decode(5, std::min(prefill, step)).c_str());
     gpu.reset();
+    if (streams >= 2 && info.version_major == 7) {
+      // The engine as a server's completions drive it: Model::eval_batch with a generation per sequence
+      // (the states stay in the GPU's batch slots between steps), then every state synced at the end.
+      auto model = rwkv::Model::load(path, {.gpu_layers = layers, .gpu_device = device, .gpu_required = true});
+      const int B = streams;
+      std::vector<std::vector<float>> st(size_t(B), model->initial_state());
+      std::vector<std::vector<float>> lg(size_t(B), std::vector<float>(size_t(info.n_vocab)));
+      std::vector<uint32_t> tk(static_cast<size_t>(B));
+      std::vector<rwkv::SequenceInput> in;
+      std::vector<uint64_t> gens;
+      for (int b = 0; b < B; ++b) gens.push_back(model->new_state_generation()), tk[size_t(b)] = uint32_t(1 + 17 * b);
+      auto one_step = [&] {
+        in.clear();
+        for (int b = 0; b < B; ++b) in.push_back({&tk[size_t(b)], 1, st[size_t(b)].data(), lg[size_t(b)].data(), gens[size_t(b)]});
+        model->eval_batch(in);
+        for (int b = 0; b < B; ++b) tk[size_t(b)] = uint32_t(argmax(lg[size_t(b)]));
+      };
+      one_step();
+      t0 = now();
+      for (int i = 0; i < decode; ++i) one_step();
+      for (int b = 0; b < B; ++b) model->sync_state(st[size_t(b)].data());
+      const double estep = (now() - t0) / decode;
+      std::printf("batched decode x%d (engine: Model::eval_batch with generations, states synced at the end): %.3f ms/step, "
+                  "%.0f tokens/s aggregate\n", B, estep * 1e3, B / estep);
+    }
     if (do_check) {
       check(path, info.n_layer, device, info);
       check(path, info.n_layer / 2, device, info);

@@ -54,8 +54,17 @@ struct GpuModel::Impl {
   // logits of every row, what each slot holds, and the recorded steps by (B, with head).
   uint32_t batch_capacity = 0;
   std::unique_ptr<Buffer> batch_state, batch_host, batch_logits_host;
-  std::vector<std::pair<const float*, uint64_t>> slots;
+  std::vector<std::pair<float*, uint64_t>> slots;
+  // Slot b's GPU copy is newer than the CPU state slots[b].first (eval_batch with download = false).
+  // Such a slot is downloaded into its owner before the slot is given to another state, and by
+  // sync_batch_state(); the engine syncs every state before its memory goes away.
+  std::vector<uint8_t> slot_dirty;
   std::map<std::pair<uint32_t, bool>, Step> batch_steps;
+
+  // Downloads the dirty slots among `which` into their owners' CPU states and marks them clean.
+  void download_slots(const std::vector<int>& which);
+  // Downloads every dirty slot (before the slots are reset or reassigned wholesale).
+  void flush_slots();
 
   ~Impl() {
     if (!device) return;
@@ -104,6 +113,7 @@ Step& GpuModel::Impl::batch_step(uint32_t B, bool with_head) {
 // hold the old buffer's address, and forgets what the slots held.
 void GpuModel::Impl::reserve_batch(uint32_t B) {
   if (B <= batch_capacity) return;
+  flush_slots();  // the old buffer's states go home before it is replaced
   const uint32_t cap = std::min(max_tokens, std::max(B, (B + 7) / 8 * 8));
   vk().vkDeviceWaitIdle(device->handle());
   for (auto& [key, s] : batch_steps) device->free_command_buffer(s.cb);
@@ -124,6 +134,43 @@ void GpuModel::Impl::reserve_batch(uint32_t B) {
   device->free_command_buffer(cb);
   batch_capacity = cap;
   slots.assign(cap, {nullptr, 0});
+  slot_dirty.assign(cap, 0);
+}
+
+void GpuModel::Impl::download_slots(const std::vector<int>& which) {
+  std::vector<int> dirty;
+  for (int b : which)
+    if (slot_dirty[size_t(b)] && slots[size_t(b)].first) dirty.push_back(b);
+  if (dirty.empty()) return;
+  VkCommandBuffer cb = device->allocate_command_buffer();
+  {
+    Recorder rec(*device, *pipelines, cb);
+    rec.begin();
+    rec.barrier();
+    for (int b : dirty)
+      rec.copy(sub(whole(*batch_state), uint64_t(b) * state_bytes, state_bytes),
+               sub(whole(*batch_host), uint64_t(b) * state_bytes, state_bytes), state_bytes);
+    rec.barrier();
+    rec.end();
+  }
+  try {
+    device->submit_and_wait(&cb, 1);
+  } catch (...) {
+    device->free_command_buffer(cb);
+    throw;
+  }
+  device->free_command_buffer(cb);
+  const uint8_t* staging = static_cast<const uint8_t*>(batch_host->mapped());
+  for (int b : dirty) {
+    std::memcpy(slots[size_t(b)].first, staging + uint64_t(b) * state_bytes, state_bytes);
+    slot_dirty[size_t(b)] = 0;
+  }
+}
+
+void GpuModel::Impl::flush_slots() {
+  std::vector<int> all(slots.size());
+  for (size_t b = 0; b < slots.size(); ++b) all[b] = int(b);
+  download_slots(all);
 }
 
 Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, uint32_t pool_size,
@@ -275,10 +322,14 @@ void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, fl
   Impl& m = *impl_;
   if (T <= 0) return;
   const int64_t C = m.info.n_embd;
+  // A batch slot holding a newer copy of this state: bring it home first, then this path owns the state.
+  for (size_t b = 0; b < m.slots.size(); ++b)
+    if (m.slots[b].first == state) {
+      if (m.slot_dirty[b]) m.download_slots({int(b)});
+      m.slots[b] = {nullptr, 0};  // the batch copy falls behind this one
+    }
   const bool upload = !(sync.generation != 0 && state == m.resident && sync.generation == m.resident_generation);
   m.resident = nullptr;  // until this call completes
-  for (auto& slot : m.slots)
-    if (slot.first == state) slot = {nullptr, 0};  // the batch copy falls behind this one
   if (v_first && m.v_first_host) v_first->resize(size_t(T * C));
   for (int64_t start = 0; start < T; start += m.max_tokens) {
     const uint32_t n = uint32_t(std::min<int64_t>(m.max_tokens, T - start));
@@ -319,6 +370,18 @@ void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const 
   if (!can_batch(B)) throw Error(ErrorCode::Internal, "eval_batch: no batched GPU path for this model or batch size");
   const int64_t C = m.info.n_embd;
   const bool want_logits = m.head && logits;
+  // Dirty slots that this step gives to another state (or to none) go home first: a sequence that left
+  // or moved to another row, or one whose caller no longer tracks it by generation.
+  if (uint32_t(B) > m.batch_capacity) {
+    m.flush_slots();
+  } else {
+    std::vector<int> leaving;
+    for (int b = 0; b < int(m.slots.size()); ++b)
+      if (m.slot_dirty[size_t(b)] && (b >= B || m.slots[size_t(b)].first != states[b] ||
+                                      m.slots[size_t(b)].second != generations[b] || generations[b] == 0))
+        leaving.push_back(b);
+    m.download_slots(leaving);
+  }
   Step& s = m.batch_step(uint32_t(B), want_logits);
   std::memcpy(m.x_in_host->mapped(), x_in, size_t(B * C) * 4);
   // Uploads: every slot whose copy is not this sequence's current state, in one command buffer.
@@ -360,7 +423,7 @@ void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const 
     rec.end();
     cbs[count++] = down;
   }
-  for (int b = 0; b < B; ++b) m.slots[size_t(b)] = {nullptr, 0};  // until the step completes
+  for (int b = 0; b < B; ++b) m.slots[size_t(b)] = {nullptr, 0}, m.slot_dirty[size_t(b)] = 0;  // until the step completes
   try {
     m.device->submit_and_wait(cbs, count);
   } catch (...) {
@@ -384,18 +447,31 @@ void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const 
   for (int b = 0; b < B; ++b) {
     if (download) std::memcpy(states[b], staging + uint64_t(b) * m.state_bytes, m.state_bytes);
     m.slots[size_t(b)] = {states[b], generations[b]};
+    m.slot_dirty[size_t(b)] = download ? 0 : 1;
   }
+}
+
+bool GpuModel::sync_batch_state(float* state) {
+  Impl& m = *impl_;
+  for (size_t b = 0; b < m.slots.size(); ++b)
+    if (m.slots[b].first == state && m.slot_dirty[b]) {
+      m.download_slots({int(b)});
+      return true;
+    }
+  return false;
 }
 
 double GpuModel::time_decode_batch_steps(int B, int n) {
   Impl& m = *impl_;
   if (!can_batch(B)) throw Error(ErrorCode::Internal, "time_decode_batch_steps: no batched GPU path");
+  m.flush_slots();  // the timed steps overwrite every slot
   Step& s = m.batch_step(uint32_t(B), m.head);
   std::vector<VkCommandBuffer> cbs(size_t(std::max(1, n)), s.cb);
   const auto t0 = std::chrono::steady_clock::now();
   m.device->submit_and_wait(cbs.data(), uint32_t(cbs.size()));
   const auto t1 = std::chrono::steady_clock::now();
   for (auto& slot : m.slots) slot = {nullptr, 0};  // the slots moved on without their owners
+  std::fill(m.slot_dirty.begin(), m.slot_dirty.end(), 0);
   return std::chrono::duration<double>(t1 - t0).count() / double(cbs.size());
 }
 

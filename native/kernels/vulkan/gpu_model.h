@@ -69,12 +69,16 @@ class GpuModel {
   // b of a batch state buffer and its upload is skipped when slot b last held the same pointer and
   // generation). x_out: B rows of C (may be x_in; null when not wanted); logits[b]: n_vocab floats of
   // sequence b when runs_head() (null entries skipped); v_first as in eval(), B rows. download = false
-  // leaves the CPU states stale (benchmarks only: no sync call brings batch slots back). The batch
-  // slots and eval()'s single copy are kept apart: either path invalidates the other's copy of a
-  // state it advances.
+  // leaves the states' newest copies in their slots (the CPU copies stale) until sync_batch_state(),
+  // or until the slot goes to another state, which first downloads it into its owner: the caller must
+  // sync every such state before its memory goes away. The batch slots and eval()'s single copy are
+  // kept apart: eval() of a state held newer in a slot downloads it first, and either path invalidates
+  // the other's copy of a state it advances.
   bool can_batch(int B) const;
   void eval_batch(const float* x_in, int B, float* const* states, const uint64_t* generations, float* x_out,
                   float* const* logits, bool download = true, std::vector<float>* v_first = nullptr);
+  // Copies a batch slot's newer copy of `state` into it; false when no slot holds a newer copy.
+  bool sync_batch_state(float* state);
   // Like time_decode_steps for the batched step of B sequences: seconds per step (B tokens).
   double time_decode_batch_steps(int B, int n);
 
