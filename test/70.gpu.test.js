@@ -89,12 +89,14 @@ test('completions with GPU layers keep the state on the GPU between steps and re
   const a = await cpu.completion(opts), b = await gpu.completion(opts);
   assert.strictEqual(b.completion, a.completion);
   assert.ok(maxAbs(b.state, a.state) < 1e-3);
-  // Three at once on the GPU model: each state is brought home before another takes the GPU.
+  // Three at once on the GPU model: their decode steps are batched, the states stay in the GPU's batch
+  // slots between steps, and each comes home when its completion ends (returned state = the CPU's).
   const prompts = ['Once upon', 'The sea', 'A river'];
   const solo = [];
-  for (const p of prompts) solo.push((await cpu.completion({ prompt: p, max_tokens: 16, temperature: 0 })).completion);
+  for (const p of prompts) solo.push(await cpu.completion({ prompt: p, max_tokens: 16, temperature: 0, returnState: true }));
   const together = await Promise.all(prompts.map((p) => gpu.completion({ prompt: p, max_tokens: 16, temperature: 0, returnState: true })));
-  assert.deepStrictEqual(together.map((r) => r.completion), solo);
+  assert.deepStrictEqual(together.map((r) => r.completion), solo.map((r) => r.completion));
+  for (let i = 0; i < prompts.length; i++) assert.ok(maxAbs(together[i].state, solo[i].state) < 1e-3, prompts[i]);
   // The cache got the prompt + completion state: a follow-up that extends it is served from the cache.
   const next = await gpu.completion({ prompt: opts.prompt + b.completion + ' and', max_tokens: 4, temperature: 0 });
   assert.ok(next.usage.promptTokensCached > 0);
