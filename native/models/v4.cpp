@@ -77,9 +77,7 @@ class ArchitectureV4 final : public Architecture {
       }
     });
     save_shift(batch, a, C, C);
-    ws.linear.run(L.key, xk, T, k);
-    ws.linear.run(L.value, xv, T, v);
-    ws.linear.run(L.receptance, xr, T, r);
+    ws.linear.run_group({{&L.key, xk, k}, {&L.value, xv, v}, {&L.receptance, xr, r}}, T);
 
     // WKV, sequential in t: the max-trick keeps exp() in range (engine-spec 3.2).
     float* rwkv = xk;  // reuse: xk is no longer needed

@@ -89,11 +89,9 @@ class ArchitectureV5 final : public Architecture {
       }
     });
     save_shift(batch, a, C, C);
-    ws.linear.run(L.key, xk, T, k);
-    ws.linear.run(L.value, xv, T, v);
-    ws.linear.run(L.receptance, xr, T, r);
+    if (v52) ws.linear.run_group({{&L.key, xk, k}, {&L.value, xv, v}, {&L.receptance, xr, r}, {&L.gate, xg, g}}, T);
+    else ws.linear.run_group({{&L.key, xk, k}, {&L.value, xv, v}, {&L.receptance, xr, r}}, T);
     if (v52) {
-      ws.linear.run(L.gate, xg, T, g);
       for (size_t i = 0; i < TC; ++i) g[i] = g[i] * cpu::sigmoid(g[i]);  // silu
     }
 

@@ -117,14 +117,11 @@ class ArchitectureV6 final : public Architecture {
         for (int64_t i = 0; i < C; ++i) targets[j][t * C + i] = a[t * C + i] + sx[t * C + i] * (mu[i] + m[t * C + i]);
     }
 
-    ws.linear.run(L.receptance, xr, T, r);
-    ws.linear.run(L.key, xk, T, k);
-    ws.linear.run(L.value, xv, T, v);
-    ws.linear.run(L.gate, xg, T, g);
+    // r, k, v, g and the decay LoRA's down-projection read only the mixed inputs: one parallel region.
+    ws.linear.run_group({{&L.receptance, xr, r}, {&L.key, xk, k}, {&L.value, xv, v}, {&L.gate, xg, g}, {&L.decay_w1, xw, dh}}, T);
     for (size_t i = 0; i < TC; ++i) g[i] = g[i] * cpu::sigmoid(g[i]);
 
     // Per-token decay: w = exp(-exp(time_decay + tanh(x_w·W1)·W2)).
-    ws.linear.run(L.decay_w1, xw, T, dh);
     for (int64_t i = 0; i < T * Dd_; ++i) dh[i] = std::tanh(dh[i]);
     ws.linear.run(L.decay_w2, dh, T, decay);
     for (int64_t t = 0; t < T; ++t)

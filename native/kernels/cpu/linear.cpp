@@ -9,112 +9,80 @@ namespace rwkv::cpu {
 
 namespace {
 constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
-// Rows per parallel task for the memory-bound row kernels: big enough to amortise the hand-off.
-constexpr int64_t kRowGrain = 16;
 // Below this many multiply-adds a product runs on the calling thread alone.
 constexpr int64_t kSerialWork = 32 * 1024;
 }  // namespace
 
 Linear::Linear(ThreadPool& pool) : pool_(pool), kernels_(best_kernels()), tile_(size_t(pool.size())) {}
 
-void Linear::run(const Tensor& W, const float* X, int64_t T, float* Y) { run_rows(W, 0, W.rows(), X, T, Y); }
+void Linear::run(const Tensor& W, const float* X, int64_t T, float* Y) { run_group({{&W, X, Y}}, T); }
 
 void Linear::run_rows(const Tensor& W, int64_t row_begin, int64_t row_end, const float* X, int64_t T, float* Y) {
-  MatvecArgs a{W.dtype, W.row(row_begin), W.row_bytes(), W.cols()};
-  const int64_t rows = row_end - row_begin;
-  // Float weights with several tokens: OpenBLAS only where the CPU lacks the AVX-512 kernels. Measured on
-  // the 0.1B synthetic model (BENCHMARKS.md), the fused FP16 kernels prefill 2.2x faster than widening
-  // tiles for sgemm, and they keep sequence mode bit-identical to token-by-token mode.
-  if (T > 1 && !exact_rows_ && !dtype_is_quantized(W.dtype) && &kernels_ == &reference_kernels() && Blas::get()) {
-    run_blas(a, rows, X, T, Y);
-  } else {
-    run_kernels(a, rows, X, T, Y);
-  }
-}
-
-void Linear::run_kernels(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y) {
-  const void* xp = X;
-  size_t x_row_bytes = size_t(a.cols) * sizeof(float);
-  if (dtype_is_quantized(a.dtype)) {
-    x_row_bytes = prepared_row_bytes(a.dtype, a.cols);
-    if (prepared_.size() < x_row_bytes * size_t(T)) prepared_.resize(x_row_bytes * size_t(T));
-    for (int64_t t = 0; t < T; ++t)
-      kernels_.quantize_row(X + t * a.cols, a.cols, reinterpret_cast<ActBlockQ8*>(prepared_.data() + t * x_row_bytes));
-    xp = prepared_.data();
-  }
-  // Small products finish faster on one thread than the hand-off to the pool takes (tiny models).
-  if (rows * a.cols * T < kSerialWork) {
-    if (T == 1) kernels_.matvec_rows(a, xp, Y, 0, rows);
-    else kernels_.matmul_rows(a, xp, x_row_bytes, T, Y, rows, 0, rows);
-    return;
-  }
-  if (T == 1) {
-    pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1, int) { kernels_.matvec_rows(a, xp, Y, r0, r1); });
-  } else {
-    pool_.parallel_for(rows, kRowGrain, [&](int64_t r0, int64_t r1, int) {
-      kernels_.matmul_rows(a, xp, x_row_bytes, T, Y, rows, r0, r1);
-    });
-  }
+  run_group({{&W, X, Y, row_begin, row_end}}, T);
 }
 
 void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
-  // Where a product would go to OpenBLAS (no AVX-512 kernels), keep run()'s path for each.
-  if (T > 1 && !exact_rows_ && &kernels_ == &reference_kernels() && Blas::get()) {
-    for (const Job& j : jobs) run(*j.W, j.X, T, j.Y);
-    return;
-  }
   constexpr int kMaxJobs = 8;
   if (jobs.size() > size_t(kMaxJobs)) throw Error(ErrorCode::Internal, "Linear::run_group: too many jobs");
+  // Float weights with several tokens: OpenBLAS only where the CPU lacks the AVX-512 kernels. Measured on
+  // the 0.1B synthetic model (BENCHMARKS.md), the fused FP16 kernels prefill 2.2x faster than widening
+  // tiles for sgemm, and they keep sequence mode bit-identical to token-by-token mode.
+  const bool blas = T > 1 && !exact_rows_ && &kernels_ == &reference_kernels() && Blas::get();
   MatvecArgs args[kMaxJobs];
   const void* xs[kMaxJobs];
   size_t x_row_bytes[kMaxJobs], offsets[kMaxJobs];
+  int64_t rows[kMaxJobs];
+  float* ys[kMaxJobs];
+  const float* in[kMaxJobs];
   // Quantized inputs are prepared once per job, into one buffer.
   size_t total = 0;
   int n = 0;
   int64_t work = 0;
   for (const Job& j : jobs) {
-    args[n] = {j.W->dtype, j.W->row(0), j.W->row_bytes(), j.W->cols()};
-    x_row_bytes[n] = dtype_is_quantized(args[n].dtype) ? prepared_row_bytes(args[n].dtype, args[n].cols)
-                                                      : size_t(args[n].cols) * sizeof(float);
+    const int64_t r0 = j.row_begin, r1 = j.row_end < 0 ? j.W->rows() : j.row_end;
+    const MatvecArgs a{j.W->dtype, j.W->row(r0), j.W->row_bytes(), j.W->cols()};
+    if (blas && !dtype_is_quantized(a.dtype)) {
+      run_blas(a, r1 - r0, j.X, T, j.Y);
+      continue;
+    }
+    args[n] = a;
+    rows[n] = r1 - r0;
+    in[n] = j.X;
+    ys[n] = j.Y;
+    x_row_bytes[n] = dtype_is_quantized(a.dtype) ? prepared_row_bytes(a.dtype, a.cols) : size_t(a.cols) * sizeof(float);
     offsets[n] = total;
-    if (dtype_is_quantized(args[n].dtype)) total += x_row_bytes[n] * size_t(T);
-    work += j.W->rows() * j.W->cols() * T;
+    if (dtype_is_quantized(a.dtype)) total += x_row_bytes[n] * size_t(T);
+    work += rows[n] * a.cols * T;
     ++n;
   }
   if (prepared_.size() < total) prepared_.resize(total);
-  n = 0;
-  for (const Job& j : jobs) {
-    if (dtype_is_quantized(args[n].dtype)) {
-      uint8_t* out = prepared_.data() + offsets[n];
-      for (int64_t t = 0; t < T; ++t)
-        kernels_.quantize_row(j.X + t * args[n].cols, args[n].cols, reinterpret_cast<ActBlockQ8*>(out + size_t(t) * x_row_bytes[n]));
-      xs[n] = out;
-    } else {
-      xs[n] = j.X;
-    }
-    ++n;
+  for (int i = 0; i < n; ++i) {
+    xs[i] = in[i];
+    if (!dtype_is_quantized(args[i].dtype)) continue;
+    uint8_t* out = prepared_.data() + offsets[i];
+    for (int64_t t = 0; t < T; ++t)
+      kernels_.quantize_row(in[i] + t * args[i].cols, args[i].cols, reinterpret_cast<ActBlockQ8*>(out + size_t(t) * x_row_bytes[i]));
+    xs[i] = out;
   }
-  Job list[kMaxJobs];
-  std::copy(jobs.begin(), jobs.end(), list);
   auto rows_of = [&](int i, int64_t r0, int64_t r1) {
-    const int64_t rows = list[i].W->rows();
-    if (T == 1) kernels_.matvec_rows(args[i], xs[i], list[i].Y, r0, r1);
-    else kernels_.matmul_rows(args[i], xs[i], x_row_bytes[i], T, list[i].Y, rows, r0, r1);
+    if (T == 1) kernels_.matvec_rows(args[i], xs[i], ys[i], r0, r1);
+    else kernels_.matmul_rows(args[i], xs[i], x_row_bytes[i], T, ys[i], rows[i], r0, r1);
   };
+  // Small products finish faster on one thread than the hand-off to the pool takes (tiny models).
   if (work < kSerialWork) {
-    for (int i = 0; i < n; ++i) rows_of(i, 0, list[i].W->rows());
+    for (int i = 0; i < n; ++i) rows_of(i, 0, rows[i]);
     return;
   }
   // Tasks of about equal bytes of weights (types differ: a LoRA matrix in F16 beside Q8_0 ones), a few
   // per thread for each product so the threads' shares even out; the pool hands them out dynamically.
   size_t bytes = 0;
-  for (int i = 0; i < n; ++i) bytes += size_t(list[i].W->rows()) * args[i].w_row_bytes;
+  for (int i = 0; i < n; ++i) bytes += size_t(rows[i]) * args[i].w_row_bytes;
   const size_t target = std::max<size_t>(bytes / size_t(pool_.size() * 8), 16 * 1024);
   tasks_.clear();
   for (int i = 0; i < n; ++i) {
-    const int64_t rows = list[i].W->rows();
-    const int64_t step = std::max<int64_t>(12, int64_t(target / std::max<size_t>(1, args[i].w_row_bytes)) / 12 * 12);  // whole 3- and 4-row tiles
-    for (int64_t r = 0; r < rows; r += step) tasks_.push_back({i, r, std::min(rows, r + step)});
+    // Whole 3- and 4-row register tiles per task.
+    const int64_t step = std::max<int64_t>(12, int64_t(target / std::max<size_t>(1, args[i].w_row_bytes)) / 12 * 12);
+    for (int64_t r = 0; r < rows[i]; r += step) tasks_.push_back({i, r, std::min(rows[i], r + step)});
   }
   pool_.run(int64_t(tasks_.size()), [&](int64_t k, int) {
     const Task& task = tasks_[size_t(k)];

@@ -28,16 +28,16 @@ class Linear {
   // Several independent products (none reads another's output) in one parallel region: one hand-off
   // to the pool and one wait instead of one per product. A layer has several such groups (r, k, v and
   // the LoRA down-projections; the LoRA up-projections), and on small models the hand-offs cost as
-  // much as the arithmetic. Each Y gets exactly the bits run() gives it.
+  // much as the arithmetic. run() and run_rows() are groups of one; each Y gets the same bits either way.
   struct Job {
     const Tensor* W;
     const float* X;
     float* Y;
+    int64_t row_begin = 0, row_end = -1;  // rows [row_begin, row_end) of W; -1: to the last
   };
   void run_group(std::initializer_list<Job> jobs, int64_t T);
 
  private:
-  void run_kernels(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y);
   void run_blas(const MatvecArgs& a, int64_t rows, const float* X, int64_t T, float* Y);
 
   ThreadPool& pool_;

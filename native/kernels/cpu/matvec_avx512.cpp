@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/matvec.h"
@@ -323,33 +324,37 @@ void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, 
   }
 }
 
+// Rows [r0, r1) in register tiles of kRows rows (the last tile smaller) against NT tokens: the row
+// pointers of each tile go to tile(rows, w, out), which writes out[r * NT + t]; the results land in
+// Y[t * ldy + row]. One walk for the quantized and the float tiles.
+template <int NT, int kRows, class Tile>
+inline void for_row_tiles(const MatvecArgs& a, int64_t r0, int64_t r1, float* Y, int64_t ldy, Tile&& tile) {
+  float out[kRows * NT];
+  const uint8_t* w[kRows];
+  auto run = [&](int64_t r, auto rows) {
+    constexpr int R = decltype(rows)::value;
+    for (int i = 0; i < R; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
+    tile(rows, w, out);
+    for (int i = 0; i < R; ++i)
+      for (int t = 0; t < NT; ++t) Y[t * ldy + r + i] = out[i * NT + t];
+  };
+  int64_t r = r0;
+  for (; r + kRows <= r1; r += kRows) run(r, std::integral_constant<int, kRows>{});
+  switch (int(r1 - r)) {
+    case 1: if constexpr (kRows > 1) run(r, std::integral_constant<int, 1>{}); break;
+    case 2: if constexpr (kRows > 2) run(r, std::integral_constant<int, 2>{}); break;
+    case 3: if constexpr (kRows > 3) run(r, std::integral_constant<int, 3>{}); break;
+    default: break;
+  }
+}
+
 template <class F, int NT, int kRows>
 void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int64_t r0, int64_t r1, float* Y,
                 int64_t ldy) {
   const int64_t nb = a.cols / kQuantBlock;
-  float out[kRows * NT];
-  const uint8_t* w[kRows];
-  int64_t r = r0;
-  auto store = [&](int R) {
-    for (int i = 0; i < R; ++i)
-      for (int t = 0; t < NT; ++t) Y[t * ldy + r + i] = out[i * NT + t];
-  };
-  for (; r + kRows <= r1; r += kRows) {
-    for (int i = 0; i < kRows; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
-    quant_tile<F, kRows, NT>(w, x, spat, nb, out);
-    store(kRows);
-  }
-  const int rest = int(r1 - r);
-  for (int i = 0; i < rest; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
-  if constexpr (kRows > 1) {
-    switch (rest) {
-      case 1: quant_tile<F, 1, NT>(w, x, spat, nb, out); break;
-      case 2: if constexpr (kRows > 2) quant_tile<F, 2, NT>(w, x, spat, nb, out); break;
-      case 3: if constexpr (kRows > 3) quant_tile<F, 3, NT>(w, x, spat, nb, out); break;
-      default: return;
-    }
-    store(rest);
-  }
+  for_row_tiles<NT, kRows>(a, r0, r1, Y, ldy, [&](auto rows, const uint8_t* const* w, float* out) {
+    quant_tile<F, decltype(rows)::value, NT>(w, x, spat, nb, out);
+  });
 }
 
 // Rows per tile in decode. One row at a time keeps the weights a single sequential stream; tiles
@@ -506,27 +511,9 @@ void float_tile(const uint8_t* const* w, const float* const* x, int64_t cols, fl
 // Rows [r0, r1) against NT tokens, kRows rows per register tile (kRows * NT accumulators).
 template <bool kF16, int NT, int kRows = kTileRows>
 void float_rows(const MatvecArgs& a, const float* const* x, int64_t r0, int64_t r1, float* Y, int64_t ldy) {
-  float out[kRows * NT];
-  const uint8_t* w[kRows];
-  int64_t r = r0;
-  auto store = [&](int R) {
-    for (int i = 0; i < R; ++i)
-      for (int t = 0; t < NT; ++t) Y[t * ldy + r + i] = out[i * NT + t];
-  };
-  for (; r + kRows <= r1; r += kRows) {
-    for (int i = 0; i < kRows; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
-    float_tile<kF16, kRows, NT>(w, x, a.cols, out);
-    store(kRows);
-  }
-  const int rest = int(r1 - r);
-  for (int i = 0; i < rest; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
-  switch (rest) {
-    case 1: float_tile<kF16, 1, NT>(w, x, a.cols, out); break;
-    case 2: if constexpr (kRows > 2) float_tile<kF16, 2, NT>(w, x, a.cols, out); break;
-    case 3: if constexpr (kRows > 3) float_tile<kF16, 3, NT>(w, x, a.cols, out); break;
-    default: return;
-  }
-  store(rest);
+  for_row_tiles<NT, kRows>(a, r0, r1, Y, ldy, [&](auto rows, const uint8_t* const* w, float* out) {
+    float_tile<kF16, decltype(rows)::value, NT>(w, x, a.cols, out);
+  });
 }
 
 // Rows per tile in F32/F16 decode: one, for the same reason as kMatvecRows (a single sequential stream).
