@@ -2,20 +2,17 @@
 
 namespace rwkv::vk {
 
-GpuChannelMix GpuChannelMix::bind(LayerBuild& b, const std::string& p, bool maa, uint64_t* weight_bytes) {
+GpuChannelMix GpuChannelMix::bind(LayerBuild& b, const std::string& p, bool maa) {
   const int64_t C = b.info.n_embd, F = b.info.ffn_size;
+  const std::string mix = maa ? "ffn.time_maa_" : "ffn.time_mix_";
   GpuChannelMix m;
   m.mode = maa ? 2 : 1;
-  m.ln_w = upload_floats(b.arena, b.up, b.w.vec(p + "ln2.weight", C));
-  m.ln_b = upload_floats(b.arena, b.up, b.w.vec(p + "ln2.bias", C));
-  std::vector<float> mix = b.w.vec(p + (maa ? "ffn.time_maa_k" : "ffn.time_mix_k"), C);
-  const std::vector<float> mr = b.w.vec(p + (maa ? "ffn.time_maa_r" : "ffn.time_mix_r"), C);
-  mix.insert(mix.end(), mr.begin(), mr.end());
-  m.mix = upload_floats(b.arena, b.up, mix);
-  m.key = upload_matrix(b.arena, b.up, b.w.mat(p + "ffn.key.weight", C, F));
-  m.value = upload_matrix(b.arena, b.up, b.w.mat(p + "ffn.value.weight", F, C));
-  m.receptance = upload_matrix(b.arena, b.up, b.w.mat(p + "ffn.receptance.weight", C, C));
-  *weight_bytes += m.key.bytes + m.value.bytes + m.receptance.bytes;
+  m.ln_w = b.floats({b.w.vec(p + "ln2.weight", C)});
+  m.ln_b = b.floats({b.w.vec(p + "ln2.bias", C)});
+  m.mix = b.floats({b.w.vec(p + mix + "k", C), b.w.vec(p + mix + "r", C)});
+  m.key = b.matrix(p + "ffn.key.weight", C, F);
+  m.value = b.matrix(p + "ffn.value.weight", F, C);
+  m.receptance = b.matrix(p + "ffn.receptance.weight", C, C);
   return m;
 }
 
@@ -30,14 +27,8 @@ ChannelMixScratch ChannelMixScratch::plan(ScratchPlan& s, int64_t C, int64_t F) 
 
 void record_channel_mix(Ops& ops, const GpuChannelMix& m, const ChannelMixScratch& s, const Act& x, uint32_t C,
                         VkDeviceAddress ffn_xx) {
-  MixSpec mix;
-  mix.n_mix = 2;
-  mix.mode = m.mode;
-  mix.mix = m.mix.address;
-  mix.out = s.xk_xr[0];
-  mix.state = ffn_xx;
-  mix.write_ln = ops.T() > 1;
-  mix.ln = s.ln;
+  const MixSpec mix{.n_mix = 2, .mode = m.mode, .mix = m.mix.address, .out = s.xk_xr[0], .state = ffn_xx,
+                    .write_ln = ops.T() > 1, .ln = s.ln};
   ops.layer_norm_mix(x, ops.T(), m.ln_w.address, m.ln_b.address, C, 1e-5f, mix);
   ops.matvec({{&m.key, s.xk_xr[0], s.k, Epilogue::Relu2}, {&m.receptance, s.xk_xr[1], s.r, Epilogue::Sigmoid}});
   MatJob out{&m.value, s.k, x, Epilogue::GatedAdd};

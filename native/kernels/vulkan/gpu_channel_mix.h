@@ -15,7 +15,7 @@ struct GpuChannelMix {
   Slice mix;               // (2, C): mix_k, mix_r
   GpuMatrix key, value, receptance;
 
-  static GpuChannelMix bind(LayerBuild& b, const std::string& prefix, bool maa, uint64_t* weight_bytes);
+  static GpuChannelMix bind(LayerBuild& b, const std::string& prefix, bool maa);
 };
 
 // Scratch planes shared by every layer's FFN.

@@ -205,9 +205,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
     if (with_head && batched) {  // logits of every row
       ops->begin(rec, T);
       ops->set_label("head");
-      MixSpec norm;
-      norm.write_ln = true;
-      norm.ln = head_in;
+      const MixSpec norm{.write_ln = true, .ln = head_in};
       ops->layer_norm_mix(x, T, ln_out_w.address, ln_out_b.address, C, 1e-5f, norm);
       ops->matvec({{&head_w, head_in, logits}});
       rec.barrier();
@@ -217,9 +215,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
     } else if (with_head) {
       ops->begin(rec, 1);  // logits of the last token only
       ops->set_label("head");
-      MixSpec norm;
-      norm.write_ln = true;
-      norm.ln = head_in;
+      const MixSpec norm{.write_ln = true, .ln = head_in};
       ops->layer_norm_mix(x.at(uint64_t(T - 1) * C), 1, ln_out_w.address, ln_out_b.address, C, 1e-5f, norm);
       ops->matvec({{&head_w, head_in, logits}});
       rec.barrier();
@@ -266,7 +262,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
     case 7: m.layers = make_gpu_v7(build); break;
     default: throw Error(ErrorCode::Version, "no GPU path for RWKV version " + info.version_string());
   }
-  m.weight_bytes = m.layers->weight_bytes();
+  m.weight_bytes = build.weight_bytes;
   m.x = m.plan->plane(C, false);  // unpadded: copied to and from the host as one block
   m.head_in = m.plan->plane(C);
   if (m.head) {

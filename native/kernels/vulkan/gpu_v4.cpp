@@ -23,28 +23,18 @@ class GpuV4 final : public GpuLayers {
   explicit GpuV4(LayerBuild& b) : info_(b.info) {
     const int64_t C = info_.n_embd;
     const WeightBinder& w = b.w;
-    auto mat = [&](const std::string& name) {
-      GpuMatrix m = upload_matrix(b.arena, b.up, w.mat(name, C, C));
-      weight_bytes_ += m.bytes;
-      return m;
-    };
-    auto append = [](std::vector<float>& to, const std::vector<float>& v) { to.insert(to.end(), v.begin(), v.end()); };
     for (int l = 0; l < b.n_layers; ++l) {
       const std::string p = "blocks." + std::to_string(l) + ".";
       LayerV4 L;
-      L.ln1_w = upload_floats(b.arena, b.up, w.vec(p + "ln1.weight", C));
-      L.ln1_b = upload_floats(b.arena, b.up, w.vec(p + "ln1.bias", C));
-      std::vector<float> mix, params;
-      for (const char* n : {"k", "v", "r"}) append(mix, w.vec(p + "att.time_mix_" + n, C));
-      append(params, w.vec(p + "att.time_first", C));
-      append(params, w.vec(p + "att.time_decay", C));
-      L.mix = upload_floats(b.arena, b.up, mix);
-      L.params = upload_floats(b.arena, b.up, params);
-      L.key = mat(p + "att.key.weight");
-      L.value = mat(p + "att.value.weight");
-      L.receptance = mat(p + "att.receptance.weight");
-      L.output = mat(p + "att.output.weight");
-      L.ffn = GpuChannelMix::bind(b, p, false, &weight_bytes_);
+      L.ln1_w = b.floats({w.vec(p + "ln1.weight", C)});
+      L.ln1_b = b.floats({w.vec(p + "ln1.bias", C)});
+      L.mix = b.floats({w.vec(p + "att.time_mix_k", C), w.vec(p + "att.time_mix_v", C), w.vec(p + "att.time_mix_r", C)});
+      L.params = b.floats({w.vec(p + "att.time_first", C), w.vec(p + "att.time_decay", C)});
+      L.key = b.matrix(p + "att.key.weight", C, C);
+      L.value = b.matrix(p + "att.value.weight", C, C);
+      L.receptance = b.matrix(p + "att.receptance.weight", C, C);
+      L.output = b.matrix(p + "att.output.weight", C, C);
+      L.ffn = GpuChannelMix::bind(b, p, false);
       layers_.push_back(std::move(L));
     }
     ln_ = b.plan.plane(C);
@@ -56,14 +46,8 @@ class GpuV4 final : public GpuLayers {
   void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const override {
     const LayerV4& L = layers_[size_t(l)];
     const uint32_t C = uint32_t(info_.n_embd), T = ops.T();
-    MixSpec att;
-    att.n_mix = 3;
-    att.mode = 1;
-    att.mix = L.mix.address;
-    att.out = mixes_[0];
-    att.state = state + uint64_t(C) * 4;
-    att.write_ln = T > 1;
-    att.ln = ln_;
+    const MixSpec att{.n_mix = 3, .mode = 1, .mix = L.mix.address, .out = mixes_[0], .state = state + uint64_t(C) * 4,
+                      .write_ln = T > 1, .ln = ln_};
     ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
     const Act &k = wkv_[0], &v = wkv_[1], &r = wkv_[2], &y = wkv_[3];
     ops.matvec({{&L.key, mixes_[0], k}, {&L.value, mixes_[1], v}, {&L.receptance, mixes_[2], r, Epilogue::Sigmoid}});

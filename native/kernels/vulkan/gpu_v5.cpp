@@ -13,51 +13,38 @@ struct LayerV5 {
   GpuChannelMix ffn;
 };
 
-struct WkvPC {
-  uint64_t r, k, v, wl, g, params, state, y;
-  uint32_t H, T, stride, flags;
-  float eps;
-};
-
 class GpuV5 final : public GpuLayers {
  public:
   explicit GpuV5(LayerBuild& b) : info_(b.info), v52_(b.info.version_minor == 2) {
     const int64_t C = info_.n_embd, H = info_.n_head, S = info_.head_size;
     const WeightBinder& w = b.w;
-    auto mat = [&](const std::string& name) {
-      GpuMatrix m = upload_matrix(b.arena, b.up, w.mat(name, C, C));
-      weight_bytes_ += m.bytes;
-      return m;
+    // 5.1: one decay and bonus per head, broadcast over its channels.
+    auto per_head = [&](const std::string& name) {
+      const std::vector<float> v = w.vec(name, H);
+      std::vector<float> out;
+      for (int64_t h = 0; h < H; ++h) out.insert(out.end(), size_t(S), v[size_t(h)]);
+      return out;
     };
     for (int l = 0; l < b.n_layers; ++l) {
       const std::string p = "blocks." + std::to_string(l) + ".";
       LayerV5 L;
-      L.ln1_w = upload_floats(b.arena, b.up, w.vec(p + "ln1.weight", C));
-      L.ln1_b = upload_floats(b.arena, b.up, w.vec(p + "ln1.bias", C));
-      std::vector<float> mix, params;
-      auto append = [](std::vector<float>& to, const std::vector<float>& v) { to.insert(to.end(), v.begin(), v.end()); };
-      append(mix, w.vec(p + "att.time_mix_k", C));
-      append(mix, w.vec(p + "att.time_mix_v", C));
-      append(mix, w.vec(p + "att.time_mix_r", C));
+      L.ln1_w = b.floats({w.vec(p + "ln1.weight", C)});
+      L.ln1_b = b.floats({w.vec(p + "ln1.bias", C)});
+      const std::vector<float> ln_x_w = w.vec(p + "att.ln_x.weight", C), ln_x_b = w.vec(p + "att.ln_x.bias", C);
       if (v52_) {
-        append(mix, w.vec(p + "att.time_mix_g", C));
-        append(params, w.vec(p + "att.time_decay", C));
-        append(params, w.vec(p + "att.time_faaaa", C));
-        L.gate = mat(p + "att.gate.weight");
-      } else {  // 5.1: one decay and bonus per head, broadcast over its channels
-        const std::vector<float> d = w.vec(p + "att.time_decay", H), f = w.vec(p + "att.time_first", H);
-        for (int64_t h = 0; h < H; ++h) params.insert(params.end(), size_t(S), d[size_t(h)]);
-        for (int64_t h = 0; h < H; ++h) params.insert(params.end(), size_t(S), f[size_t(h)]);
+        L.mix = b.floats({w.vec(p + "att.time_mix_k", C), w.vec(p + "att.time_mix_v", C), w.vec(p + "att.time_mix_r", C),
+                          w.vec(p + "att.time_mix_g", C)});
+        L.params = b.floats({w.vec(p + "att.time_decay", C), w.vec(p + "att.time_faaaa", C), ln_x_w, ln_x_b});
+        L.gate = b.matrix(p + "att.gate.weight", C, C);
+      } else {
+        L.mix = b.floats({w.vec(p + "att.time_mix_k", C), w.vec(p + "att.time_mix_v", C), w.vec(p + "att.time_mix_r", C)});
+        L.params = b.floats({per_head(p + "att.time_decay"), per_head(p + "att.time_first"), ln_x_w, ln_x_b});
       }
-      append(params, w.vec(p + "att.ln_x.weight", C));
-      append(params, w.vec(p + "att.ln_x.bias", C));
-      L.mix = upload_floats(b.arena, b.up, mix);
-      L.params = upload_floats(b.arena, b.up, params);
-      L.key = mat(p + "att.key.weight");
-      L.value = mat(p + "att.value.weight");
-      L.receptance = mat(p + "att.receptance.weight");
-      L.output = mat(p + "att.output.weight");
-      L.ffn = GpuChannelMix::bind(b, p, false, &weight_bytes_);
+      L.key = b.matrix(p + "att.key.weight", C, C);
+      L.value = b.matrix(p + "att.value.weight", C, C);
+      L.receptance = b.matrix(p + "att.receptance.weight", C, C);
+      L.output = b.matrix(p + "att.output.weight", C, C);
+      L.ffn = GpuChannelMix::bind(b, p, false);
       layers_.push_back(std::move(L));
     }
     ln_ = b.plan.plane(C);
@@ -69,21 +56,15 @@ class GpuV5 final : public GpuLayers {
   void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const override {
     const LayerV5& L = layers_[size_t(l)];
     const uint32_t C = uint32_t(info_.n_embd), T = ops.T();
-    MixSpec att;
-    att.n_mix = v52_ ? 4 : 3;
-    att.mode = 1;
-    att.mix = L.mix.address;
-    att.out = mixes_[0];
-    att.state = state + uint64_t(C) * 4;
-    att.write_ln = T > 1;
-    att.ln = ln_;
+    const MixSpec att{.n_mix = v52_ ? 4 : 3, .mode = 1, .mix = L.mix.address, .out = mixes_[0],
+                      .state = state + uint64_t(C) * 4, .write_ln = T > 1, .ln = ln_};
     ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
     const Act &r = wkv_[0], &k = wkv_[1], &v = wkv_[2], &g = wkv_[3], &y = wkv_[4];
     std::vector<MatJob> jobs = {{&L.key, mixes_[0], k}, {&L.value, mixes_[1], v}, {&L.receptance, mixes_[2], r}};
     if (v52_) jobs.push_back({&L.gate, mixes_[3], g, Epilogue::Silu});
     ops.matvec(jobs);
 
-    WkvPC pc{};
+    Wkv5PC pc{};
     pc.r = ops.addr(r), pc.k = ops.addr(k), pc.v = ops.addr(v), pc.wl = pc.r, pc.g = ops.addr(g);
     pc.params = L.params.address;
     pc.state = state + uint64_t(2 * C) * 4;

@@ -20,12 +20,6 @@ struct LayerV6 {
   GpuChannelMix ffn;
 };
 
-struct WkvPC {
-  uint64_t r, k, v, wl, g, params, state, y;
-  uint32_t H, T, stride, flags;
-  float eps;
-};
-
 class GpuV6 final : public GpuLayers {
  public:
   explicit GpuV6(LayerBuild& b) : info_(b.info) {
@@ -35,37 +29,27 @@ class GpuV6 final : public GpuLayers {
     if (w1.rows() % 5 != 0) throw Error(ErrorCode::Shape, "time_maa_w1 rows are not a multiple of 5");
     D_ = w1.rows() / 5;
     Dd_ = w.get("blocks.0.att.time_decay_w1").rows();
-    auto mat = [&](const std::string& name, int64_t cols, int64_t rows) {
-      GpuMatrix m = upload_matrix(b.arena, b.up, w.mat(name, cols, rows));
-      weight_bytes_ += m.bytes;
-      return m;
-    };
-    auto append = [](std::vector<float>& to, const std::vector<float>& v) { to.insert(to.end(), v.begin(), v.end()); };
     for (int l = 0; l < b.n_layers; ++l) {
       const std::string p = "blocks." + std::to_string(l) + ".";
+      const std::string maa = p + "att.time_maa_";
       LayerV6 L;
-      L.ln1_w = upload_floats(b.arena, b.up, w.vec(p + "ln1.weight", C));
-      L.ln1_b = upload_floats(b.arena, b.up, w.vec(p + "ln1.bias", C));
-      L.maa_x = upload_floats(b.arena, b.up, w.vec(p + "att.time_maa_x", C));
-      std::vector<float> maa, params;
-      for (const char* n : {"w", "k", "v", "r", "g"}) append(maa, w.vec(p + "att.time_maa_" + n, C));
-      L.maa = upload_floats(b.arena, b.up, maa);
-      append(params, w.vec(p + "att.time_decay", C));
-      append(params, w.vec(p + "att.time_faaaa", C));
-      append(params, w.vec(p + "att.ln_x.weight", C));
-      append(params, w.vec(p + "att.ln_x.bias", C));
-      L.params = upload_floats(b.arena, b.up, params);
-      L.maa_w1 = mat(p + "att.time_maa_w1", C, 5 * D_);
-      const GpuMatrix w2 = mat(p + "att.time_maa_w2", D_, 5 * C);
+      L.ln1_w = b.floats({w.vec(p + "ln1.weight", C)});
+      L.ln1_b = b.floats({w.vec(p + "ln1.bias", C)});
+      L.maa_x = b.floats({w.vec(maa + "x", C)});
+      L.maa = b.floats({w.vec(maa + "w", C), w.vec(maa + "k", C), w.vec(maa + "v", C), w.vec(maa + "r", C), w.vec(maa + "g", C)});
+      L.params = b.floats({w.vec(p + "att.time_decay", C), w.vec(p + "att.time_faaaa", C), w.vec(p + "att.ln_x.weight", C),
+                           w.vec(p + "att.ln_x.bias", C)});
+      L.maa_w1 = b.matrix(p + "att.time_maa_w1", C, 5 * D_);
+      const GpuMatrix w2 = b.matrix(p + "att.time_maa_w2", D_, 5 * C);
       for (int j = 0; j < 5; ++j) L.maa_w2[j] = w2.rows_view(j * C, (j + 1) * C);
-      L.decay_w1 = mat(p + "att.time_decay_w1", C, Dd_);
-      L.decay_w2 = mat(p + "att.time_decay_w2", Dd_, C);
-      L.key = mat(p + "att.key.weight", C, C);
-      L.value = mat(p + "att.value.weight", C, C);
-      L.receptance = mat(p + "att.receptance.weight", C, C);
-      L.output = mat(p + "att.output.weight", C, C);
-      L.gate = mat(p + "att.gate.weight", C, C);
-      L.ffn = GpuChannelMix::bind(b, p, true, &weight_bytes_);
+      L.decay_w1 = b.matrix(p + "att.time_decay_w1", C, Dd_);
+      L.decay_w2 = b.matrix(p + "att.time_decay_w2", Dd_, C);
+      L.key = b.matrix(p + "att.key.weight", C, C);
+      L.value = b.matrix(p + "att.value.weight", C, C);
+      L.receptance = b.matrix(p + "att.receptance.weight", C, C);
+      L.output = b.matrix(p + "att.output.weight", C, C);
+      L.gate = b.matrix(p + "att.gate.weight", C, C);
+      L.ffn = GpuChannelMix::bind(b, p, true);
       layers_.push_back(std::move(L));
     }
     // a, sx and the five ddlerp targets share a stride: the ddlerp epilogue reads a and sx at the
@@ -81,16 +65,8 @@ class GpuV6 final : public GpuLayers {
   void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const override {
     const LayerV6& L = layers_[size_t(l)];
     const uint32_t C = uint32_t(info_.n_embd), T = ops.T();
-    MixSpec att;
-    att.n_mix = 1;
-    att.mode = 2;
-    att.mix = L.maa_x.address;
-    att.out = xxx_;
-    att.state = state + uint64_t(C) * 4;
-    att.write_ln = true;
-    att.ln = lerp_[0];
-    att.write_sx = true;
-    att.sx = lerp_[1];
+    const MixSpec att{.n_mix = 1, .mode = 2, .mix = L.maa_x.address, .out = xxx_, .state = state + uint64_t(C) * 4,
+                      .write_ln = true, .ln = lerp_[0], .write_sx = true, .sx = lerp_[1]};
     ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
     ops.matvec({{&L.maa_w1, xxx_, h_, Epilogue::Tanh}});
     std::vector<MatJob> lerp;
@@ -108,7 +84,7 @@ class GpuV6 final : public GpuLayers {
                 {&L.decay_w1, xw, dh_, Epilogue::Tanh}});
     ops.matvec({{&L.decay_w2, dh_, wl}});
 
-    WkvPC pc{};
+    Wkv5PC pc{};
     pc.r = ops.addr(r), pc.k = ops.addr(k), pc.v = ops.addr(v), pc.wl = ops.addr(wl), pc.g = ops.addr(g);
     pc.params = L.params.address;
     pc.state = state + uint64_t(2 * C) * 4;

@@ -83,40 +83,28 @@ class GpuV7 final : public GpuLayers {
     auto rank = [&](const char* name) { return w.get(std::string("blocks.0.att.") + name).rows(); };
     const int64_t Dw = rank("w1"), Da = rank("a1"), Dg = rank("g1");
     const int64_t Dv = info_.n_layer > 1 ? w.get("blocks.1.att.v1").rows() : 1;
-    auto mat = [&](const std::string& name, int64_t cols, int64_t rows) {
-      GpuMatrix m = upload_matrix(b.arena, b.up, w.mat(name, cols, rows));
-      weight_bytes_ += m.bytes;
-      return m;
-    };
-    auto vec = [&](const std::vector<float>& v) { return upload_floats(b.arena, b.up, v); };
+    auto vec = [&](const std::vector<float>& v) { return b.floats({v}); };
     for (int l = 0; l < b.n_layers; ++l) {
       const std::string p = "blocks." + std::to_string(l) + ".";
       LayerV7 L;
       L.ln1_w = vec(w.vec(p + "ln1.weight", C)); L.ln1_b = vec(w.vec(p + "ln1.bias", C));
       L.ln2_w = vec(w.vec(p + "ln2.weight", C)); L.ln2_b = vec(w.vec(p + "ln2.bias", C));
       L.mix = vec(w.vec(p + "att.x_rwkvag", 6 * C));
-      std::vector<float> params;
-      auto append = [&](const std::vector<float>& v) { params.insert(params.end(), v.begin(), v.end()); };
-      append(w.vec(p + "att.w0", C));
-      append(w.vec(p + "att.a0", C));
-      append(l > 0 ? w.vec(p + "att.v0", C) : std::vector<float>(size_t(C), 0.0f));
-      append(w.vec(p + "att.k_k", C));
-      append(w.vec(p + "att.k_a", C));
-      append(w.vec(p + "att.r_k", C));
-      append(w.vec(p + "att.ln_x.weight", C));
-      append(w.vec(p + "att.ln_x.bias", C));
-      L.params = vec(params);
+      L.params = b.floats({w.vec(p + "att.w0", C), w.vec(p + "att.a0", C),
+                           l > 0 ? w.vec(p + "att.v0", C) : std::vector<float>(size_t(C), 0.0f), w.vec(p + "att.k_k", C),
+                           w.vec(p + "att.k_a", C), w.vec(p + "att.r_k", C), w.vec(p + "att.ln_x.weight", C),
+                           w.vec(p + "att.ln_x.bias", C)});
       L.ffn_mix = vec(w.vec(p + "ffn.x_k", C));
-      L.receptance = mat(p + "att.receptance.weight", C, C);
-      L.key = mat(p + "att.key.weight", C, C);
-      L.value = mat(p + "att.value.weight", C, C);
-      L.output = mat(p + "att.output.weight", C, C);
-      L.w1 = mat(p + "att.w1", C, Dw); L.w2 = mat(p + "att.w2", Dw, C);
-      L.a1 = mat(p + "att.a1", C, Da); L.a2 = mat(p + "att.a2", Da, C);
-      L.g1 = mat(p + "att.g1", C, Dg); L.g2 = mat(p + "att.g2", Dg, C);
-      if (l > 0) { L.v1 = mat(p + "att.v1", C, Dv); L.v2 = mat(p + "att.v2", Dv, C); }
-      L.ffn_key = mat(p + "ffn.key.weight", C, F);
-      L.ffn_value = mat(p + "ffn.value.weight", F, C);
+      L.receptance = b.matrix(p + "att.receptance.weight", C, C);
+      L.key = b.matrix(p + "att.key.weight", C, C);
+      L.value = b.matrix(p + "att.value.weight", C, C);
+      L.output = b.matrix(p + "att.output.weight", C, C);
+      L.w1 = b.matrix(p + "att.w1", C, Dw); L.w2 = b.matrix(p + "att.w2", Dw, C);
+      L.a1 = b.matrix(p + "att.a1", C, Da); L.a2 = b.matrix(p + "att.a2", Da, C);
+      L.g1 = b.matrix(p + "att.g1", C, Dg); L.g2 = b.matrix(p + "att.g2", Dg, C);
+      if (l > 0) { L.v1 = b.matrix(p + "att.v1", C, Dv); L.v2 = b.matrix(p + "att.v2", Dv, C); }
+      L.ffn_key = b.matrix(p + "ffn.key.weight", C, F);
+      L.ffn_value = b.matrix(p + "ffn.value.weight", F, C);
       layers_.push_back(std::move(L));
     }
     ScratchPlan& s = b.plan;
@@ -155,14 +143,8 @@ class GpuV7 final : public GpuLayers {
     LnPrologue pre2{x, L.ln2_w.address, L.ln2_b.address, ffn_xx, ln_, C, 1e-5f};
     StateCopy copy1{ln_, att_xx, C}, copy2{ln_, ffn_xx, C};
     if (!fuse_ln) {
-      MixSpec att;
-      att.n_mix = 6;
-      att.mode = 2;
-      att.mix = L.mix.address;
-      att.out = mixes_[0];
-      att.state = att_xx;
-      att.write_ln = T > 1;
-      att.ln = ln_;
+      const MixSpec att{.n_mix = 6, .mode = 2, .mix = L.mix.address, .out = mixes_[0], .state = att_xx,
+                        .write_ln = T > 1, .ln = ln_};
       ops.set_label("ln1+mix");
       ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
     }
@@ -220,14 +202,8 @@ class GpuV7 final : public GpuLayers {
     ops.matvec({{&L.output, y, x, Epilogue::Add}}, nullptr, fuse_ln ? &copy1 : nullptr);
 
     if (!fuse_ln) {
-      MixSpec ffn;
-      ffn.n_mix = 1;
-      ffn.mode = 2;
-      ffn.mix = L.ffn_mix.address;
-      ffn.out = ffn_x_;
-      ffn.state = ffn_xx;
-      ffn.write_ln = T > 1;
-      ffn.ln = ln_;
+      const MixSpec ffn{.n_mix = 1, .mode = 2, .mix = L.ffn_mix.address, .out = ffn_x_, .state = ffn_xx,
+                        .write_ln = T > 1, .ln = ln_};
       ops.set_label("ln2+mix");
       ops.layer_norm_mix(x, T, L.ln2_w.address, L.ln2_b.address, C, 1e-5f, ffn);
     }
