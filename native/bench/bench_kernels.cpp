@@ -4,8 +4,10 @@
 //    times the L3), so every row comes from DRAM as in decoding a real model. GB/s = weight bytes/s;
 //    compare with MemRead/threads:2.
 //  * Matmul (prefill): T = 64 and 512 tokens against 2048 x 2048. GFLOP/s = 2*rows*cols*T per second
-//    (int8 multiply-adds for quantized weights). Float weights go to OpenBLAS when it is present; the
-//    KernelMatmul variants time this file's fallback kernels directly.
+//    (int8 multiply-adds for quantized weights). Float weights go to OpenBLAS only on CPUs without the
+//    AVX-512 kernels (Linear).
+//  * SmallBatch (batched decoding): T = 1 and 8 token rows against a 768-column matrix, from DRAM and
+//    from cache.
 //  * layer_norm and the WKV recurrences per token (H = 32, S = 64: a 2048-wide model).
 // All timings are wall time (UseRealTime): the work runs on pool threads.
 #include <benchmark/benchmark.h>
@@ -165,26 +167,6 @@ void BM_Matmul(benchmark::State& state) {
       benchmark::Counter(2.0 * double(rows * cols * T) * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 
-// F32/F16 matmul through this engine's own kernels (what runs when OpenBLAS is missing).
-void BM_KernelMatmul(benchmark::State& state) {
-  const DType dt = DType(state.range(0));
-  const int64_t T = state.range(1), rows = 2048, cols = 2048;
-  const Matrix m = make_matrix(dt, rows, cols);
-  const std::vector<float> x = random_floats(size_t(cols * T), 2);
-  std::vector<float> y(size_t(rows * T));
-  ThreadPool pool(kThreads);
-  const cpu::MatvecArgs a{dt, m.t.data, m.t.row_bytes(), cols};
-  for (auto _ : state) {
-    pool.parallel_for(rows, 16, [&](int64_t r0, int64_t r1, int) {
-      cpu::best_kernels().matmul_rows(a, x.data(), size_t(cols) * sizeof(float), T, y.data(), rows, r0, r1);
-    });
-    benchmark::DoNotOptimize(y.data());
-  }
-  state.SetLabel(std::string(dtype_name(dt)) + " T=" + std::to_string(T));
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * double(rows * cols * T) * double(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
-}
-
 const DType kTypes[] = {DType::F32, DType::F16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0};
 
 void matvec_args(benchmark::internal::Benchmark* b) {
@@ -229,8 +211,6 @@ BENCHMARK(BM_Matvec)->Apply(matvec_args)->UseRealTime()->Unit(benchmark::kMicros
 BENCHMARK(BM_MatvecReference)->Arg(int64_t(DType::F16))->Arg(int64_t(DType::Q4_0))->Arg(int64_t(DType::Q8_0))
     ->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul)->Apply(matmul_args)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_KernelMatmul)->Args({int64_t(DType::F32), 64})->Args({int64_t(DType::F16), 64})
-    ->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // ---- per-token ops ------------------------------------------------------------------------------
 
