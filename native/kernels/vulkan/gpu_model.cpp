@@ -54,11 +54,16 @@ struct GpuModel::Impl {
   // logits of every row, what each slot holds, and the recorded steps by (B, with head).
   uint32_t batch_capacity = 0;
   std::unique_ptr<Buffer> batch_state, batch_host, batch_logits_host;
-  std::vector<std::pair<float*, uint64_t>> slots;
-  // Slot b's GPU copy is newer than the CPU state slots[b].first (eval_batch with download = false).
+  // Slot b: the CPU state whose copy it holds, that state's generation, and whether the GPU copy is the
+  // newer one (eval_batch with download = false).
+  struct Slot {
+    float* state = nullptr;
+    uint64_t generation = 0;
+    bool dirty = false;
+  };
+  std::vector<Slot> slots;
   // Such a slot is downloaded into its owner before the slot is given to another state, and by
   // sync_batch_state(); the engine syncs every state before its memory goes away.
-  std::vector<uint8_t> slot_dirty;
   std::map<std::pair<uint32_t, bool>, Step> batch_steps;
 
   // Downloads the dirty slots among `which` into their owners' CPU states and marks them clean.
@@ -133,14 +138,13 @@ void GpuModel::Impl::reserve_batch(uint32_t B) {
   device->submit_and_wait(&cb, 1);
   device->free_command_buffer(cb);
   batch_capacity = cap;
-  slots.assign(cap, {nullptr, 0});
-  slot_dirty.assign(cap, 0);
+  slots.assign(cap, Slot{});
 }
 
 void GpuModel::Impl::download_slots(const std::vector<int>& which) {
   std::vector<int> dirty;
   for (int b : which)
-    if (slot_dirty[size_t(b)] && slots[size_t(b)].first) dirty.push_back(b);
+    if (slots[size_t(b)].dirty && slots[size_t(b)].state) dirty.push_back(b);
   if (dirty.empty()) return;
   VkCommandBuffer cb = device->allocate_command_buffer();
   {
@@ -162,8 +166,8 @@ void GpuModel::Impl::download_slots(const std::vector<int>& which) {
   device->free_command_buffer(cb);
   const uint8_t* staging = static_cast<const uint8_t*>(batch_host->mapped());
   for (int b : dirty) {
-    std::memcpy(slots[size_t(b)].first, staging + uint64_t(b) * state_bytes, state_bytes);
-    slot_dirty[size_t(b)] = 0;
+    std::memcpy(slots[size_t(b)].state, staging + uint64_t(b) * state_bytes, state_bytes);
+    slots[size_t(b)].dirty = false;
   }
 }
 
@@ -320,9 +324,9 @@ void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, fl
   const int64_t C = m.info.n_embd;
   // A batch slot holding a newer copy of this state: bring it home first, then this path owns the state.
   for (size_t b = 0; b < m.slots.size(); ++b)
-    if (m.slots[b].first == state) {
-      if (m.slot_dirty[b]) m.download_slots({int(b)});
-      m.slots[b] = {nullptr, 0};  // the batch copy falls behind this one
+    if (m.slots[b].state == state) {
+      if (m.slots[b].dirty) m.download_slots({int(b)});
+      m.slots[b] = {};  // the batch copy falls behind this one
     }
   const bool upload = !(sync.generation != 0 && state == m.resident && sync.generation == m.resident_generation);
   m.resident = nullptr;  // until this call completes
@@ -372,10 +376,11 @@ void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const 
     m.flush_slots();
   } else {
     std::vector<int> leaving;
-    for (int b = 0; b < int(m.slots.size()); ++b)
-      if (m.slot_dirty[size_t(b)] && (b >= B || m.slots[size_t(b)].first != states[b] ||
-                                      m.slots[size_t(b)].second != generations[b] || generations[b] == 0))
+    for (int b = 0; b < int(m.slots.size()); ++b) {
+      const Impl::Slot& slot = m.slots[size_t(b)];
+      if (slot.dirty && (b >= B || slot.state != states[b] || slot.generation != generations[b] || generations[b] == 0))
         leaving.push_back(b);
+    }
     m.download_slots(leaving);
   }
   Step& s = m.batch_step(uint32_t(B), want_logits);
@@ -386,12 +391,12 @@ void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const 
   std::vector<int> upload;
   for (int b = 0; b < B; ++b) {
     const auto& slot = m.slots[size_t(b)];
-    if (!(generations[b] != 0 && slot.first == states[b] && slot.second == generations[b])) upload.push_back(b);
+    if (!(generations[b] != 0 && slot.state == states[b] && slot.generation == generations[b])) upload.push_back(b);
     if (states[b] == m.resident) m.resident = nullptr;  // eval()'s copy falls behind this one
   }
   for (int b = B; b < int(m.slots.size()); ++b)
     for (int k = 0; k < B; ++k)
-      if (m.slots[size_t(b)].first == states[k]) m.slots[size_t(b)] = {nullptr, 0};
+      if (m.slots[size_t(b)].state == states[k]) m.slots[size_t(b)] = {};
   VkCommandBuffer cbs[3];
   uint32_t count = 0;
   if (!upload.empty()) {
@@ -419,7 +424,7 @@ void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const 
     rec.end();
     cbs[count++] = down;
   }
-  for (int b = 0; b < B; ++b) m.slots[size_t(b)] = {nullptr, 0}, m.slot_dirty[size_t(b)] = 0;  // until the step completes
+  for (int b = 0; b < B; ++b) m.slots[size_t(b)] = {};  // until the step completes
   try {
     m.device->submit_and_wait(cbs, count);
   } catch (...) {
@@ -442,15 +447,14 @@ void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const 
   }
   for (int b = 0; b < B; ++b) {
     if (download) std::memcpy(states[b], staging + uint64_t(b) * m.state_bytes, m.state_bytes);
-    m.slots[size_t(b)] = {states[b], generations[b]};
-    m.slot_dirty[size_t(b)] = download ? 0 : 1;
+    m.slots[size_t(b)] = {states[b], generations[b], !download};
   }
 }
 
 bool GpuModel::sync_batch_state(float* state) {
   Impl& m = *impl_;
   for (size_t b = 0; b < m.slots.size(); ++b)
-    if (m.slots[b].first == state && m.slot_dirty[b]) {
+    if (m.slots[b].state == state && m.slots[b].dirty) {
       m.download_slots({int(b)});
       return true;
     }
@@ -466,8 +470,7 @@ double GpuModel::time_decode_batch_steps(int B, int n) {
   const auto t0 = std::chrono::steady_clock::now();
   m.device->submit_and_wait(cbs.data(), uint32_t(cbs.size()));
   const auto t1 = std::chrono::steady_clock::now();
-  for (auto& slot : m.slots) slot = {nullptr, 0};  // the slots moved on without their owners
-  std::fill(m.slot_dirty.begin(), m.slot_dirty.end(), 0);
+  for (auto& slot : m.slots) slot = {};  // the slots moved on without their owners
   return std::chrono::duration<double>(t1 - t0).count() / double(cbs.size());
 }
 
