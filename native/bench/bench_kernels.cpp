@@ -173,12 +173,12 @@ void matvec_args(benchmark::internal::Benchmark* b) {
   for (DType t : kTypes)
     for (int64_t threads : {1, 2}) b->Args({int64_t(t), threads});
 }
-// Batched decoding's products: a matrix of 768 columns (the 0.1B head's width) against
+// Batched decoding's products: a matrix of 768 columns (the 0.1B head's width; 3072: its FFN value) against
 // T = 1 or 8 token rows, through Linear as the engine runs them (row kernels, exact rows). At T = 8 each
 // weight is read from DRAM once for eight tokens; the ratio of the two times is what batching gains.
 void BM_SmallBatch(benchmark::State& state) {
   const DType dt = DType(state.range(0));
-  const int64_t T = state.range(1), cols = 768, megabytes = state.range(2);
+  const int64_t T = state.range(1), megabytes = state.range(2), cols = state.range(3);
   const int64_t rows = int64_t((size_t(megabytes) << 20) / dtype_row_bytes(dt, cols)) / 64 * 64;
   const Matrix m = make_matrix(dt, rows, cols);
   const std::vector<float> x = random_floats(size_t(cols * T), 2);
@@ -193,13 +193,15 @@ void BM_SmallBatch(benchmark::State& state) {
   const double bytes = double(rows) * double(dtype_row_bytes(dt, cols));
   state.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(rows * cols * T) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(dtype_name(dt)) + " T=" + std::to_string(T) + " " + std::to_string(megabytes) + " MB");
+  state.SetLabel(std::string(dtype_name(dt)) + " T=" + std::to_string(T) + " " + std::to_string(megabytes) + " MB, " +
+                 std::to_string(cols) + " columns");
 }
 // 96 MB streams from DRAM; 1 MB stays in cache (the kernel's compute rate alone).
 void small_batch_args(benchmark::internal::Benchmark* b) {
   for (DType t : {DType::F16, DType::Q8_0})
     for (int64_t T : {1, 8})
-      for (int64_t mb : {96, 1}) b->Args({int64_t(t), T, mb});
+      for (int64_t mb : {96, 1})
+        for (int64_t cols : {768, 3072}) b->Args({int64_t(t), T, mb, cols});
 }
 BENCHMARK(BM_SmallBatch)->Apply(small_batch_args)->UseRealTime()->Unit(benchmark::kMillisecond);
 

@@ -1,5 +1,7 @@
 #include "models/wkv.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 
 #include "core/simd_clones.h"
@@ -28,12 +30,27 @@ void wkv5_6_step(int64_t S, float* __restrict st, const float* __restrict r, con
   }
 }
 
+bool has_avx512() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    const char* force = std::getenv("RWKV_KERNELS");  // "reference": the plain loops (A/B, debugging)
+    return __builtin_cpu_supports("avx512f") && !(force && std::strcmp(force, "reference") == 0);
+  }();
+  return yes;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
 // One token, one head of v7: sa = sum_j S[i][j]*(-kk[j]); S[i][j] = S[i][j]*w[j] + v[i]*k[j] + sa*kk[j]*a[j];
 // y[i] = sum_j S[i][j]*r[j].
 RWKV_SIMD_CLONES
-void wkv7_step(int64_t S, float* __restrict st, const float* __restrict r, const float* __restrict w,
-               const float* __restrict k, const float* __restrict v, const float* __restrict kk,
-               const float* __restrict a, float* __restrict y) {
+void wkv7_step_plain(int64_t S, float* __restrict st, const float* __restrict r, const float* __restrict w,
+                     const float* __restrict k, const float* __restrict v, const float* __restrict kk,
+                     const float* __restrict a, float* __restrict y) {
   float kka[256];  // κ̂·a, once per token (S <= 256 checked by the caller)
   for (int64_t j = 0; j < S; ++j) kka[j] = kk[j] * a[j];
   for (int64_t i = 0; i < S; ++i) {
@@ -65,8 +82,6 @@ void wkv7_step(int64_t S, float* __restrict st, const float* __restrict r, const
   }
 }
 
-}  // namespace
-
 // Runs fn(seq, head) for every pair, in parallel when the total work beats the hand-off.
 template <class Args, class Fn>
 void for_each_seq_head(const std::vector<Args>& seqs, ThreadPool& pool, Fn&& fn) {
@@ -93,12 +108,14 @@ void wkv5_6(const std::vector<WkvArgs>& seqs, ThreadPool& pool) {
 }
 
 void wkv7(const std::vector<Wkv7Args>& seqs, ThreadPool& pool) {
-  for_each_seq_head(seqs, pool, [](const Wkv7Args& a, int64_t h) {
+  const bool fast = has_avx512();
+  for_each_seq_head(seqs, pool, [fast](const Wkv7Args& a, int64_t h) {
     const int64_t C = a.H * a.S, S = a.S;
     float* st = a.state + h * S * S;
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t o = t * C + h * S;
-      wkv7_step(S, st, a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o);
+      if (!(fast && wkv7_step_avx512(S, st, a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o)))
+        wkv7_step_plain(S, st, a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o);
     }
   });
 }

@@ -40,4 +40,12 @@ struct Wkv7Args {
 // v7: sa = sum_j S[i][j]*(-κ̂[j]);  S[i][j] = S[i][j]*w[j] + v[i]*k̃[j] + sa*κ̂[j]*a[j];  y[i] = sum_j S[i][j]*r[j].
 void wkv7(const std::vector<Wkv7Args>& seqs, ThreadPool& pool);
 
+// One token of one head of v7 (wkv7 runs these): the plain loop, any S; and the AVX-512 kernel
+// (wkv7_avx512.cpp, 16 rows at a time), which returns false for head sizes it has no kernel for.
+// Both implement the formula above; their sums run in different orders.
+void wkv7_step_plain(int64_t S, float* st, const float* r, const float* w, const float* k, const float* v,
+                     const float* kk, const float* a, float* y);
+bool wkv7_step_avx512(int64_t S, float* st, const float* r, const float* w, const float* k, const float* v,
+                      const float* kk, const float* a, float* y);
+
 }  // namespace rwkv

@@ -2,36 +2,12 @@
 // They are written with explicit lanes so GCC/Clang vectorize them without -ffast-math: a plain
 // `sum += x[i]` loop stays scalar because reassociating float adds changes the result.
 #pragma once
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 
-namespace rwkv {
+#include "core/fast_exp.h"  // exp_nonpositive
 
-// exp(x) for x <= 0 (the softmax always subtracts the max first), relative error ~2e-7.
-// Inline and branch-free so the exp loop vectorizes; libm's expf is a call per element and costs
-// several times more over a 65536-entry vocabulary. Results below ~1e-38 flush to 0: such a token can
-// never be drawn anyway.
-inline float exp_nonpositive(float x) {
-  const bool underflow = x < -87.0f;  // also catches -inf
-  x = underflow ? -87.0f : x;
-  // x = n*ln2 + r with |r| <= ln2/2; adding 1.5*2^23 rounds x*log2(e) to an integer in float.
-  const float kRound = 12582912.0f;
-  const float n = (x * 1.44269504f + kRound) - kRound;
-  float r = x - n * 0.693145751953125f;  // ln2 split in two so n*ln2_hi is exact
-  r = r - n * 1.42860682030941723e-6f;
-  // Degree-7 Taylor polynomial of e^r; the truncation error is < 2e-8 on |r| <= 0.347.
-  float p = 1.0f / 5040.0f;
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const float scale = std::bit_cast<float>(uint32_t(int32_t(n) + 127) << 23);  // 2^n, n in [-126, 0]
-  return underflow ? 0.0f : p * scale;
-}
+namespace rwkv {
 
 // Largest element; -inf for n == 0. NaN inputs are not expected (the sampler removes them first).
 float max_value(const float* x, size_t n);

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/reduce_avx512.h"  // hsum512, sum16: one reduction order for every tile
 
 namespace rwkv::cpu {
 
@@ -52,16 +53,17 @@ inline uint32_t load_u32(const uint8_t* p) {
   return v;
 }
 
-// Fixed reduction order; used for every (row, token) pair so the bits never depend on the caller.
-inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-inline float hsum512(__m512 v) {
-  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  return hsum256(h);
+// out[r * NT + t] = hsum512(acc[r][t]); a tile of 16 accumulators in one reduction tree (same bits).
+template <int R, int NT>
+inline void hsum_tile(const __m512 (&acc)[R][NT], float* out) {
+  if constexpr (R * NT == 16) {
+    _mm512_storeu_ps(out, sum16(reinterpret_cast<const __m512(&)[16]>(acc)));
+  } else {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) out[r * NT + t] = hsum512(acc[r][t]);
+  }
 }
 
 // ---- quantized weights --------------------------------------------------------------------------
@@ -315,12 +317,15 @@ void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, 
   for (int64_t q = 0; q < nq; ++q) quant_quad<F, R, NT>(w, size_t(q) * 4 * F::kBytes, x, spat, q, acc, accm);
   for (int64_t p = 2 * nq; p < full; ++p) quant_pair<F, R, NT, false>(w, size_t(p) * 2 * F::kBytes, x, spat, p, acc, accm);
   if (nb % 2) quant_pair<F, R, NT, true>(w, size_t(full) * 2 * F::kBytes, x, spat, full, acc, accm);
+  hsum_tile<R, NT>(acc, out);
+  if constexpr (F::kHasMin) {
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-    alignas(64) float m[16];
-    _mm512_store_ps(m, accm[r]);
+    for (int r = 0; r < R; ++r) {
+      alignas(64) float m[16];
+      _mm512_store_ps(m, accm[r]);
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) out[r * NT + t] = hsum512(acc[r][t]) + (m[t] + m[8 + t]);
+      for (int t = 0; t < NT; ++t) out[r * NT + t] += m[t] + m[8 + t];
+    }
   }
 }
 
@@ -461,23 +466,21 @@ inline __m512 load_w_tail(const uint8_t* row, int64_t c, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + c);
 }
 
+// Columns [c, c_end) of R rows against NT tokens, added into acc; c is a multiple of 16, and only a
+// range that ends the row may end with a partial vector (masked). The per-lane order of the fmas is
+// the same however a row is split into ranges, so a split row gives the bits of a whole one.
 template <bool kF16, int R, int NT>
-void float_tile(const uint8_t* const* w, const float* const* x, int64_t cols, float* out) {
+inline void float_accumulate(const uint8_t* const* w, const float* const* x, int64_t c, int64_t c_end,
+                             int64_t prefetch_bytes, __m512 (&acc)[R][NT]) {
   constexpr int64_t kBytes = kF16 ? 2 : 4;
   // One prefetch per 64-byte line of each row's stream (16 columns are 32 or 64 bytes).
   constexpr int64_t kPrefetchCols = kF16 ? 16 : 0;
-  __m512 acc[R][NT];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
-  int64_t c = 0;
   // HOT LOOP (F32/F16 decode): 16 columns of R rows against NT tokens.
-  for (; c + 16 <= cols; c += 16) {
+  for (; c + 16 <= c_end; c += 16) {
     __m512 wv[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      if ((c & kPrefetchCols) == 0) _mm_prefetch(reinterpret_cast<const char*>(w[r] + c * kBytes + kPrefetchBytes), _MM_HINT_T0);
+      if ((c & kPrefetchCols) == 0) _mm_prefetch(reinterpret_cast<const char*>(w[r] + c * kBytes + prefetch_bytes), _MM_HINT_T0);
       wv[r] = load_w<kF16>(w[r], c);
     }
 #pragma GCC unroll 8
@@ -490,8 +493,8 @@ void float_tile(const uint8_t* const* w, const float* const* x, int64_t cols, fl
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
     }
   }
-  if (c < cols) {
-    const __mmask16 m = __mmask16((1u << (cols - c)) - 1);
+  if (c < c_end) {
+    const __mmask16 m = __mmask16((1u << (c_end - c)) - 1);
     __m512 wv[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) wv[r] = load_w_tail<kF16>(w[r], c, m);
@@ -502,10 +505,17 @@ void float_tile(const uint8_t* const* w, const float* const* x, int64_t cols, fl
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
     }
   }
+}
+
+template <bool kF16, int R, int NT>
+void float_tile(const uint8_t* const* w, const float* const* x, int64_t cols, float* out) {
+  __m512 acc[R][NT];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int t = 0; t < NT; ++t) out[r * NT + t] = hsum512(acc[r][t]);
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  float_accumulate<kF16, R, NT>(w, x, 0, cols, kPrefetchBytes, acc);
+  hsum_tile<R, NT>(acc, out);
 }
 
 // Rows [r0, r1) against NT tokens, kRows rows per register tile (kRows * NT accumulators).
@@ -514,6 +524,55 @@ void float_rows(const MatvecArgs& a, const float* const* x, int64_t r0, int64_t 
   for_row_tiles<NT, kRows>(a, r0, r1, Y, ldy, [&](auto rows, const uint8_t* const* w, float* out) {
     float_tile<kF16, decltype(rows)::value, NT>(w, x, a.cols, out);
   });
+}
+
+// Eight tokens (batched decoding) in 2 x 8 tiles over rows [r0, r1), the columns in ranges whose eight
+// activation rows fit in L1 beside the weights (8 x 1024 floats = 32 KB): past that the eight streams
+// evict each other (at 2048 columns the tile ran at half the 4-token tile's rate). Each tile's
+// accumulators wait in memory between ranges, so a long row (the FFN's 3072 or 4096 columns) keeps the
+// wide tile and each token still gets the bits of token-by-token mode.
+template <bool kF16>
+void float_rows_wide(const MatvecArgs& a, const float* const* x, int64_t r0, int64_t r1, float* Y, int64_t ldy) {
+  constexpr int NT = kWideTokens;
+  constexpr int64_t kMaxRange = 1024, kBlockRows = 32;
+  const int64_t ranges = (a.cols + kMaxRange - 1) / kMaxRange;
+  if (ranges == 1) return float_rows<kF16, NT, 2>(a, x, r0, r1, Y, ldy);
+  const int64_t range = ((a.cols + ranges - 1) / ranges + 15) / 16 * 16;
+  constexpr int64_t kBytes = kF16 ? 2 : 4;
+  __m512 saved[kBlockRows / 2][2][NT];
+  for (int64_t rb = r0; rb < r1; rb += kBlockRows) {
+    const int64_t re = std::min(r1, rb + kBlockRows);
+    for (int64_t c0 = 0; c0 < a.cols; c0 += range) {
+      const int64_t c1 = std::min(a.cols, c0 + range);
+      // Prefetch where this tile goes next: the same rows' next range, or after the last range the
+      // next block's first.
+      const int64_t ahead = c1 < a.cols ? range * kBytes : kBlockRows * int64_t(a.w_row_bytes) - c0 * kBytes;
+      for (int64_t r = rb; r < re; r += 2) {
+        __m512 (&kept)[2][NT] = saved[(r - rb) / 2];
+        const uint8_t* w[2] = {a.w + size_t(r) * a.w_row_bytes, a.w + size_t(std::min(r + 1, re - 1)) * a.w_row_bytes};
+        // A local copy, so the compiler keeps the accumulators in registers through the hot loop.
+        __m512 acc[2][NT];
+        for (int i = 0; i < 2; ++i)
+          for (int t = 0; t < NT; ++t) acc[i][t] = c0 == 0 ? _mm512_setzero_ps() : kept[i][t];
+        if (r + 1 < re) {
+          float_accumulate<kF16, 2, NT>(w, x, c0, c1, ahead, acc);
+        } else {  // an odd last row
+          __m512 one[1][NT];
+          for (int t = 0; t < NT; ++t) one[0][t] = acc[0][t];
+          float_accumulate<kF16, 1, NT>(w, x, c0, c1, ahead, one);
+          for (int t = 0; t < NT; ++t) acc[0][t] = one[0][t];
+        }
+        for (int i = 0; i < 2; ++i)
+          for (int t = 0; t < NT; ++t) kept[i][t] = acc[i][t];
+        if (c1 == a.cols) {
+          float out[2 * NT];
+          hsum_tile<2, NT>(acc, out);
+          for (int i = 0; i < 2 && r + i < re; ++i)
+            for (int t = 0; t < NT; ++t) Y[t * ldy + r + i] = out[i * NT + t];
+        }
+      }
+    }
+  }
 }
 
 // Rows per tile in F32/F16 decode: one, for the same reason as kMatvecRows (a single sequential stream).
@@ -529,36 +588,34 @@ template <bool kF16>
 void matmul_float(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y, int64_t ldy, int64_t r0,
                   int64_t r1) {
   const uint8_t* xb = static_cast<const uint8_t*>(X);
-  const bool wide = T <= 2 * kWideTokens && kWideTokens * a.cols * int64_t(sizeof(float)) <= 32 * 1024;
+  const float* x[kWideTokens];
+  auto bind = [&](int64_t t, int n) {
+    for (int i = 0; i < n; ++i) x[i] = reinterpret_cast<const float*>(xb + size_t(t + i) * x_row_bytes);
+  };
+  // Batched decoding (8 to 16 tokens; the weights come from DRAM once per call): the first eight in
+  // 2 rows x 8 tokens (16 accumulators, the 8 activation vectors kept in registers; 3 rows x 8 measured
+  // 3-7% slower), each weight vector widened once for all eight. Prompts (weights reused from L2 by
+  // many tokens) keep the 4x4 tile: 0.1B FP16 prefill 1090-1230 tok/s against 920-960 with the 3x8 tile.
+  int64_t t_begin = 0;
+  if (T >= kWideTokens && T <= 2 * kWideTokens) {
+    bind(0, kWideTokens);
+    float_rows_wide<kF16>(a, x, r0, r1, Y, ldy);
+    t_begin = kWideTokens;
+  }
   // Token chunks sized for L2; within a chunk, blocks of rows whose weights stay in L1 across its tiles.
   int64_t chunk = std::max<int64_t>(kTileTokens, (256 * 1024) / std::max<int64_t>(1, int64_t(x_row_bytes)));
   chunk = chunk / kTileTokens * kTileTokens;
-  for (int64_t t0 = 0; t0 < T; t0 += chunk) {
+  for (int64_t t0 = t_begin; t0 < T; t0 += chunk) {
     const int64_t t1 = std::min(T, t0 + chunk);
     for (int64_t r = r0; r < r1; r += kFloatRowBlock) {
       const int64_t re = std::min(r1, r + kFloatRowBlock);
       int64_t t = t0;
-      const float* x[kWideTokens];
-      auto bind = [&](int n) {
-        for (int i = 0; i < n; ++i) x[i] = reinterpret_cast<const float*>(xb + size_t(t + i) * x_row_bytes);
-      };
-      // Eight tokens at once in batched decoding (T <= 16; the weights come from DRAM once per call):
-      // 2 rows x 8 tokens (16 accumulators, the 8 activation vectors kept in registers; 3 rows x 8
-      // measured 3-7% slower), each weight vector widened once for all eight.
-      // Only while the eight activation rows fit in L1 beside the weights: at 2048 columns the 8 streams
-      // evict each other and the tile ran at half the 4-token tile's rate (BM_Matmul FP16, 151 vs 332
-      // GFLOP/s). Prompts (weights reused from L2 by many tokens) keep the 4x4 tile: 0.1B FP16 prefill
-      // 1090-1230 tok/s against 920-960 with the 3x8 tile.
-      for (; wide && t + kWideTokens <= t1; t += kWideTokens) {
-        bind(kWideTokens);
-        float_rows<kF16, kWideTokens, 2>(a, x, r, re, Y + t * ldy, ldy);
-      }
       for (; t + kTileTokens <= t1; t += kTileTokens) {
-        bind(kTileTokens);
+        bind(t, kTileTokens);
         float_rows<kF16, kTileTokens>(a, x, r, re, Y + t * ldy, ldy);
       }
       const int rest = int(t1 - t);
-      bind(rest);
+      bind(t, rest);
       switch (rest) {
         case 1: float_rows<kF16, 1>(a, x, r, re, Y + t * ldy, ldy); break;
         case 2: float_rows<kF16, 2>(a, x, r, re, Y + t * ldy, ldy); break;

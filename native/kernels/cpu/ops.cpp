@@ -1,6 +1,18 @@
 #include "kernels/cpu/ops.h"
 
+#include <cmath>
+
+#include "core/simd_clones.h"
+
 namespace rwkv::cpu {
+
+RWKV_SIMD_CLONES
+void sigmoid_inplace(float* __restrict x, const float* __restrict bias, int64_t n) {
+  if (bias)
+    for (int64_t i = 0; i < n; ++i) x[i] = sigmoid(bias[i] + x[i]);
+  else
+    for (int64_t i = 0; i < n; ++i) x[i] = sigmoid(x[i]);
+}
 
 void layer_norm(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
   float mean = 0;
