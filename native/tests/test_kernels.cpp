@@ -291,6 +291,13 @@ TEST(Kernels, LinearWithTwoThreads) {
       EXPECT_LE(max_rel_error(w, x, T, seq, ref), dtype_is_quantized(t) ? kTolerance : 1e-4) << label(t, rows, cols, T);
       if (dtype_is_quantized(t))
         EXPECT_EQ(0, std::memcmp(seq.data(), one.data(), seq.size() * sizeof(float))) << label(t, rows, cols, T);
+      // Other activations through the same Linear (its prepared buffer, the threads' packed copies):
+      // nothing of the previous call may be reused.
+      const std::vector<float> x2 = make_activations(T, cols, 6);
+      linear.run(W, x2.data(), T, seq.data());
+      const std::vector<uint8_t> xp2 = prepare(t, x2, T, cols);
+      reference_kernels().matmul_rows(w.args(), xp2.data(), prepared_row_bytes(t, cols), T, ref.data(), rows, 0, rows);
+      EXPECT_LE(max_rel_error(w, x2, T, seq, ref), dtype_is_quantized(t) ? kTolerance : 1e-4) << label(t, rows, cols, T);
     }
 }
 

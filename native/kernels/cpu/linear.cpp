@@ -1,6 +1,7 @@
 #include "kernels/cpu/linear.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "core/blas.h"
 #include "core/error.h"
@@ -12,6 +13,11 @@ constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
 // Below this many multiply-adds a product runs on the calling thread alone.
 constexpr int64_t kSerialWork = 32 * 1024;
 }  // namespace
+
+uint64_t next_activation_id() {
+  static std::atomic<uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 
 Linear::Linear(ThreadPool& pool) : pool_(pool), kernels_(best_kernels()), tile_(size_t(pool.size())) {}
 
@@ -60,6 +66,7 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
     xs[i] = in[i];
     if (!dtype_is_quantized(args[i].dtype)) continue;
     uint8_t* out = prepared_.data() + offsets[i];
+    args[i].x_id = next_activation_id();
     for (int64_t t = 0; t < T; ++t)
       kernels_.quantize_row(in[i] + t * args[i].cols, args[i].cols, reinterpret_cast<ActBlockQ8*>(out + size_t(t) * x_row_bytes[i]));
     xs[i] = out;

@@ -32,7 +32,15 @@ struct MatvecArgs {
   const uint8_t* w;   // row 0 of the weight matrix
   size_t w_row_bytes; // bytes per weight row
   int64_t cols;       // elements per row
+  // Names the contents of the activations passed with these args for one call (Linear gives each
+  // prepared input a process-wide unique id): a kernel run on several row ranges of one product may
+  // keep work it did on them (the AVX-512 set repacks quantized activations once per thread, not once
+  // per range). 0: nothing may be reused.
+  uint64_t x_id = 0;
 };
+
+// A new, process-wide unique x_id.
+uint64_t next_activation_id();
 
 // y[r] = dot(W[r], x) for r in [r0, r1). `x` is a prepared activation row.
 using MatvecRowsFn = void (*)(const MatvecArgs& a, const void* x, float* y, int64_t r0, int64_t r1);

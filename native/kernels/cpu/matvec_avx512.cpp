@@ -176,11 +176,17 @@ struct PackedAct {
   const int32_t* corr;  // [pair][16]: -kOffset * sum(qs) of each block, in lanes 0 and 8 (0 elsewhere)
 };
 
-// Per-thread scratch (several pool threads run kernels at once).
+// Per-thread scratch (several pool threads run kernels at once). `packed` names what qs/dx/corr/spat
+// hold: the activations of call x_id, tokens [0, tokens), so the next row range of the same product
+// on this thread skips the repacking.
 struct Scratch {
   std::vector<int8_t> qs;
   std::vector<float> dx, spat;
   std::vector<int32_t> corr;
+  std::vector<PackedAct> views;
+  uint64_t packed = 0;
+  int64_t packed_tokens = 0;
+  bool holds(uint64_t x_id, int64_t tokens) const { return x_id != 0 && packed == x_id && packed_tokens == tokens; }
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -394,16 +400,17 @@ template <class F>
 void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int64_t r1) {
   const int64_t nb = a.cols / kQuantBlock, np = (nb + 1) / 2;
   Scratch& s = scratch();
-  reserve(s, 1, np, 1);
-  PackedAct view;
-  pack_tokens<F>(static_cast<const uint8_t*>(xp), 0, 0, 1, nb, s, &view);
-  const float* spat = nullptr;
-  if constexpr (F::kHasMin) {
-    const ActBlockQ8* x = static_cast<const ActBlockQ8*>(xp);
-    pack_sums(&x, 1, nb, s.spat.data());
-    spat = s.spat.data();
+  if (!s.holds(a.x_id, 1)) {
+    reserve(s, 1, np, 1);
+    s.views.resize(1);
+    pack_tokens<F>(static_cast<const uint8_t*>(xp), 0, 0, 1, nb, s, s.views.data());
+    if constexpr (F::kHasMin) {
+      const ActBlockQ8* x = static_cast<const ActBlockQ8*>(xp);
+      pack_sums(&x, 1, nb, s.spat.data());
+    }
+    s.packed = a.x_id, s.packed_tokens = 1;
   }
-  quant_rows<F, 1, kMatvecRows>(a, &view, spat, r0, r1, y, 0);
+  quant_rows<F, 1, kMatvecRows>(a, s.views.data(), F::kHasMin ? s.spat.data() : nullptr, r0, r1, y, 0);
 }
 
 template <class F>
@@ -418,24 +425,34 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
   chunk = std::min(chunk, (T + kTileTokens - 1) / kTileTokens * kTileTokens);
   const int64_t groups = chunk / kTileTokens;
   Scratch& s = scratch();
-  reserve(s, chunk, np, groups);
-  std::vector<PackedAct> views(static_cast<size_t>(chunk));
+  // One chunk holds every token (batched decoding, a prompt pass): what this thread packed for another
+  // row range of this product is still good.
+  const bool one_chunk = chunk >= T;
+  if (!(one_chunk && s.holds(a.x_id, T))) {
+    s.packed = 0;
+    reserve(s, chunk, np, groups);
+    if (s.views.size() < size_t(chunk)) s.views.resize(size_t(chunk));
+  }
   for (int64_t t0 = 0; t0 < T; t0 += chunk) {
     const int64_t n = std::min(T - t0, chunk);
-    pack_tokens<F>(xb, x_row_bytes, t0, n, nb, s, views.data());
-    if constexpr (F::kHasMin)
-      for (int64_t g = 0; g * kTileTokens < n; ++g) {
-        const ActBlockQ8* xs[kTileTokens];
-        const int m = int(std::min<int64_t>(kTileTokens, n - g * kTileTokens));
-        for (int i = 0; i < m; ++i)
-          xs[i] = reinterpret_cast<const ActBlockQ8*>(xb + size_t(t0 + g * kTileTokens + i) * x_row_bytes);
-        pack_sums(xs, m, nb, s.spat.data() + g * np * 16);
-      }
+    if (!(one_chunk && s.holds(a.x_id, T))) {
+      pack_tokens<F>(xb, x_row_bytes, t0, n, nb, s, s.views.data());
+      if constexpr (F::kHasMin)
+        for (int64_t g = 0; g * kTileTokens < n; ++g) {
+          const ActBlockQ8* xs[kTileTokens];
+          const int m = int(std::min<int64_t>(kTileTokens, n - g * kTileTokens));
+          for (int i = 0; i < m; ++i)
+            xs[i] = reinterpret_cast<const ActBlockQ8*>(xb + size_t(t0 + g * kTileTokens + i) * x_row_bytes);
+          pack_sums(xs, m, nb, s.spat.data() + g * np * 16);
+        }
+      if (one_chunk) s.packed = a.x_id, s.packed_tokens = T;
+    }
+    const PackedAct* views = s.views.data();
     for (int64_t r = r0; r < r1; r += kTileRows) {
       const int64_t re = std::min(r1, r + kTileRows);
       for (int64_t g = 0; g * kTileTokens < n; ++g) {
         const int64_t t = t0 + g * kTileTokens;
-        const PackedAct* x = views.data() + g * kTileTokens;
+        const PackedAct* x = views + g * kTileTokens;
         const float* spat = F::kHasMin ? s.spat.data() + g * np * 16 : nullptr;
         float* Yt = Y + t * ldy;
         switch (std::min<int64_t>(kTileTokens, n - g * kTileTokens)) {
