@@ -174,7 +174,9 @@ export declare class RWKV {
   readonly info: ModelInfo;
   readonly tokenizer: Tokenizer;
   createState(): Float32Array;
-  eval(tokens: number[] | Uint32Array, state?: Float32Array | null): Promise<EvalResult>;
+  /** With `out`, results are written into those arrays (out.state may be `state` itself: in place). */
+  eval(tokens: number[] | Uint32Array, state?: Float32Array | null,
+       out?: { state?: Float32Array; logits?: Float32Array }): Promise<EvalResult>;
   tokenize(text: string): number[];
   detokenize(tokens: number[] | Uint32Array): string;
   completion(options: string | CompletionOptions): Promise<CompletionResult>;

@@ -108,14 +108,25 @@ class RWKV {
   }
 
   /**
-   * Evaluates token ids from `state` (or the initial state). The state passed in is not changed.
+   * Evaluates token ids from `state` (or the initial state). The state passed in is not changed, unless
+   * it is also `out.state`. With `out` the results go into the caller's arrays (and those are returned),
+   * so a decode loop allocates nothing per token; do not touch them until the promise settles.
    * @returns {Promise<{logits: Float32Array, state: Float32Array}>}
    */
-  async eval(tokens, state) {
+  async eval(tokens, state, out) {
     this._check();
     const ids = check.tokens('tokens', tokens, this._info.nVocab);
     const s = state === undefined || state === null ? null : check.state('state', state, this._info.stateSize);
-    return this._native.eval(ids, s, true);
+    if (out === undefined || out === null) return this._native.eval(ids, s, true);
+    if (typeof out !== 'object') throw check.invalid('out', 'an object {state?: Float32Array, logits?: Float32Array}', out);
+    const o = {};
+    if (out.state !== undefined && out.state !== null) o.state = check.state('out.state', out.state, this._info.stateSize);
+    if (out.logits !== undefined && out.logits !== null) {
+      if (!(out.logits instanceof Float32Array)) throw check.invalid('out.logits', `a Float32Array of ${this._info.nVocab} floats`, out.logits);
+      if (out.logits.length !== this._info.nVocab) throw new RangeError(`out.logits has ${out.logits.length} floats, but this model's vocabulary has ${this._info.nVocab} tokens`);
+      o.logits = out.logits;
+    }
+    return this._native.eval(ids, s, true, o);
   }
 
   tokenize(text) {

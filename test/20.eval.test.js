@@ -35,6 +35,44 @@ test('eval does not change the state passed in, and accepts Uint32Array', async 
   await model.free();
 });
 
+test('eval writes into the caller\'s arrays with out, in place or not, with the same results', async () => {
+  const model = await new RWKV(tiny('tiny-rwkv-7v0-834K-FP32')).setup();
+  const ref = await model.eval([34, 105]);
+  const next = await model.eval([110], ref.state);
+  // Separate output arrays: the input state stays as it was.
+  const before = Float32Array.from(ref.state);
+  const out = { state: new Float32Array(ref.state.length), logits: new Float32Array(256) };
+  const r = await model.eval([110], ref.state, out);
+  assert.strictEqual(r.state, out.state);
+  assert.strictEqual(r.logits, out.logits);
+  assert.deepStrictEqual(out.state, next.state);
+  assert.deepStrictEqual(out.logits, next.logits);
+  assert.deepStrictEqual(ref.state, before);
+  // In place: a decode loop that allocates nothing per token gives the same logits as the plain one.
+  const state = model.createState(), logits = new Float32Array(256);
+  let plain = { state: null };
+  for (const t of [34, 105, 110]) {
+    await model.eval([t], state, { state, logits });
+    plain = await model.eval([t], plain.state);
+  }
+  assert.deepStrictEqual(state, plain.state);
+  assert.deepStrictEqual(logits, plain.logits);
+  // Only one of the two; from the initial state.
+  const onlyLogits = new Float32Array(256);
+  const r2 = await model.eval([34], null, { logits: onlyLogits });
+  assert.strictEqual(r2.logits, onlyLogits);
+  assert.deepStrictEqual(onlyLogits, (await model.eval([34])).logits);
+  // Wrong shapes and types are refused before anything is written.
+  const keep = Float32Array.from(state);
+  await assert.rejects(model.eval([1], state, { state: new Float32Array(3) }), { name: 'RangeError', message: /out.state has 3 floats/ });
+  await assert.rejects(model.eval([1], state, { logits: new Float32Array(3) }), { name: 'RangeError', message: /out.logits has 3 floats, but this model's vocabulary has 256/ });
+  await assert.rejects(model.eval([1], state, { logits: [1, 2] }), { name: 'TypeError', message: /out.logits/ });
+  await assert.rejects(model.eval([1], state, 'x'), { name: 'TypeError', message: /out/ });
+  await assert.rejects(model.eval([1, 999], state, { state }), { name: 'RangeError' });
+  assert.deepStrictEqual(state, keep);
+  await model.free();
+});
+
 test('eval rejects bad tokens and states with actionable messages', async () => {
   const model = await new RWKV(tiny('tiny-rwkv-5v1-730K-FP32')).setup();
   await assert.rejects(model.eval([1, 256]), { name: 'RangeError', message: /tokens\[1\] is token id 256, but this model's vocabulary has 256 tokens/ });

@@ -70,17 +70,21 @@ async function modelMode(cfg, RWKV) {
     // A 16-token prompt gives decoding a non-trivial state (and touches every weight page once).
     const primed = (await model.eval(tokens(16, V, 1))).state;
     const dec = tokens(cfg.decodeMax, V, 2);
-    let s = (await model.eval(dec.subarray(0, 1), primed)).state; // warm-up
+    await model.eval(dec.subarray(0, 1), primed); // warm-up
     // The first run calibrates: it decodes until its share of the budget is spent (at least
     // decodeMin, at most decodeMax tokens); the other runs decode the same number of tokens.
+    // Decoding in place (eval's `out`): one state and one logits array for the whole loop, as an
+    // application that cares about memory runs it; new arrays per token would be garbage that the
+    // collector frees late, and peak RSS would measure V8's heuristics rather than the engine.
+    const state = new Float32Array(primed.length), logits = new Float32Array(V);
     const tps = [];
     let n = cfg.decodeMax;
     for (let r = 0; r < cfg.runs; r++) {
-      s = primed;
+      state.set(primed);
       const t1 = now();
       let i = 0;
       for (; i < n; i++) {
-        s = (await model.eval(dec.subarray(i, i + 1), s)).state;
+        await model.eval(dec.subarray(i, i + 1), state, { state, logits });
         if (r === 0 && i + 1 >= cfg.decodeMin && now() - t1 >= cfg.decodeBudgetS / cfg.runs) {
           i++;
           break;
@@ -90,7 +94,6 @@ async function modelMode(cfg, RWKV) {
       tps.push(n / (now() - t1));
       if (r === 0) log(`decode: ${tps[0].toFixed(1)} tok/s, ${cfg.runs} run(s) of ${n} tokens`);
     }
-    s = null;
     out.afterDecode = memory();
     Object.assign(out, { decodeTps: median(tps), decodeRuns: tps, decodeTokens: n });
   }

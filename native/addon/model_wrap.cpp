@@ -1,5 +1,8 @@
 #include "addon/model_wrap.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "addon/async_task.h"
 #include "addon/errors.h"
 #include "core/dtype.h"
@@ -91,7 +94,13 @@ Napi::Value ModelWrap::init_state(const Napi::CallbackInfo& info) {
   return to_float32_array(info.Env(), m->initial_state());
 }
 
-// eval(tokens: Uint32Array, state: Float32Array | null, wantLogits: boolean) -> Promise<{logits, state}>
+// eval(tokens: Uint32Array, state: Float32Array | null, wantLogits: boolean, out?: {state?, logits?})
+//   -> Promise<{logits, state}>
+// Without `out` the results are new arrays. With out.state / out.logits (validated in JS: Float32Arrays
+// of the model's lengths) the results are written there and those arrays are returned: a decode loop
+// then allocates nothing per token (rwkv.cpp's state_out / logits_out). out.state may be the input state
+// (updated in place). The engine writes into them from the worker thread; the JS references below keep
+// them alive until the promise settles.
 Napi::Value ModelWrap::eval(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<Model> m = require_model(info, this);
@@ -100,26 +109,63 @@ Napi::Value ModelWrap::eval(const Napi::CallbackInfo& info) {
     return throw_type_error(env, "eval(tokens: Uint32Array, state: Float32Array | null)");
   Napi::Uint32Array tokens_js = info[0].As<Napi::Uint32Array>();
   auto tokens = std::make_shared<std::vector<uint32_t>>(tokens_js.Data(), tokens_js.Data() + tokens_js.ElementLength());
-  const size_t state_size = size_t(m->info().state_size());
-  auto state = std::make_shared<std::vector<float>>();
-  if (info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-    Napi::Float32Array s = info[1].As<Napi::Float32Array>();
-    if (s.ElementLength() != state_size) return throw_type_error(env, "state has the wrong length");
-    state->assign(s.Data(), s.Data() + state_size);  // a copy: the caller's state is never changed
-  } else if (info[1].IsNull() || info[1].IsUndefined()) {
-    *state = m->initial_state();
-  } else {
+  const size_t state_size = size_t(m->info().state_size()), n_vocab = size_t(m->info().n_vocab);
+  auto is_f32 = [](const Napi::Value& v) {
+    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+  };
+  Napi::Float32Array in_state;
+  if (is_f32(info[1])) {
+    in_state = info[1].As<Napi::Float32Array>();
+    if (in_state.ElementLength() != state_size) return throw_type_error(env, "state has the wrong length");
+  } else if (!info[1].IsNull() && !info[1].IsUndefined()) {
     return throw_type_error(env, "state must be a Float32Array or null");
   }
   const bool want_logits = info.Length() < 3 || info[2].ToBoolean();
-  auto logits = std::make_shared<std::vector<float>>(want_logits ? size_t(m->info().n_vocab) : 0);
+  Napi::Float32Array out_state, out_logits;
+  if (info.Length() >= 4 && info[3].IsObject()) {
+    Napi::Object out = info[3].As<Napi::Object>();
+    if (is_f32(out.Get("state"))) out_state = out.Get("state").As<Napi::Float32Array>();
+    if (is_f32(out.Get("logits"))) out_logits = out.Get("logits").As<Napi::Float32Array>();
+    if (!out_state.IsEmpty() && out_state.ElementLength() != state_size) return throw_type_error(env, "out.state has the wrong length");
+    if (!out_logits.IsEmpty() && out_logits.ElementLength() != n_vocab) return throw_type_error(env, "out.logits has the wrong length");
+  }
+  // Where the engine reads and writes: the caller's output arrays, or vectors that become new arrays.
+  auto state = std::make_shared<std::vector<float>>();
+  auto logits = std::make_shared<std::vector<float>>();
+  float* state_ptr;
+  float* logits_ptr = nullptr;
+  if (!out_state.IsEmpty()) {
+    state_ptr = out_state.Data();
+    if (in_state.IsEmpty()) {
+      const std::vector<float> init = m->initial_state();
+      std::copy(init.begin(), init.end(), state_ptr);
+    } else if (in_state.Data() != state_ptr) {
+      std::memmove(state_ptr, in_state.Data(), state_size * sizeof(float));
+    }
+  } else {
+    if (in_state.IsEmpty()) *state = m->initial_state();
+    else state->assign(in_state.Data(), in_state.Data() + state_size);  // a copy: the caller's state is never changed
+    state_ptr = state->data();
+  }
+  if (want_logits) {
+    if (!out_logits.IsEmpty()) logits_ptr = out_logits.Data();
+    else logits->resize(n_vocab), logits_ptr = logits->data();
+  }
+  // Held by the completion (created and destroyed on the main thread) so the arrays outlive the work.
+  auto keep_state = std::make_shared<Napi::Reference<Napi::Float32Array>>(
+      out_state.IsEmpty() ? Napi::Reference<Napi::Float32Array>() : Napi::Persistent(out_state));
+  auto keep_logits = std::make_shared<Napi::Reference<Napi::Float32Array>>(
+      out_logits.IsEmpty() ? Napi::Reference<Napi::Float32Array>() : Napi::Persistent(out_logits));
   return AsyncTask::start(
       env, "rwkv.eval",
-      [m, tokens, state, logits] { m->eval(tokens->data(), tokens->size(), state->data(), logits->empty() ? nullptr : logits->data()); },
-      [state, logits](Napi::Env env) -> Napi::Value {
+      [m, tokens, state_ptr, logits_ptr] { m->eval(tokens->data(), tokens->size(), state_ptr, logits_ptr); },
+      [state, logits, keep_state, keep_logits, want_logits](Napi::Env env) -> Napi::Value {
         Napi::Object r = Napi::Object::New(env);
-        r.Set("logits", logits->empty() ? env.Null() : Napi::Value(to_float32_array(env, std::move(*logits))));
-        r.Set("state", to_float32_array(env, std::move(*state)));
+        if (!want_logits) r.Set("logits", env.Null());
+        else if (!keep_logits->IsEmpty()) r.Set("logits", keep_logits->Value());
+        else r.Set("logits", to_float32_array(env, std::move(*logits)));
+        if (!keep_state->IsEmpty()) r.Set("state", keep_state->Value());
+        else r.Set("state", to_float32_array(env, std::move(*state)));
         return r;
       });
 }
