@@ -8,6 +8,7 @@ async function main(): Promise<void> {
   const n: number = info.stateSize;
   const { logits, state } = await model.eval([1, 2, 3]);
   const next = await model.eval(new Uint32Array([4]), state);
+  const inPlace: Float32Array = (await model.eval([5], state, { state, logits: new Float32Array(logits.length) })).state;
   const f: Float32Array = next.logits;
   const controller = new AbortController();
   const r: CompletionResult = await model.completion({
