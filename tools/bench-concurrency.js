@@ -2,7 +2,7 @@
 // Batched decoding benchmark: aggregate decode tokens/s of N concurrent streams against one stream,
 // on a synthetic RWKV-7 model (random weights of a real shape). Concurrent decode steps share one pass
 // over the weights, so on a memory-bound CPU N streams should cost little more than one.
-//   node tools/bench-concurrency.js [--size 0.1B] [--type Q8_0] [--streams 1,2,4,8,16] [--tokens 64] [--rounds 5] [--write]
+//   node tools/bench-concurrency.js [--size 0.1B] [--type FP16,Q8_0] [--streams 1,2,4,8,16] [--tokens 64] [--rounds 5] [--write]
 // --write updates the "Concurrent streams" section of BENCHMARKS.md.
 'use strict';
 const fs = require('fs');
@@ -14,7 +14,7 @@ const RWKV = require('..');
 const args = process.argv.slice(2);
 const arg = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
 const size = arg('size', '0.1B');
-const type = arg('type', 'Q8_0');
+const types = arg('type', 'FP16,Q8_0').split(',');
 // One stream is always measured (first in each round): every ratio is taken against it.
 const streamCounts = [...new Set([1, ...arg('streams', '1,2,4,8,16').split(',').map(Number)])];
 const tokens = Number(arg('tokens', '64'));
@@ -24,7 +24,8 @@ const root = path.join(__dirname, '..');
 const shared = process.env.RWKV_SHARED_DIR || path.join(root, '..', 'shared');
 const vocab = process.env.RWKV_VOCAB || path.join(shared, 'vocab', 'rwkv_vocab_v20230424.txt');
 
-async function main() {
+// One weight type: every stream count, interleaved within each round. Returns the table (markdown).
+async function measure(type) {
   const dir = path.join(root, 'bench-out', 'models');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `synthetic-${size}-${type}.bin`);
@@ -88,6 +89,12 @@ async function main() {
     ...rows.map((r) => `| ${r.streams} | ${r.decode.toFixed(1)} | ${r.decodeRatio.toFixed(2)}× | ${r.dmin.toFixed(2)}–${r.dmax.toFixed(2)}× | ${r.tokPerSec.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}–${r.max.toFixed(2)}× | ${r.avgBatch.toFixed(2)} |`),
   ].join('\n');
   console.log(table);
+  return table;
+}
+
+async function main() {
+  const tables = [];
+  for (const type of types) tables.push(await measure(type));
   if (args.includes('--write')) {
     let commit = 'unknown';
     try { commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim(); } catch {}
@@ -96,10 +103,10 @@ async function main() {
       '<!-- bench:concurrency:start -->',
       '## Concurrent streams (batched decoding)',
       '',
-      `${new Date().toISOString().slice(0, 10)}, commit ${commit}, ${cpu}, ${os.cpus().length} vCPUs, load average ${os.loadavg()[0].toFixed(2)} at the start.`,
-      `Command: \`node tools/bench-concurrency.js --size ${size} --type ${type} --streams ${streamCounts.join(',')} --tokens ${tokens} --rounds ${rounds} --write\``,
+      `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}, ${cpu}, ${os.cpus().length} vCPUs, load average ${os.loadavg()[0].toFixed(2)} at the start.`,
+      `Command: \`node tools/bench-concurrency.js --size ${size} --type ${types.join(',')} --streams ${streamCounts.join(',')} --tokens ${tokens} --rounds ${rounds} --write\``,
       '',
-      table,
+      tables.join('\n\n'),
       '<!-- bench:concurrency:end -->',
     ].join('\n');
     const benchFile = path.join(root, 'BENCHMARKS.md');
