@@ -1,6 +1,6 @@
 // RWKV-7 on the GPU (models/v7.cpp). Per layer and token step, 7 dispatches for one token per sequence
-// (5 for one token of one sequence with float weights: LN1/LN2 inside the next matvec, see fuse_ln),
-// more for sequences (+ activation quantization for quantized weights):
+// (4 for one token of one sequence with float weights: LN1/LN2 inside the next matvec, see fuse_ln, and
+// x += Wo·y inside WKV-7, see wo_fuse), more for sequences (+ activation quantization for quantized weights):
 //   LN1 + six token-shift mixes -> r, k, v, and the LoRA down-projections (one matvec dispatch)
 //   -> LoRA up-projections (inside WKV-7 for one token per sequence) -> fused WKV-7 (decay, a, value
 //   residual, κ̂, state, GroupNorm, bonus, gate) -> x += Wo·y -> LN2 + mix -> relu²(Wk·x) -> x += Wv·k
@@ -75,6 +75,33 @@ bool ln_fuse_default() {
   return on;
 }
 
+uint32_t env_u32(const char* name, uint32_t dflt, uint32_t lo, uint32_t hi) {
+  const char* e = std::getenv(name);
+  if (!e || !*e) return dflt;
+  const int v = std::atoi(e);
+  return v >= int(lo) && v <= int(hi) ? uint32_t(v) : dflt;
+}
+
+// x += Wo·WKV-7 inside the WKV-7 dispatch (wkv7.comp WO_FUSE; one token of one sequence, F32/F16 Wo,
+// with the LN prologue and the fused LoRA; RWKV_VK_WO_FUSE=0 turns it off): H * R workgroups, R row
+// chunks of Wo (RWKV_VK_WO_R; default C / 256: 256 rows a workgroup, best on an H100 for 0.4B and 1.5B).
+bool wo_fuse_default() {
+  static const bool on = env_u32("RWKV_VK_WO_FUSE", 1, 0, 1) != 0;
+  return on;
+}
+uint32_t wo_chunks() {
+  static const uint32_t n = env_u32("RWKV_VK_WO_R", 0, 1, 128);  // 0: C / 256 (256 rows of Wo a workgroup)
+  return n;
+}
+struct WkvWoPC {
+  uint64_t io, params, state, lora, w2, a2, g2, v2, wo, x, red, copy_src;
+  uint32_t H, flags;
+  float eps;
+  uint32_t plane, dwa, dgv, wo_units, R;
+};
+static_assert(sizeof(WkvWoPC) <= 128, "push constants");
+
+
 class GpuV7 final : public GpuLayers {
  public:
   explicit GpuV7(LayerBuild& b) : info_(b.info) {
@@ -115,6 +142,9 @@ class GpuV7 final : public GpuLayers {
     wkv_ = s.row_group({C, C, C, C, C, C, C, C, C});
     ffn_x_ = s.plane(C);
     ffn_k_ = s.plane(F);
+    // wkv7.comp WO_FUSE's reduction area (zeroed with the scratch; every step leaves its counters at
+    // zero): counters, then one partial row per head.
+    wo_red_ = s.flat(256 + int64_t(info_.n_head) * C);
   }
 
   const Act* v_first() const override { return &wkv_[7]; }
@@ -185,21 +215,37 @@ class GpuV7 final : public GpuLayers {
     pc.eps = info_.group_norm_eps;
     pc.state_stride = ops.seq_state_stride();
     const uint32_t S = uint32_t(info_.head_size), P = one_token ? wkv_split(S) : 1u;
-    ops.set_label(fuse ? "att.lora_up+wkv7" : "att.wkv7");
-    // Sequences: GroupNorm, bonus and gate in a second dispatch over every (head, token) (wkv7.comp,
-    // "deferred norm"), taking 6 barriers per token out of the sequential loop.
-    const bool defer = !one_token && P == 1 && wkv_defer_default();
-    if (defer) pc.flags |= 256u;
-    ops.dispatch("wkv7", {S * P, S, P}, pc, pc.H * (pc.state_stride ? T : 1u));
-    ops.barrier();
-    if (defer) {
-      pc.flags = (pc.flags & ~256u) | 512u;
-      ops.set_label("att.wkv7_norm");
-      ops.dispatch("wkv7", {S * P, S, P}, pc, pc.H * T);
+    const bool wo_fuse = fuse && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
+                         (L.output.dtype == DType::F16 || L.output.dtype == DType::F32) && pc.H <= 128;
+    if (wo_fuse) {
+      WkvWoPC q{};
+      q.io = pc.io, q.params = pc.params, q.state = att_xx, q.lora = pc.lora;  // the WKV state follows att_xx
+      q.w2 = pc.w2, q.a2 = pc.a2, q.g2 = pc.g2, q.v2 = pc.v2;
+      q.wo = L.output.w.address, q.x = ops.addr(x), q.red = ops.addr(wo_red_), q.copy_src = ops.addr(ln_);
+      q.H = pc.H, q.flags = pc.flags, q.eps = pc.eps, q.plane = pc.plane, q.dwa = pc.dwa, q.dgv = pc.dgv;
+      q.wo_units = L.output.row_units, q.R = wo_chunks() ? wo_chunks() : std::clamp<uint32_t>(C / 256, 1, 128);
+      const uint32_t upr = S / (L.output.dtype == DType::F16 ? 8u : 4u), cr = (C + q.R - 1) / q.R;
+      const uint32_t nslot = (cr * upr + S * P - 1) / (S * P);
+      ops.set_label("att.wkv7+output");
+      ops.dispatch(L.output.dtype == DType::F16 ? "wkv7_wo_f16" : "wkv7_wo_f32", {S * P, S, P, nslot}, q, q.H * q.R);
       ops.barrier();
+    } else {
+      ops.set_label(fuse ? "att.lora_up+wkv7" : "att.wkv7");
+      // Sequences: GroupNorm, bonus and gate in a second dispatch over every (head, token) (wkv7.comp,
+      // "deferred norm"), taking 6 barriers per token out of the sequential loop.
+      const bool defer = !one_token && P == 1 && wkv_defer_default();
+      if (defer) pc.flags |= 256u;
+      ops.dispatch("wkv7", {S * P, S, P}, pc, pc.H * (pc.state_stride ? T : 1u));
+      ops.barrier();
+      if (defer) {
+        pc.flags = (pc.flags & ~256u) | 512u;
+        ops.set_label("att.wkv7_norm");
+        ops.dispatch("wkv7", {S * P, S, P}, pc, pc.H * T);
+        ops.barrier();
+      }
+      ops.set_label("att.output");
+      ops.matvec({{&L.output, y, x, Epilogue::Add}}, nullptr, fuse_ln ? &copy1 : nullptr);
     }
-    ops.set_label("att.output");
-    ops.matvec({{&L.output, y, x, Epilogue::Add}}, nullptr, fuse_ln ? &copy1 : nullptr);
 
     if (!fuse_ln) {
       const MixSpec ffn{.n_mix = 1, .mode = 2, .mix = L.ffn_mix.address, .out = ffn_x_, .state = ffn_xx,
@@ -216,7 +262,7 @@ class GpuV7 final : public GpuLayers {
  private:
   ModelInfo info_;
   std::vector<LayerV7> layers_;
-  Act ln_, ffn_x_, ffn_k_;
+  Act ln_, ffn_x_, ffn_k_, wo_red_;
   std::vector<Act> mixes_, lora_, wkv_;
 };
 

@@ -16,6 +16,12 @@ Act ScratchPlan::plane(int64_t n, bool pad) {
   return a;
 }
 
+Act ScratchPlan::flat(int64_t n) {
+  Act a{used_, round_up(n)};
+  used_ += round_up(n);
+  return a;
+}
+
 std::vector<Act> ScratchPlan::row_group(const std::vector<int64_t>& widths) {
   uint32_t stride = 0;
   for (int64_t w : widths) stride += round_up(w);

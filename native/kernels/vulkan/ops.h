@@ -28,6 +28,8 @@ class ScratchPlan {
   // Several vectors per token in one row: token t holds [v0 | v1 | ...] (each padded), so what one
   // token step reads (e.g. the six v7 mixes) is one contiguous range, whatever max_tokens is.
   std::vector<Act> row_group(const std::vector<int64_t>& widths);
+  // `n` floats once (not per token): the reduction area of wkv7.comp's fused output projection.
+  Act flat(int64_t n);
   uint64_t floats() const { return used_; }
   uint32_t max_tokens() const { return max_tokens_; }
   static uint32_t round_up(int64_t n) { return uint32_t((n + 31) / 32 * 32); }

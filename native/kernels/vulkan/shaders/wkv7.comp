@@ -19,6 +19,43 @@ layout(constant_id = 1) const uint S = 64;
 layout(constant_id = 2) const uint P = 1;
 const uint SP = S / P;
 
+#ifdef WO_FUSE
+// Variants wkv7_wo_f16 / wkv7_wo_f32 (one token of one sequence, LoRA fused, flag 2): the output
+// projection x += Wo·y folded in. Workgroup (h, r) of H*R runs head h's WKV (the R workgroups of a head
+// repeat it; the last of them to finish writes the state back, after all have read it) and then
+// multiplies the head's y by its columns of Wo for rows chunk r (prefetched at the start, so they stream
+// during the WKV); the last of the H workgroups of chunk r sums the heads' partials in head order and adds
+// them to x (split_reduce.glsl). Workgroup 0 also copies the LN1 row `copy_src` into the shift state,
+// replacing the att.output matvec's StateCopy: here `state` points at that shift state (C floats), and
+// the WKV state follows it.
+#include "split_reduce.glsl"
+layout(constant_id = 3) const uint NSLOT = 4;  // Wo uvec4 per invocation: ceil(CR * UPR / (S * P))
+#if WO_DTYPE == 1
+const uint UPR = S / 8u;  // Wo uvec4 per row and head
+#else
+const uint UPR = S / 4u;
+#endif
+layout(push_constant) uniform PC {
+  Floats io, params, state, lora;
+  Uvec4s w2, a2, g2, v2;
+  Uvec4s wo;       // (C, C) rows of wo_units uvec4
+  Floats x;        // (C) residual row
+  Floats red;      // uint counters [0, 256): chunks at 0, heads at 128; partials (H, C) from float 256
+  Floats copy_src; // (C) LN1's normed row
+  uint H, flags;
+  float eps;
+  uint plane, dwa, dgv;
+  uint wo_units;
+  uint R;          // row chunks of Wo
+} pc;
+#define PC_T 1u
+#define STATE_OFF (pc.H * S)  // `state` points at the att shift state; the WKV state follows it
+#define PC_STRIDE 0u
+#define PC_STATE_STRIDE 0u
+#define PC_LORA_STRIDE 0u
+shared float sh_y[S];
+shared float sh_wo[NSLOT * S * P];
+#else
 layout(push_constant) uniform PC {
   Floats io;        // the wkv row group: r, k, v, wl, al, g, vl, v_first, y, each `plane` floats after the
                     // previous one, token t at t * stride
@@ -36,6 +73,12 @@ layout(push_constant) uniform PC {
   uint lora_stride;
   uint dwa, dgv;     // LoRA ranks w | a << 16, g | v << 16 (their vectors lie at 32-padded offsets in the row)
 } pc;
+#define PC_T pc.T
+#define STATE_OFF 0u
+#define PC_STRIDE pc.stride
+#define PC_STATE_STRIDE pc.state_stride
+#define PC_LORA_STRIDE pc.lora_stride
+#endif
 
 
 shared float sh_r[S], sh_w[S], sh_kt[S], sh_nkk[S], sh_kka[S], sh_v[S];
@@ -69,7 +112,7 @@ float lora_dot(uint m, uint row, uint xo, uint d) {
 // loop then has 4 barriers per token instead of 10. Same operations in the same order as the fused form.
 void norm_pass() {
   const uint h = gl_WorkGroupID.x % pc.H, t = gl_WorkGroupID.x / pc.H, i = gl_LocalInvocationID.x;
-  const uint C = pc.H * S, ci = h * S + i, oi = t * pc.stride + ci;
+  const uint C = pc.H * S, ci = h * S + i, oi = t * PC_STRIDE + ci;
   const float yi = pc.io.v[8u * pc.plane + oi], rkr = pc.io.v[pc.plane + oi], vi = pc.io.v[2u * pc.plane + oi];
   const float g = pc.io.v[5u * pc.plane + oi];
   const float lnw = pc.params.v[6u * C + ci], lnb = pc.params.v[7u * C + ci];
@@ -97,13 +140,22 @@ void main() {
     return;
   }
   const uint h = gl_WorkGroupID.x % pc.H, seq = gl_WorkGroupID.x / pc.H, tid = gl_LocalInvocationID.x;
+#ifdef WO_FUSE
+  // This workgroup's Wo slots (rows of chunk `seq`, head h's columns), loaded before the WKV.
+  const uint CR = (pc.H * S + pc.R - 1u) / pc.R, c_lo = seq * CR, c_hi = min(c_lo + CR, pc.H * S);
+  uvec4 wor[NSLOT];
+  for (uint q = 0u; q < NSLOT; ++q) {
+    const uint slot = tid + q * S * P, row = c_lo + slot / UPR;
+    wor[q] = row < c_hi ? pc.wo.v[row * pc.wo_units + h * UPR + slot % UPR] : uvec4(0u);
+  }
+#endif
   const uint i = tid / P, p = tid % P;  // state row i, keys [p*SP, (p+1)*SP)
   const uint C = pc.H * S;
   const bool chan = tid < S;  // invocations [0, S) also own channel h*S + tid
   const uint c = h * S + (chan ? tid : 0u);
-  const bool batched = pc.state_stride != 0u;
-  const uint sbase = (batched ? seq * pc.state_stride : 0u) + h * S * S + i * S + p * SP;
-  const uint t_begin = batched ? seq : 0u, t_end = batched ? seq + 1u : pc.T;
+  const bool batched = PC_STATE_STRIDE != 0u;
+  const uint sbase = (batched ? seq * PC_STATE_STRIDE : 0u) + h * S * S + i * S + p * SP + STATE_OFF;
+  const uint t_begin = batched ? seq : 0u, t_end = batched ? seq + 1u : PC_T;
   const bool layer0 = (pc.flags & 1u) != 0u, fused = (pc.flags & 2u) != 0u, deferred = (pc.flags & 256u) != 0u;
   float st[SP];
   for (uint j = 0; j < SP; ++j) st[j] = pc.state.v[sbase + j];
@@ -116,14 +168,14 @@ void main() {
   // A token's inputs (r, k, v, wl, al, vl, v_first; channel c) are loaded one token ahead, so that their
   // latency overlaps the previous token's work (sequences: ~2 us per token and head on an H100 before).
   float nq[7];
-  if (chan && t_begin < t_end) load_inputs(t_begin * pc.stride + c, fused, layer0, nq);
+  if (chan && t_begin < t_end) load_inputs(t_begin * PC_STRIDE + c, fused, layer0, nq);
   for (uint t = t_begin; t < t_end; ++t) {
-    const uint o = t * pc.stride + c;
+    const uint o = t * PC_STRIDE + c;
     float q[7] = nq;
-    if (chan && t + 1u < t_end) load_inputs(o + pc.stride, fused, layer0, nq);
+    if (chan && t + 1u < t_end) load_inputs(o + PC_STRIDE, fused, layer0, nq);
     if (fused) {
       for (uint u = tid; u < 4u * S; u += S * P) {
-        const uint m = u / S, row = h * S + u % S, lo = t * pc.lora_stride;
+        const uint m = u / S, row = h * S + u % S, lo = t * PC_LORA_STRIDE;
         float d = 0.0;
         if (m == 0u) d = lora_dot(0u, row, lo, (pc.dwa & 0xFFFFu));
         else if (m == 1u) d = lora_dot(1u, row, lo + ow, (pc.dwa >> 16));
@@ -172,7 +224,7 @@ void main() {
       barrier();
     }
     const float vi = sh_v[i];
-    const uint oi = t * pc.stride + ci;
+    const uint oi = t * PC_STRIDE + ci;
     float yi = 0.0;
     for (uint j = 0; j < SP; ++j) {
       const uint jj = p * SP + j;
@@ -203,9 +255,49 @@ void main() {
     if (lead) {
       float out_i = (yi - mean) * (1.0 / sqrt(var + pc.eps)) * lnw + lnb;
       out_i += bonus * vi;
+#ifdef WO_FUSE
+      sh_y[i] = out_i * g;
+#else
       pc.io.v[8u * pc.plane + oi] = out_i * g;
+#endif
     }
     // wg_sum's barriers also order this token's shared reads before the next token's writes.
   }
+#ifdef WO_FUSE
+  // The last of the head's R workgroups to get here writes the state: all of them have read it.
+  if (arrive_last(Uints(pc.red), 128u + h, pc.R))
+    for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
+  if (gl_WorkGroupID.x == 0u)
+    for (uint q = tid; q < C; q += S * P) pc.state.v[q] = pc.copy_src.v[q];
+  // Partial Wo[c_lo:c_hi, h*S:(h+1)*S] · y_h: one uvec4 slot per product, summed per row in order.
+  for (uint q = 0u; q < NSLOT; ++q) {
+    const uint slot = tid + q * S * P;
+    const uvec4 w = wor[q];
+#if WO_DTYPE == 1
+    const uint y0 = (slot % UPR) * 8u;
+    const float d = dot(vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), vec4(sh_y[y0], sh_y[y0 + 1u], sh_y[y0 + 2u], sh_y[y0 + 3u])) +
+                    dot(vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)), vec4(sh_y[y0 + 4u], sh_y[y0 + 5u], sh_y[y0 + 6u], sh_y[y0 + 7u]));
+#else
+    const uint y0 = (slot % UPR) * 4u;
+    const float d = dot(uintBitsToFloat(w), vec4(sh_y[y0], sh_y[y0 + 1u], sh_y[y0 + 2u], sh_y[y0 + 3u]));
+#endif
+    sh_wo[slot] = d;
+  }
+  barrier();
+  CFloats part = CFloats(pc.red);
+  for (uint c = c_lo + tid; c < c_hi; c += S * P) {
+    const uint b = (c - c_lo) * UPR;
+    float sum = sh_wo[b];
+    for (uint u = 1u; u < UPR; ++u) sum += sh_wo[b + u];
+    part.v[256u + h * C + c] = sum;
+  }
+  if (!arrive_last(Uints(pc.red), seq, pc.H)) return;
+  for (uint c = c_lo + tid; c < c_hi; c += S * P) {
+    float sum = part.v[256u + c];
+    for (uint hh = 1u; hh < pc.H; ++hh) sum += part.v[256u + hh * C + c];
+    pc.x.v[c] = pc.x.v[c] + sum;
+  }
+#else
   for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
+#endif
 }
