@@ -184,7 +184,8 @@ export declare class RWKV {
   stream(options: string | CompletionOptions): CompletionStream;
   cacheStats(): { hits: number; misses: number; tokensSaved: number; entries: number; pinned: number; bytes: number };
   clearCache(): void;
-  batchStats(): { passes: number; steps: number };
+  /** Batched decoding so far: passes run, sequence steps in them, milliseconds spent inside the passes. */
+  batchStats(): { passes: number; steps: number; passMs: number };
   tokensEvaluated(): number;
   readonly concurrency: number;
   saveState(state: Float32Array, path: string, meta?: { tokenCount?: number; tokens?: number[] }): Promise<void>;

@@ -39,7 +39,7 @@ async function measure(type) {
   const maxStreams = Math.max(...streamCounts);
   const model = await new RWKV({ path: file, threads, concurrent: maxStreams, stateCacheSize: 0, tokenizer: vocab }).setup();
   await model.completion({ prompt: 'warm up', max_tokens: 4, seed: 1 });
-  const perCount = new Map(streamCounts.map((n) => [n, { runs: [], ratios: [], decode: [], decodeRatios: [], passes: 0, steps: 0 }]));
+  const perCount = new Map(streamCounts.map((n) => [n, { runs: [], ratios: [], decode: [], decodeRatios: [], passes: 0, steps: 0, passMs: 0, decodeMs: 0 }]));
   for (let round = 0; round < rounds; round++) {
     let oneStream = 0, oneDecode = 0;
     for (const n of streamCounts) {
@@ -56,12 +56,15 @@ async function measure(type) {
       // Decode only: from the first stream's first generated token to the last stream's end (each
       // completion reports how long its generation phase took), so the prompts' passes are left out.
       const decodeStart = Math.min(...results.map((r, i) => ends[i] - r.perf.completionTime));
-      const decodeRate = generated / ((Math.max(...ends) - decodeStart) / 1000);
+      const decodeMs = Math.max(...ends) - decodeStart;
+      const decodeRate = generated / (decodeMs / 1000);
       const c = perCount.get(n);
       c.runs.push(rate);
       c.decode.push(decodeRate);
       c.passes += after.passes - before.passes;
       c.steps += after.steps - before.steps;
+      c.passMs += after.passMs - before.passMs;
+      c.decodeMs += decodeMs;
       if (n === 1) oneStream = rate, oneDecode = decodeRate;
       c.ratios.push(rate / oneStream);
       c.decodeRatios.push(decodeRate / oneDecode);
@@ -75,18 +78,20 @@ async function measure(type) {
       streams: n, tokPerSec: median(c.runs), ratio: median(c.ratios), min: Math.min(...c.ratios), max: Math.max(...c.ratios),
       decode: median(c.decode), decodeRatio: median(c.decodeRatios), dmin: Math.min(...c.decodeRatios), dmax: Math.max(...c.decodeRatios),
       avgBatch: c.passes ? c.steps / c.passes : 0,
+      // Share of the wall time (prompts included in the passes) spent inside the engine's passes.
+      inPasses: c.decodeMs ? c.passMs / c.decodeMs : 0, passMs: c.passes ? c.passMs / c.passes : 0,
     };
     process.stderr.write(`${n} streams: decode ${row.decode.toFixed(1)} tok/s aggregate, ${row.decodeRatio.toFixed(2)}x one stream (${row.dmin.toFixed(2)}-${row.dmax.toFixed(2)}); ` +
-      `with prompts ${row.tokPerSec.toFixed(1)} tok/s, ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}-${row.max.toFixed(2)}); medians of ${rounds} rounds; average batch ${row.avgBatch.toFixed(2)}\n`);
+      `with prompts ${row.tokPerSec.toFixed(1)} tok/s, ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}-${row.max.toFixed(2)}); medians of ${rounds} rounds; average batch ${row.avgBatch.toFixed(2)}, ${row.passMs.toFixed(2)} ms a pass, passes ${(100 * row.inPasses).toFixed(0)}% of the decode phase\n`);
     return row;
   });
   const table = [
     `Synthetic RWKV-7 ${size} ${type}, ${threads} threads, ${tokens} tokens per stream, sampled (temperature 1); ${rounds} rounds, each running every stream count in turn; medians over the rounds.`,
-    '*Decode*: generated tokens ÷ the decode phase (from the earliest first generated token to the last stream\'s end; each completion reports its generation time), the prompts\' passes left out. *With prompts*: the same tokens ÷ the whole wall time, prompt processing included.',
+    '*Decode*: generated tokens ÷ the decode phase (from the earliest first generated token to the last stream\'s end; each completion reports its generation time), the prompts\' passes left out. *With prompts*: the same tokens ÷ the whole wall time, prompt processing included. *ms per pass*: time inside the engine\'s batched passes (`batchStats().passMs`) per pass; *passes ÷ decode phase*: their total over the decode phase\'s wall time (the rest is sampling and hand-offs between steps).',
     '',
-    '| streams | decode tok/s (aggregate) | vs 1 stream (same round) | range over rounds | with prompts: tok/s | vs 1 stream | range | average batch per pass |',
-    '|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.streams} | ${r.decode.toFixed(1)} | ${r.decodeRatio.toFixed(2)}× | ${r.dmin.toFixed(2)}–${r.dmax.toFixed(2)}× | ${r.tokPerSec.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}–${r.max.toFixed(2)}× | ${r.avgBatch.toFixed(2)} |`),
+    '| streams | decode tok/s (aggregate) | vs 1 stream (same round) | range over rounds | with prompts: tok/s | vs 1 stream | range | average batch per pass | ms per pass | passes ÷ decode phase |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.streams} | ${r.decode.toFixed(1)} | ${r.decodeRatio.toFixed(2)}× | ${r.dmin.toFixed(2)}–${r.dmax.toFixed(2)}× | ${r.tokPerSec.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}–${r.max.toFixed(2)}× | ${r.avgBatch.toFixed(2)} | ${r.passMs.toFixed(2)} | ${(100 * r.inPasses).toFixed(0)}% |`),
   ].join('\n');
   console.log(table);
   return table;

@@ -206,6 +206,7 @@ Napi::Value ModelWrap::batch_stats(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("passes", double(batcher_ ? batcher_->passes() : 0));
   o.Set("steps", double(batcher_ ? batcher_->steps() : 0));
+  o.Set("passMs", batcher_ ? batcher_->pass_seconds() * 1e3 : 0.0);
   return o;
 }
 

@@ -38,12 +38,15 @@ void DecodeBatcher::step(uint32_t token, float* state, float* logits, uint64_t g
       std::vector<SequenceInput> inputs;
       for (Pending* p : batch) inputs.push_back(p->input);
       std::exception_ptr error;
+      const auto t0 = std::chrono::steady_clock::now();
       try {
         model_.eval_batch(inputs);
       } catch (...) {
         error = std::current_exception();
       }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       lock.lock();
+      pass_seconds_ += seconds;
       for (Pending* p : batch) {
         p->done = true;
         p->error = error;

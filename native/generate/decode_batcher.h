@@ -27,6 +27,9 @@ class DecodeBatcher {
 
   uint64_t passes() const { return passes_; }
   uint64_t steps() const { return steps_; }
+  // Time spent inside the passes (eval_batch), all passes together: the rest of a decode phase's wall
+  // time is what happens between steps (sampling, waking the decoders, stop checks).
+  double pass_seconds() const { return pass_seconds_; }
 
  private:
   struct Pending {
@@ -43,6 +46,7 @@ class DecodeBatcher {
   int decoders_ = 0;
   bool running_ = false;
   uint64_t passes_ = 0, steps_ = 0;
+  double pass_seconds_ = 0;
 };
 
 }  // namespace rwkv

@@ -1,5 +1,6 @@
 #include "models/wkv.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -109,6 +110,26 @@ void wkv5_6(const std::vector<WkvArgs>& seqs, ThreadPool& pool) {
 
 void wkv7(const std::vector<Wkv7Args>& seqs, ThreadPool& pool) {
   const bool fast = has_avx512();
+  bool one_token = seqs.size() > 1;
+  for (const Wkv7Args& a : seqs) one_token = one_token && a.T == 1;
+  if (fast && one_token) {
+    // Batched decoding: each (sequence, head) state is read and written once, from memory (several
+    // sequences' states do not stay in cache between tokens), so the step is memory-bound. Each thread
+    // takes a run of consecutive pairs and prefetches the next pair's state while it updates this one.
+    const int64_t H = seqs[0].H, S = seqs[0].S, pairs = int64_t(seqs.size()) * H;
+    const int64_t chunks = std::min<int64_t>(pairs, int64_t(pool.size()) * 2), per = (pairs + chunks - 1) / chunks;
+    auto state_of = [&](int64_t p) { return seqs[size_t(p / H)].state + (p % H) * S * S; };
+    pool.run((pairs + per - 1) / per, [&](int64_t c, int) {
+      for (int64_t p = c * per, end = std::min(pairs, p + per); p < end; ++p) {
+        const Wkv7Args& a = seqs[size_t(p / H)];
+        const int64_t o = (p % H) * S;
+        const float* next = p + 1 < end ? state_of(p + 1) : nullptr;
+        if (!wkv7_step_avx512(S, state_of(p), a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o, next))
+          wkv7_step_plain(S, state_of(p), a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o);
+      }
+    });
+    return;
+  }
   for_each_seq_head(seqs, pool, [fast](const Wkv7Args& a, int64_t h) {
     const int64_t C = a.H * a.S, S = a.S;
     float* st = a.state + h * S * S;

@@ -41,11 +41,12 @@ struct Wkv7Args {
 void wkv7(const std::vector<Wkv7Args>& seqs, ThreadPool& pool);
 
 // One token of one head of v7 (wkv7 runs these): the plain loop, any S; and the AVX-512 kernel
-// (wkv7_avx512.cpp, 16 rows at a time), which returns false for head sizes it has no kernel for.
+// (wkv7_avx512.cpp, 16 rows at a time), which returns false for head sizes it has no kernel for and
+// prefetches `prefetch` (the state this thread updates next, S*S floats; may be null) as it goes.
 // Both implement the formula above; their sums run in different orders.
 void wkv7_step_plain(int64_t S, float* st, const float* r, const float* w, const float* k, const float* v,
                      const float* kk, const float* a, float* y);
 bool wkv7_step_avx512(int64_t S, float* st, const float* r, const float* w, const float* k, const float* v,
-                      const float* kk, const float* a, float* y);
+                      const float* kk, const float* a, float* y, const float* prefetch = nullptr);
 
 }  // namespace rwkv

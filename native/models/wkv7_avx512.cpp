@@ -22,7 +22,8 @@ namespace {
 // S = 16 * NC columns, the per-token vectors held in registers.
 template <int NC>
 void wkv7_head(float* __restrict st, const float* __restrict r, const float* __restrict w, const float* __restrict k,
-               const float* __restrict v, const float* __restrict kk, const float* __restrict a, float* __restrict y) {
+               const float* __restrict v, const float* __restrict kk, const float* __restrict a, float* __restrict y,
+               const char* next) {
   constexpr int64_t S = 16 * NC;
   __m512 vw[NC], vk[NC], vkk[NC], vkka[NC], vr[NC];
   for (int c = 0; c < NC; ++c) {
@@ -45,6 +46,9 @@ void wkv7_head(float* __restrict st, const float* __restrict r, const float* __r
     _mm512_store_ps(sa, _mm512_sub_ps(_mm512_setzero_ps(), cpu::sum16(p)));
     for (int i = 0; i < 16; ++i) {
       float* row = rows + i * S;
+      // The next head's state, one 16th of it per row block: fetched from memory while this one computes.
+      if (next)
+        for (int c = 0; c < NC; ++c) _mm_prefetch(next + ((i0 + i) * S + 16 * c) * 4, _MM_HINT_T0);
       const __m512 sai = _mm512_set1_ps(sa[i]), vi = _mm512_set1_ps(v[i0 + i]);
       __m512 q = _mm512_setzero_ps();
       for (int c = 0; c < NC; ++c) {
@@ -63,11 +67,12 @@ void wkv7_head(float* __restrict st, const float* __restrict r, const float* __r
 
 // Returns false (and does nothing) for head sizes it has no kernel for: the caller runs the plain loop.
 bool wkv7_step_avx512(int64_t S, float* st, const float* r, const float* w, const float* k, const float* v,
-                      const float* kk, const float* a, float* y) {
+                      const float* kk, const float* a, float* y, const float* prefetch) {
+  const char* next = reinterpret_cast<const char*>(prefetch);
   switch (S) {
-    case 32: wkv7_head<2>(st, r, w, k, v, kk, a, y); return true;
-    case 64: wkv7_head<4>(st, r, w, k, v, kk, a, y); return true;
-    case 128: wkv7_head<8>(st, r, w, k, v, kk, a, y); return true;
+    case 32: wkv7_head<2>(st, r, w, k, v, kk, a, y, next); return true;
+    case 64: wkv7_head<4>(st, r, w, k, v, kk, a, y, next); return true;
+    case 128: wkv7_head<8>(st, r, w, k, v, kk, a, y, next); return true;
     default: return false;
   }
 }
