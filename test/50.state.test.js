@@ -109,8 +109,9 @@ test('16 greedy completions with concurrent: 4 give exactly the texts they give 
   const results = await Promise.all(prompts.map((p) => model.completion({ prompt: p, max_tokens: 24, temperature: 0, streamCallback: () => { maxActive = Math.max(maxActive, model.activeWorkCount()); } })));
   assert.deepStrictEqual(results.map((r) => r.completion), expected);
   assert.strictEqual(maxActive, 4);
-  const { passes, steps } = model.batchStats();
+  const { passes, steps, passMs } = model.batchStats();
   assert.ok(steps / passes > 1.5, `decode steps were not batched: ${steps} steps in ${passes} passes`);
+  assert.ok(passMs > 0 && passMs < 60e3, `time inside the passes: ${passMs} ms`);
   assert.ok(results.some((r) => r.perf.queueIdleTime > 0));
   await solo.free();
   await model.free();
