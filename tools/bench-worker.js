@@ -101,15 +101,16 @@ async function modelMode(cfg, RWKV) {
   if (cfg.prefill > 0 && cfg.prefillBudgetS > 0) {
     // One 128-token pass (one chunk) estimates the time of the whole prompt.
     const t0 = now();
-    await model.eval(tokens(64, V, 4));
+    await model.eval(tokens(64, V, 4), null, { logits: new Float32Array(V) });
     const est = ((now() - t0) * cfg.prefill) / 64;
     const runs = clamp(Math.floor(cfg.prefillBudgetS / est), 1, cfg.runs);
     log(`prefill: ~${(cfg.prefill / est).toFixed(1)} tok/s, ${runs} run(s) of ${cfg.prefill} tokens`);
     const pre = tokens(cfg.prefill, V, 3);
+    const state = new Float32Array(info.stateSize), logits = new Float32Array(V);  // no garbage per run
     const tps = [];
     for (let r = 0; r < runs; r++) {
       const t1 = now();
-      await model.eval(pre);
+      await model.eval(pre, null, { state, logits });
       tps.push(cfg.prefill / (now() - t1));
     }
     Object.assign(out, { prefillTps: median(tps), prefillRuns: tps, prefillTokens: cfg.prefill });
