@@ -126,6 +126,10 @@ class RWKV {
       if (out.logits.length !== this._info.nVocab) throw new RangeError(`out.logits has ${out.logits.length} floats, but this model's vocabulary has ${this._info.nVocab} tokens`);
       o.logits = out.logits;
     }
+    if (o.state && o.logits && o.state.buffer === o.logits.buffer) {
+      const a0 = o.state.byteOffset, a1 = a0 + o.state.byteLength, b0 = o.logits.byteOffset, b1 = b0 + o.logits.byteLength;
+      if (a0 < b1 && b0 < a1) throw new RangeError('out.state and out.logits overlap: they must be separate memory');
+    }
     return this._native.eval(ids, s, true, o);
   }
 

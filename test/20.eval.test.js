@@ -68,6 +68,10 @@ test('eval writes into the caller\'s arrays with out, in place or not, with the 
   await assert.rejects(model.eval([1], state, { logits: new Float32Array(3) }), { name: 'RangeError', message: /out.logits has 3 floats, but this model's vocabulary has 256/ });
   await assert.rejects(model.eval([1], state, { logits: [1, 2] }), { name: 'TypeError', message: /out.logits/ });
   await assert.rejects(model.eval([1], state, 'x'), { name: 'TypeError', message: /out/ });
+  const shared = new Float32Array(state.length + 256);
+  await assert.rejects(model.eval([1], state, { state: shared.subarray(0, state.length), logits: shared.subarray(100, 356) }),
+    { name: 'RangeError', message: /overlap/ });
+  await model.eval([1], null, { state: shared.subarray(0, state.length), logits: shared.subarray(state.length) });  // adjacent is fine
   await assert.rejects(model.eval([1, 999], state, { state }), { name: 'RangeError' });
   assert.deepStrictEqual(state, keep);
   await model.free();
