@@ -137,11 +137,8 @@ struct NibbleFormat {
   template <bool kHalf>
   static __m512 scales(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p)); }
   static __m512 scales_quad(const uint8_t* p) { return widen_quad(quad_words<kBytes>(p)); }
-  // m of a pair (block b in lanes 0-3, b+1 in 4-7, zero above) and of a quad (four lanes per block): the
-  // layout of pack_sums.
   template <bool kHalf>
-  static __m512 mins(const uint8_t* p) { return widen_quad(pair_words<kBytes, kHalf>(p + 2)); }
-  static __m512 mins_quad(const uint8_t* p) { return widen_quad(quad_words<kBytes>(p + 2)); }
+  static __m512 mins(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p + 2)); }
 };
 
 using FmtQ4_0 = NibbleFormat<BlockQ4_0, 8, false, 2, -1>;
@@ -236,18 +233,13 @@ void pack_token(const ActBlockQ8* x, int64_t nb, int offset, int8_t* qs, float* 
   }
 }
 
-// The m*s terms of the _1 types for a group of n <= 4 tokens, laid out like the quads' scales (four
-// lanes per block): quad q in slot 2q, lane 4*i + t = s_x of token t for block 4q + i; a pair past the
-// last quad in its own slot p, lanes 4*(b%2) + t (lanes 8-15 zero). One fma per row and quad (or pair)
-// covers the whole group.
+// The m*s terms of the _1 types for a group of n tokens: lane t holds s_x of token t for block b,
+// lane 8 + t for block b+1, so one fma per row and pair covers the whole group.
 void pack_sums(const ActBlockQ8* const* x, int n, int64_t nb, float* spat) {
-  const int64_t np = (nb + 1) / 2, nq = quads(nb);
+  const int64_t np = (nb + 1) / 2;
   std::fill(spat, spat + np * 16, 0.0f);
   for (int t = 0; t < n; ++t)
-    for (int64_t b = 0; b < nb; ++b) {
-      const int64_t slot = b < 4 * nq ? (b / 4) * 2 : b / 2, lane = b < 4 * nq ? (b % 4) * 4 : (b % 2) * 4;
-      spat[slot * 16 + lane + t] = x[t][b].s;
-    }
+    for (int64_t b = 0; b < nb; ++b) spat[(b / 2) * 16 + (b % 2) * 8 + t] = x[t][b].s;
 }
 
 // One pair of blocks of R rows against NT tokens: the body of the hot loop.
@@ -297,7 +289,10 @@ inline void quant_quad(const uint8_t* const* w, size_t off, const PackedAct* x, 
     u0[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0));
     u1[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1));
     dw[r] = F::scales_quad(pw);
-    if constexpr (F::kHasMin) accm[r] = _mm512_fmadd_ps(F::mins_quad(pw), _mm512_loadu_ps(spat + 2 * q * 16), accm[r]);
+    if constexpr (F::kHasMin) {
+      accm[r] = _mm512_fmadd_ps(F::template mins<false>(pw), _mm512_loadu_ps(spat + 2 * q * 16), accm[r]);
+      accm[r] = _mm512_fmadd_ps(F::template mins<false>(pw + 2 * F::kBytes), _mm512_loadu_ps(spat + (2 * q + 1) * 16), accm[r]);
+    }
   }
 #pragma GCC unroll 8
   for (int t = 0; t < NT; ++t) {
@@ -335,7 +330,7 @@ void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, 
       alignas(64) float m[16];
       _mm512_store_ps(m, accm[r]);
 #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) out[r * NT + t] += (m[t] + m[4 + t]) + (m[8 + t] + m[12 + t]);
+      for (int t = 0; t < NT; ++t) out[r * NT + t] += m[t] + m[8 + t];
     }
   }
 }
