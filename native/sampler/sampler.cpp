@@ -77,8 +77,9 @@ uint32_t Sampler::sample(const float* logits) {
   }
   truncate(e, sum, 1.0f);
 
+  kept_in_probs_ = false;
   if (opts_.temperature == 1.0f || !finite) {
-    if (kept_all_) std::copy(e, e + vocab_, kept_w_.begin());
+    if (kept_all_) kept_in_probs_ = true;  // every id kept: the weights are e itself, no copy
     else for (size_t k = 0; k < kept_n_; ++k) kept_w_[k] = e[kept_ids_[k]];
   } else {
     // p^(1/T) up to a constant factor = exp((x - x_max) / T). Capped so a tiny T gives 0 * big = 0, not NaN.
@@ -116,8 +117,9 @@ uint32_t Sampler::sample_probs(float* probs) {
   const float p_max = max_value(p, vocab_);
   truncate(p, 1.0, p_max);
 
+  kept_in_probs_ = false;
   if (opts_.temperature == 1.0f) {
-    if (kept_all_) std::copy(p, p + vocab_, kept_w_.begin());
+    if (kept_all_) kept_in_probs_ = true;  // every id kept: the weights are p itself, no copy
     else for (size_t k = 0; k < kept_n_; ++k) kept_w_[k] = p[kept_ids_[k]];
   } else {
     const double inv_t = 1.0 / double(opts_.temperature);
@@ -131,6 +133,7 @@ uint32_t Sampler::finish_greedy(uint32_t token) {
   kept_all_ = false;
   kept_ids_[0] = token;
   kept_w_[0] = 1.0f;
+  kept_in_probs_ = false;
   kept_n_ = 1;
   kept_total_ = 1.0;
   last_probs_valid_ = false;
@@ -196,15 +199,16 @@ uint32_t Sampler::draw() {
   // then the block that holds r, scanned from the sum of the blocks before it. The total is the sum
   // of the block sums in order, so the block walk ends at `total` > r; the fallbacks only cover r
   // rounding past a block's or the total's end.
+  const float* w = kept_weights();
   const size_t nb = (kept_n_ + kDrawBlock - 1) / kDrawBlock;
   for (size_t b0 = 0; b0 < nb; b0 += 8) {
     double s[8] = {};
     const size_t m = std::min<size_t>(8, nb - b0);
     const size_t full = (b0 + m) * kDrawBlock <= kept_n_ ? m : m - 1;  // blocks with all kDrawBlock weights
     for (size_t i = 0; i < kDrawBlock; ++i)
-      for (size_t j = 0; j < full; ++j) s[j] += kept_w_[(b0 + j) * kDrawBlock + i];
+      for (size_t j = 0; j < full; ++j) s[j] += w[(b0 + j) * kDrawBlock + i];
     for (size_t j = full; j < m; ++j)
-      for (size_t k = (b0 + j) * kDrawBlock; k < kept_n_; ++k) s[j] += kept_w_[k];
+      for (size_t k = (b0 + j) * kDrawBlock; k < kept_n_; ++k) s[j] += w[k];
     for (size_t j = 0; j < m; ++j) block_sums_[b0 + j] = s[j];
   }
   double total = 0.0;
@@ -223,8 +227,8 @@ uint32_t Sampler::draw() {
   const size_t begin = last_block * kDrawBlock, end = std::min(kept_n_, begin + kDrawBlock);
   size_t last_positive = begin;
   for (size_t k = begin; k < end; ++k) {
-    if (kept_w_[k] <= 0.0f) continue;
-    acc += kept_w_[k];
+    if (w[k] <= 0.0f) continue;
+    acc += w[k];
     last_positive = k;
     if (r < acc) return kept_ids_[k];
   }
@@ -245,7 +249,7 @@ void Sampler::reset() { occ_.clear(); }
 const std::vector<float>& Sampler::last_probs() const {
   if (!last_probs_valid_) {
     std::fill(last_probs_.begin(), last_probs_.end(), 0.0f);
-    for (size_t k = 0; k < kept_n_; ++k) last_probs_[kept_ids_[k]] = float(kept_w_[k] / kept_total_);
+    for (size_t k = 0; k < kept_n_; ++k) last_probs_[kept_ids_[k]] = float(kept_weights()[k] / kept_total_);
     last_probs_valid_ = true;
   }
   return last_probs_;

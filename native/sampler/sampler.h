@@ -98,7 +98,9 @@ class Sampler {
   // The surviving tokens (ids ascending) and their unnormalized weights after temperature.
   std::vector<uint32_t> kept_ids_;
   std::vector<float> kept_w_;
-  std::vector<double> block_sums_;  // draw(): sums of kept_w_ per block of kDrawBlock
+  bool kept_in_probs_ = false;  // every id kept at temperature 1: the weights are probs_ itself, not copied
+  const float* kept_weights() const { return kept_in_probs_ ? probs_.data() : kept_w_.data(); }
+  std::vector<double> block_sums_;  // draw(): sums of the kept weights per block of kDrawBlock
   size_t kept_n_ = 0;
   bool kept_all_ = false;  // kept_ids_ holds 0..vocab-1 (no filter cut anything)
   double kept_total_ = 0.0;
