@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "kernels/vulkan/check.h"
+#include "kernels/vulkan/env_knobs.h"
 
 namespace rwkv::vk {
 
@@ -125,8 +126,7 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
 // environment (shaderc 2023.2) has no GL_KHR_cooperative_matrix, so the NV form is what we can compile;
 // NVIDIA drivers offer both.
 bool coop_matrix_usable(VkPhysicalDevice pd) {
-  const char* e = std::getenv("RWKV_VK_COOP");
-  if (e && std::strcmp(e, "0") == 0) return false;
+  if (!env_flag("RWKV_VK_COOP", true)) return false;
   if (!vk().vkEnumerateDeviceExtensionProperties || !vk().vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) return false;
   uint32_t n = 0;
   if (vk().vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr) != VK_SUCCESS) return false;
@@ -155,10 +155,7 @@ bool coop_matrix_usable(VkPhysicalDevice pd) {
   return false;
 }
 
-bool allow_cpu_devices() {
-  const char* e = std::getenv("RWKV_VULKAN_ALLOW_CPU");
-  return e && *e && std::strcmp(e, "0") != 0;
-}
+bool allow_cpu_devices() { return env_flag("RWKV_VULKAN_ALLOW_CPU", false); }
 
 }  // namespace
 

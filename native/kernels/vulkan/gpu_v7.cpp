@@ -5,11 +5,10 @@
 //   -> LoRA up-projections (inside WKV-7 for one token per sequence) -> fused WKV-7 (decay, a, value
 //   residual, κ̂, state, GroupNorm, bonus, gate) -> x += Wo·y -> LN2 + mix -> relu²(Wk·x) -> x += Wv·k
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "core/error.h"
+#include "kernels/vulkan/env_knobs.h"
 #include "kernels/vulkan/gpu_layers.h"
 
 namespace rwkv::vk {
@@ -38,59 +37,40 @@ static_assert(sizeof(WkvPC) <= 128, "push constants");
 // Invocations per WKV-7 state row (RWKV_VK_WKV_P overrides, for measurements): 4 splits each row's
 // 64 keys so a head's workgroup has 256 invocations and a quarter of the dependent steps.
 uint32_t wkv_split(uint32_t S) {
-  static const int forced = [] {
-    const char* e = std::getenv("RWKV_VK_WKV_P");
-    return e ? std::atoi(e) : 0;
-  }();
-  for (uint32_t p : {forced > 0 ? uint32_t(forced) : 4u, 2u, 1u})
+  static const uint32_t forced = env_uint("RWKV_VK_WKV_P", 0, 1, 1024);
+  for (uint32_t p : {forced > 0 ? forced : 4u, 2u, 1u})
     if (S % p == 0 && S * p <= 1024) return p;
   return 1;
 }
 
 // Deferred GroupNorm for sequences (RWKV_VK_WKV_DEFER=0 turns it off, for measurements).
 bool wkv_defer_default() {
-  static const bool on = [] {
-    const char* e = std::getenv("RWKV_VK_WKV_DEFER");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
+  static const bool on = env_flag("RWKV_VK_WKV_DEFER", true);
   return on;
 }
 
 // LoRA up-projections inside the WKV-7 dispatch (F32/F16 matrices; RWKV_VK_WKV_LORA=0 turns it off).
 bool fuse_lora_default() {
-  static const bool on = [] {
-    const char* e = std::getenv("RWKV_VK_WKV_LORA");
-    return !(e && std::string(e) == "0");
-  }();
+  static const bool on = env_flag("RWKV_VK_WKV_LORA", true);
   return on;
 }
 
 // LN1 + mixes and LN2 + mix computed inside the following matvec (one token, one sequence, float
 // weights; RWKV_VK_LN_FUSE=0 turns it off): 5 dispatches per layer instead of 7.
 bool ln_fuse_default() {
-  static const bool on = [] {
-    const char* e = std::getenv("RWKV_VK_LN_FUSE");
-    return !(e && std::string(e) == "0");
-  }();
+  static const bool on = env_flag("RWKV_VK_LN_FUSE", true);
   return on;
-}
-
-uint32_t env_u32(const char* name, uint32_t dflt, uint32_t lo, uint32_t hi) {
-  const char* e = std::getenv(name);
-  if (!e || !*e) return dflt;
-  const int v = std::atoi(e);
-  return v >= int(lo) && v <= int(hi) ? uint32_t(v) : dflt;
 }
 
 // x += Wo·WKV-7 inside the WKV-7 dispatch (wkv7.comp WO_FUSE; one token of one sequence, F32/F16 Wo,
 // with the LN prologue and the fused LoRA; RWKV_VK_WO_FUSE=0 turns it off): H * R workgroups, R row
 // chunks of Wo (RWKV_VK_WO_R; default C / 256: 256 rows a workgroup, best on an H100 for 0.4B and 1.5B).
 bool wo_fuse_default() {
-  static const bool on = env_u32("RWKV_VK_WO_FUSE", 1, 0, 1) != 0;
+  static const bool on = env_flag("RWKV_VK_WO_FUSE", true);
   return on;
 }
 uint32_t wo_chunks() {
-  static const uint32_t n = env_u32("RWKV_VK_WO_R", 0, 1, 128);  // 0: C / 256 (256 rows of Wo a workgroup)
+  static const uint32_t n = env_uint("RWKV_VK_WO_R", 0, 1, 128);  // 0: C / 256 (256 rows of Wo a workgroup)
   return n;
 }
 struct WkvWoPC {

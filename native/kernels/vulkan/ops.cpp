@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "kernels/vulkan/env_knobs.h"
 
 namespace rwkv::vk {
 
@@ -57,11 +58,6 @@ static_assert(sizeof(MatvecPC) == 104 && sizeof(MatvecPC) <= 128, "must match ma
 // workgroup are chosen so that a dispatch has about RWKV_VK_LN_WGS workgroups (default 512; H100:
 // 0.4B and 1.5B were fastest at 400-500), or RWKV_VK_LN_ROWS times the plain matvec's rows when set;
 // RWKV_VK_LN_THREADS: invocations per workgroup (default 128).
-uint32_t env_uint(const char* name, uint32_t dflt, uint32_t lo, uint32_t hi) {
-  const char* e = std::getenv(name);
-  const int v = e ? std::atoi(e) : 0;
-  return v >= int(lo) && v <= int(hi) ? uint32_t(v) : dflt;
-}
 uint32_t ln_rows_factor() {
   static const uint32_t n = env_uint("RWKV_VK_LN_ROWS", 0, 1, 64);
   return n;
@@ -105,10 +101,6 @@ constexpr uint32_t kGemmRows = 64, kGemmTokens = 64;
 // F16 weights: activations split in two FP16 halves (gemm.comp), ~22 bits of x, agreement with the CPU
 // to summation order; RWKV_VK_GEMM_SPLIT=0: one FP16 half only (faster, ~1e-3 relative). RWKV_VK_GEMM_BK32=1:
 // the 32-column variant (measurements).
-bool env_flag(const char* name, bool dflt) {
-  const char* e = std::getenv(name);
-  return e && *e ? std::strcmp(e, "0") != 0 : dflt;
-}
 bool gemm_split() {
   static const bool on = env_flag("RWKV_VK_GEMM_SPLIT", true);
   return on;
@@ -122,21 +114,13 @@ bool gemm_bk32() {
 // (RWKV_VK_COOP_MIN_T, default 32: below that, e.g. batched decode of 16 streams, a 64-token tile wastes
 // most of its work and matvec.comp was faster on an H100).
 uint32_t coop_min_tokens() {
-  static const uint32_t n = [] {
-    const char* e = std::getenv("RWKV_VK_COOP_MIN_T");
-    const int v = e ? std::atoi(e) : 0;
-    return uint32_t(v >= 2 ? v : 32);
-  }();
+  static const uint32_t n = env_uint("RWKV_VK_COOP_MIN_T", 32, 2, 1u << 30);
   return n;
 }
 
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
 uint32_t rows_per_subgroup() {
-  static const uint32_t n = [] {
-    const char* e = std::getenv("RWKV_VK_ROWS_PER_SUBGROUP");
-    const int v = e ? std::atoi(e) : 0;
-    return uint32_t(v > 0 && v <= 64 ? v : 1);
-  }();
+  static const uint32_t n = env_uint("RWKV_VK_ROWS_PER_SUBGROUP", 1, 1, 64);
   return n;
 }
 
