@@ -1,11 +1,10 @@
 #include "models/wkv.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <functional>
 
 #include "core/simd_clones.h"
+#include "kernels/cpu/matvec.h"
 
 // The recurrences run once per head per token: with S = 64 that is 4096 state elements each time, so
 // they must vectorise (RWKV_SIMD_CLONES).
@@ -31,18 +30,9 @@ void wkv5_6_step(int64_t S, float* __restrict st, const float* __restrict r, con
   }
 }
 
-bool has_avx512() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    const char* force = std::getenv("RWKV_KERNELS");  // "reference": the plain loops (A/B, debugging)
-    return __builtin_cpu_supports("avx512f") && !(force && std::strcmp(force, "reference") == 0);
-  }();
-  return yes;
-#else
-  return false;
-#endif
-}
+// The AVX-512 WKV-7 kernel runs where the AVX-512 matrix kernels were chosen: one decision, from the
+// CPU's features and RWKV_KERNELS (kernels/cpu/kernel_select.cpp).
+bool has_avx512() { return &cpu::best_kernels() != &cpu::reference_kernels(); }
 
 }  // namespace
 

@@ -7,20 +7,15 @@
 #include <vector>
 
 #include "core/fast_exp.h"
+#include "kernels/cpu/matvec.h"
 #include "models/wkv.h"
 
 using namespace rwkv;
 
 namespace {
 
-bool cpu_has_avx512() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f");
-#else
-  return false;
-#endif
-}
+// The AVX-512 kernels were chosen for this CPU (kernels/cpu/kernel_select.cpp).
+bool cpu_has_avx512() { return &cpu::best_kernels() != &cpu::reference_kernels(); }
 
 float max_abs(const std::vector<float>& v) {
   float m = 0;

@@ -427,15 +427,15 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
   Scratch& s = scratch();
   // One chunk holds every token (batched decoding, a prompt pass): what this thread packed for another
   // row range of this product is still good.
-  const bool one_chunk = chunk >= T;
-  if (!(one_chunk && s.holds(a.x_id, T))) {
+  const bool one_chunk = chunk >= T, reuse = one_chunk && s.holds(a.x_id, T);
+  if (!reuse) {
     s.packed = 0;
     reserve(s, chunk, np, groups);
     if (s.views.size() < size_t(chunk)) s.views.resize(size_t(chunk));
   }
   for (int64_t t0 = 0; t0 < T; t0 += chunk) {
     const int64_t n = std::min(T - t0, chunk);
-    if (!(one_chunk && s.holds(a.x_id, T))) {
+    if (!reuse) {
       pack_tokens<F>(xb, x_row_bytes, t0, n, nb, s, s.views.data());
       if constexpr (F::kHasMin)
         for (int64_t g = 0; g * kTileTokens < n; ++g) {
@@ -566,19 +566,14 @@ void float_rows_wide(const MatvecArgs& a, const float* const* x, int64_t r0, int
       const int64_t ahead = c1 < a.cols ? range * kBytes : kBlockRows * int64_t(a.w_row_bytes) - c0 * kBytes;
       for (int64_t r = rb; r < re; r += 2) {
         __m512 (&kept)[2][NT] = saved[(r - rb) / 2];
+        // An odd last row goes through the tile twice (the second copy is not stored): each lane's
+        // fmas are the same whatever the tile's rows, so its bits do not change.
         const uint8_t* w[2] = {a.w + size_t(r) * a.w_row_bytes, a.w + size_t(std::min(r + 1, re - 1)) * a.w_row_bytes};
         // A local copy, so the compiler keeps the accumulators in registers through the hot loop.
         __m512 acc[2][NT];
         for (int i = 0; i < 2; ++i)
           for (int t = 0; t < NT; ++t) acc[i][t] = c0 == 0 ? _mm512_setzero_ps() : kept[i][t];
-        if (r + 1 < re) {
-          float_accumulate<kF16, 2, NT>(w, x, c0, c1, ahead, acc);
-        } else {  // an odd last row
-          __m512 one[1][NT];
-          for (int t = 0; t < NT; ++t) one[0][t] = acc[0][t];
-          float_accumulate<kF16, 1, NT>(w, x, c0, c1, ahead, one);
-          for (int t = 0; t < NT; ++t) acc[0][t] = one[0][t];
-        }
+        float_accumulate<kF16, 2, NT>(w, x, c0, c1, ahead, acc);
         for (int i = 0; i < 2; ++i)
           for (int t = 0; t < NT; ++t) kept[i][t] = acc[i][t];
         if (c1 == a.cols) {
