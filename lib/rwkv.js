@@ -121,11 +121,8 @@ class RWKV {
     if (typeof out !== 'object') throw check.invalid('out', 'an object {state?: Float32Array, logits?: Float32Array}', out);
     const o = {};
     if (out.state !== undefined && out.state !== null) o.state = check.state('out.state', out.state, this._info.stateSize);
-    if (out.logits !== undefined && out.logits !== null) {
-      if (!(out.logits instanceof Float32Array)) throw check.invalid('out.logits', `a Float32Array of ${this._info.nVocab} floats`, out.logits);
-      if (out.logits.length !== this._info.nVocab) throw new RangeError(`out.logits has ${out.logits.length} floats, but this model's vocabulary has ${this._info.nVocab} tokens`);
-      o.logits = out.logits;
-    }
+    const V = this._info.nVocab;
+    if (out.logits !== undefined && out.logits !== null) o.logits = check.floats('out.logits', out.logits, V, `vocabulary has ${V} tokens`);
     if (o.state && o.logits && o.state.buffer === o.logits.buffer) {
       const a0 = o.state.byteOffset, a1 = a0 + o.state.byteLength, b0 = o.logits.byteOffset, b1 = b0 + o.logits.byteLength;
       if (a0 < b1 && b0 < a1) throw new RangeError('out.state and out.logits overlap: they must be separate memory');

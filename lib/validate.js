@@ -56,10 +56,15 @@ function tokens(name, value, nVocab) {
   return arr;
 }
 
-function state(name, value, stateSize) {
-  if (!(value instanceof Float32Array)) throw invalid(name, `a Float32Array of ${stateSize} floats`, value);
-  if (value.length !== stateSize) throw new RangeError(`${name} has ${value.length} floats, but this model's state has ${stateSize}`);
+// A Float32Array of exactly `length` floats; `what` ends the RangeError's message ("state has 7680").
+function floats(name, value, length, what) {
+  if (!(value instanceof Float32Array)) throw invalid(name, `a Float32Array of ${length} floats`, value);
+  if (value.length !== length) throw new RangeError(`${name} has ${value.length} floats, but this model's ${what}`);
   return value;
 }
 
-module.exports = { invalid, number, string, boolean, func, tokens, state, describe };
+function state(name, value, stateSize) {
+  return floats(name, value, stateSize, `state has ${stateSize}`);
+}
+
+module.exports = { invalid, number, string, boolean, func, tokens, floats, state, describe };
