@@ -4,9 +4,12 @@
 // Writes one JSON line with the result to stdout; progress and errors go to stderr.
 //
 // Modes:
-//   model     load time (setup() wall time, median of loadRuns), decode tok/s (one eval() call per token
-//             from a primed state), prefill tok/s (one eval() call of `prefill` tokens from the initial
-//             state; the engine splits it into 128-token sequence passes), peak RSS (VmHWM) at the end.
+//   model     load time (setup() wall time, median of loadRuns), prefill tok/s (one eval() call of
+//             `prefill` tokens from the initial state; the engine splits it into 128-token sequence
+//             passes), peak RSS (VmHWM) at the end.
+//   decode    forked with an IPC channel (tools/bench.js, decodeSlices): loads the model, primes a state,
+//             sends {ready, info}; then each {decode: n} message decodes n tokens from the primed state
+//             and is answered {n, s}. Idle between messages, so the parent can sample the bandwidth.
 //   overhead  µs per eval() call of one token on a tiny model (per-call cost of the addon and JS).
 //   baseline  VmHWM of a process that has loaded the addon and the tokenizer, no model.
 const fs = require('fs');
@@ -65,39 +68,6 @@ async function modelMode(cfg, RWKV) {
   const afterLoad = memory();
   const out = { info: { ...info }, loadS: median(loads), loads, baselineMB: before.hwmMB, afterLoad };
 
-  if (cfg.decodeBudgetS > 0) {
-    // A 16-token prompt gives decoding a non-trivial state; then 2 timed tokens estimate the rate.
-    // A 16-token prompt gives decoding a non-trivial state (and touches every weight page once).
-    const primed = (await model.eval(tokens(16, V, 1))).state;
-    const dec = tokens(cfg.decodeMax, V, 2);
-    await model.eval(dec.subarray(0, 1), primed); // warm-up
-    // The first run calibrates: it decodes until its share of the budget is spent (at least
-    // decodeMin, at most decodeMax tokens); the other runs decode the same number of tokens.
-    // Decoding in place (eval's `out`): one state and one logits array for the whole loop, as an
-    // application that cares about memory runs it; new arrays per token would be garbage that the
-    // collector frees late, and peak RSS would measure V8's heuristics rather than the engine.
-    const state = new Float32Array(primed.length), logits = new Float32Array(V);
-    const tps = [];
-    let n = cfg.decodeMax;
-    for (let r = 0; r < cfg.runs; r++) {
-      state.set(primed);
-      const t1 = now();
-      let i = 0;
-      for (; i < n; i++) {
-        await model.eval(dec.subarray(i, i + 1), state, { state, logits });
-        if (r === 0 && i + 1 >= cfg.decodeMin && now() - t1 >= cfg.decodeBudgetS / cfg.runs) {
-          i++;
-          break;
-        }
-      }
-      n = i;
-      tps.push(n / (now() - t1));
-      if (r === 0) log(`decode: ${tps[0].toFixed(1)} tok/s, ${cfg.runs} run(s) of ${n} tokens`);
-    }
-    out.afterDecode = memory();
-    Object.assign(out, { decodeTps: median(tps), decodeRuns: tps, decodeTokens: n });
-  }
-
   if (cfg.prefill > 0 && cfg.prefillBudgetS > 0) {
     // One 128-token pass (one chunk) estimates the time of the whole prompt.
     const t0 = now();
@@ -123,6 +93,36 @@ async function modelMode(cfg, RWKV) {
   return out;
 }
 
+// One in-place eval() call per token (eval's `out`: one state and one logits array for every slice, no
+// garbage per token), from a state primed by a 16-token prompt (which also touches every weight page).
+// With `untilS` a slice stops once that many seconds have passed (after `min` tokens): the calibrating one.
+async function decodeMode(cfg, RWKV) {
+  const tokenizer = cfg.vocab ? RWKV.Tokenizer.world(cfg.vocab) : undefined;
+  const model = await new RWKV({ path: cfg.path, threads: cfg.threads, tokenizer }).setup();
+  const V = model.info.nVocab;
+  const primed = (await model.eval(tokens(16, V, 1))).state;
+  const dec = tokens(cfg.decodeMax, V, 2);
+  await model.eval(dec.subarray(0, 1), primed); // warm-up
+  const state = new Float32Array(primed.length), logits = new Float32Array(V);
+  process.on('disconnect', () => process.exit(0));
+  process.on('message', async (m) => {
+    if (m.quit) {
+      await model.free();
+      process.disconnect();
+      return;
+    }
+    state.set(primed);
+    const t0 = now();
+    let i = 0;
+    while (i < Math.min(m.decode, dec.length)) {
+      await model.eval(dec.subarray(i, i + 1), state, { state, logits });
+      if (++i >= m.min && m.untilS && now() - t0 >= m.untilS) break;
+    }
+    process.send({ n: i, s: now() - t0 });
+  });
+  process.send({ ready: true, info: { ...model.info } });
+}
+
 async function overheadMode(cfg, RWKV) {
   const model = await new RWKV({ path: cfg.path, threads: cfg.threads }).setup();
   const V = model.info.nVocab;
@@ -142,6 +142,7 @@ async function overheadMode(cfg, RWKV) {
 async function main() {
   const cfg = JSON.parse(process.argv[2] || '{}');
   const { RWKV } = require(path.join(ROOT, 'lib', 'rwkv.js'));
+  if (cfg.mode === 'decode') return decodeMode(cfg, RWKV); // answers through IPC, not stdout
   let out;
   if (cfg.mode === 'model') out = await modelMode(cfg, RWKV);
   else if (cfg.mode === 'overhead') out = await overheadMode(cfg, RWKV);

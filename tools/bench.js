@@ -4,18 +4,21 @@
 //
 // 1. Measures the machine's memory read bandwidth (native/tools/rwkv_bandwidth.cpp).
 // 2. Generates synthetic RWKV-7 models of real shapes (deterministic seed), cached in bench-out/models/.
-// 3. Per model, in a child process (tools/bench-worker.js) through the Node API: load time, peak RSS,
-//    decode tok/s, prefill tok/s for 512 tokens. Plus the per-call cost of eval() on a tiny model.
-// 4. Decode ceiling = bandwidth(2 threads) / bytes read per token; writes the table to BENCHMARKS.md
-//    between <!-- bench:cpu:start --> and <!-- bench:cpu:end --> (other sections are kept).
+// 3. Per model, through the Node API in child processes: decode tok/s in slices (tools/bench-worker.js
+//    in its decode mode, which decodes n tokens on command), each slice between two samples of the
+//    bandwidth of the moment (`rwkv_bandwidth --serve`); then load time, peak RSS and prefill tok/s for
+//    512 tokens (tools/bench-worker.js). Plus the per-call cost of eval() on a tiny model.
+// 4. Decode ceiling = bandwidth(2 threads) / bytes read per token, and per slice decode GB/s / the
+//    bandwidth sampled around it; writes the table to BENCHMARKS.md between <!-- bench:cpu:start -->
+//    and <!-- bench:cpu:end --> (other sections are kept).
 // 5. --peer: the same weights as GGUF through llama.cpp (node-llama-cpp, installed on demand into
-//    bench-out/peer/, never a dependency), interleaved with the rwkv-node runs.
+//    bench-out/peer/, never a dependency), interleaved with the rwkv-node load and prefill runs.
 //
 // Timings are reported, never asserted. Progress goes to stderr; the Markdown section to stdout too.
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { spawn, spawnSync } = require('child_process');
+const { fork, spawn, spawnSync } = require('child_process');
 
 const ROOT = path.join(__dirname, '..');
 const OUT_DIR = path.join(ROOT, 'bench-out');
@@ -28,6 +31,10 @@ const VOCAB = path.join(SHARED, 'vocab', 'rwkv_vocab_v20230424.txt');
 const TINY = path.join(SHARED, 'models', 'tiny', 'tiny-rwkv-7v0-834K-FP32.bin');
 const MARK_START = '<!-- bench:cpu:start -->';
 const MARK_END = '<!-- bench:cpu:end -->';
+const DECODE_SHARE = 0.4; // of --budget: decode slices; the rest is prefill
+const DECODE_MIN = 4; // tokens per decode slice, at least, whatever the budget
+const SLICE_MAX_TOKENS = 1024; // and at most
+const BW_SAMPLE_MS = 300; // one bandwidth sample beside a decode slice
 
 // Measured by peers on this machine kind (2 threads, the same synthetic shapes), from the issue.
 const PEERS = {
@@ -52,7 +59,9 @@ const USAGE = `usage: npm run bench -- [options]
   --sizes 0.1B,0.4B   model sizes (default 0.1B,0.4B,1.5B)
   --types FP16,Q8_0   weight types (default FP16,Q8_0,Q5_1,Q4_0)
   --threads N         threads for every engine (default 2)
-  --runs N            timed runs per measurement, the median is reported (default 3)
+  --runs N            timed runs of load and prefill (and of llama.cpp), the median is reported (default 3)
+  --slices N          decode slices per model, each between two bandwidth samples; the median slice
+                      is reported (default 9; fewer when the shortest slice does not fit the budget)
   --budget S          seconds per model for decode + prefill; token counts adapt (default 40, quick 16)
   --seed N            synthetic weights seed (default 42)
   --regen             regenerate the cached synthetic models
@@ -62,7 +71,7 @@ const USAGE = `usage: npm run bench -- [options]
 
 function parseArgs(argv) {
   const o = {
-    quick: false, peer: false, sizes: null, types: null, threads: 2, runs: 3, budget: null, seed: 42,
+    quick: false, peer: false, sizes: null, types: null, threads: 2, runs: 3, slices: 9, budget: null, seed: 42,
     regen: false, build: true, write: true, out: path.join(ROOT, 'BENCHMARKS.md'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -82,6 +91,7 @@ function parseArgs(argv) {
     else if (a === '--types') o.types = val().split(',').map((s) => s.trim().toUpperCase());
     else if (a === '--threads') o.threads = int(val(), 1);
     else if (a === '--runs') o.runs = int(val(), 1);
+    else if (a === '--slices') o.slices = int(val(), 1);
     else if (a === '--budget') o.budget = int(val(), 1);
     else if (a === '--seed') o.seed = int(val(), 0);
     else if (a === '--regen') o.regen = true;
@@ -121,18 +131,30 @@ function sh(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
 }
 
-// CPU time (seconds) used by the whole machine and by this process with its waited-for children,
-// from /proc; their difference over an interval is what other people's processes took.
+// CPU time (seconds) used by the whole machine and by this process with its children (the waited-for
+// ones and those still running: the bandwidth sampler lives through the whole run), from /proc; their
+// difference over an interval is what other people's processes took.
 function cpuTimes() {
   try {
     const hz = 100; // USER_HZ on Linux
     const cpu = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const busy = cpu.reduce((a, b) => a + b, 0) - cpu[3] - (cpu[4] || 0); // all but idle and iowait
-    const f = fs.readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
-    const mine = f[11] + f[12] + f[13] + f[14]; // utime stime cutime cstime
+    let mine = procTicks('self');
+    for (const c of liveChildren) mine += procTicks(c.pid);
     return { busy: busy / hz, mine: mine / hz, wall: performance.now() / 1000 };
   } catch {
     return null;
+  }
+}
+
+// utime + stime + cutime + cstime of a process, in clock ticks; 0 once it is gone.
+function procTicks(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
+    return f[11] + f[12] + f[13] + f[14];
+  } catch {
+    if (pid === 'self') throw new Error('no /proc');
+    return 0;
   }
 }
 
@@ -238,9 +260,9 @@ function cppTools(opts) {
   return tools;
 }
 
-// Read bandwidth with 1 and `threads` threads (or `threads` only when `alone`); GB/s per thread count.
-function bandwidth(tools, threads, { extra = [], reps = 9, alone = false } = {}) {
-  const counts = alone ? String(threads) : [...new Set([1, threads])].join(',');
+// Read bandwidth with 1 and `threads` threads, each in a fresh process; GB/s per thread count.
+function bandwidth(tools, threads, { extra = [], reps = 9 } = {}) {
+  const counts = [...new Set([1, threads])].join(',');
   const r = sh(tools.rwkv_bandwidth, ['--json', '--reps', String(reps), '--threads', counts, ...extra], { timeout: 300e3 });
   if (r.status !== 0) fail(`rwkv_bandwidth failed:\n${r.stderr}`);
   const j = JSON.parse(r.stdout);
@@ -300,17 +322,24 @@ function warmPageCache(file) {
 
 // ---------------------------------------------------------------- workers
 
-// Runs a worker script and resolves to its JSON result (null on failure). Its stderr is passed
-// through. Others may be rebuilding the addon meanwhile: a child that cannot load it is retried.
+// Every child this process started and that still runs; none outlives the bench (fail() included).
 const liveChildren = new Set();
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
+function killChildrenOnExit() {
+  process.on('exit', () => {
     for (const c of liveChildren) c.kill('SIGKILL');
-    process.stderr.write(`\nbench: ${sig}, stopped\n`);
-    process.exit(130);
   });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      process.stderr.write(`\nbench: ${sig}, stopped\n`);
+      process.exit(130);
+    });
+  }
 }
 
+const ADDON_BROKEN = /symbol lookup error|could not load its native addon|invalid ELF header|file too short/;
+
+// Runs a worker script and resolves to its JSON result (null on failure). Its stderr is passed
+// through. Others may be rebuilding the addon meanwhile: a child that cannot load it is retried.
 async function runChild(script, cfg, timeoutS) {
   for (let attempt = 0; ; attempt++) {
     const r = await new Promise((resolve) => {
@@ -333,8 +362,7 @@ async function runChild(script, cfg, timeoutS) {
       });
     });
     if (r.code === 0) return JSON.parse(r.out.trim().split('\n').pop());
-    const addonBroken = /symbol lookup error|could not load its native addon|invalid ELF header|file too short/.test(r.err);
-    if (addonBroken && attempt < 12) {
+    if (ADDON_BROKEN.test(r.err) && attempt < 12) {
       log(`  ${script}: the addon does not load (being rebuilt?); retrying in 15 s`);
       await new Promise((res) => setTimeout(res, 15e3));
       continue;
@@ -344,13 +372,189 @@ async function runChild(script, cfg, timeoutS) {
   }
 }
 
+// bench-worker.js measures load, prefill and peak RSS; it decodes nothing (decodeBudgetS 0): rwkv-node's
+// decode is measured in slices (decodeSlices). The peer config gives llama.cpp its decode budget back.
 function workerConfig(opts, file, runs) {
-  const decodeShare = 0.4;
   return {
     mode: 'model', path: file, threads: opts.threads, vocab: fs.existsSync(VOCAB) ? VOCAB : null, loadRuns: 3, runs,
-    decodeBudgetS: (opts.budget * decodeShare * runs) / opts.runs, decodeMin: 4, decodeMax: 64,
-    prefill: 512, prefillBudgetS: (opts.budget * (1 - decodeShare) * runs) / opts.runs,
+    decodeBudgetS: 0, decodeMin: DECODE_MIN, decodeMax: 64,
+    prefill: 512, prefillBudgetS: (opts.budget * (1 - DECODE_SHARE) * runs) / opts.runs,
   };
+}
+
+function peerConfig(opts, file, gguf) {
+  return { ...workerConfig(opts, file, 1), mode: 'peer', gguf, peerDir: PEER_DIR, decodeBudgetS: (opts.budget * DECODE_SHARE) / opts.runs };
+}
+
+// ---------------------------------------------------------------- decode slices
+
+// The bandwidth of the moment: one `rwkv_bandwidth --serve` child for the whole run, its buffer
+// prepared once, so that a sample costs ~BW_SAMPLE_MS and can sit right beside each decode slice.
+// A sampler that dies ends the bench: every ratio would lack its denominator.
+async function bandwidthServer(tools, threads) {
+  const child = spawn(tools.rwkv_bandwidth, ['--serve', '--threads', String(threads)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  liveChildren.add(child);
+  const waiting = [];
+  let out = '';
+  let err = '';
+  let closing = false;
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.stdout.on('data', (d) => {
+    out += d;
+    for (let i; (i = out.indexOf('\n')) >= 0; out = out.slice(i + 1)) {
+      const w = waiting.shift();
+      if (w) w(out.slice(0, i));
+    }
+  });
+  child.stderr.on('data', (d) => (err += d));
+  child.stdin.on('error', () => {}); // EPIPE once it died: reported below
+  child.on('error', (e) => fail(`cannot start ${tools.rwkv_bandwidth} --serve: ${e.message}`));
+  child.on('exit', (code, signal) => {
+    liveChildren.delete(child);
+    if (!closing) fail(`the bandwidth sampler (rwkv_bandwidth --serve) died (${signal || `exit ${code}`})${err ? `:\n${err}` : ''}`);
+  });
+  const line = (timeoutS) => new Promise((resolve) => {
+    const timer = setTimeout(() => fail(`the bandwidth sampler (rwkv_bandwidth --serve) did not answer in ${timeoutS} s`), timeoutS * 1000);
+    waiting.push((l) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(l));
+      } catch {
+        fail(`rwkv_bandwidth --serve printed ${JSON.stringify(l)}`);
+      }
+    });
+  });
+  const ready = await line(120); // allocating and touching 1 GiB
+  if (!ready.ready) fail(`rwkv_bandwidth --serve: unexpected first line ${JSON.stringify(ready)}`);
+  return {
+    ready,
+    async sample(ms) {
+      const answer = line(60);
+      child.stdin.write(`measure ${ms}\n`);
+      const j = await answer;
+      if (!(j.gbs > 0)) fail(`rwkv_bandwidth --serve answered ${JSON.stringify(j)}`);
+      return j;
+    },
+    close() {
+      closing = true;
+      child.stdin.end('quit\n');
+      return exited;
+    },
+  };
+}
+
+// Forks the decode child of one model; resolves once it is primed, to {info, decode(msg), close()},
+// or null when it fails (logged). Its stderr is passed through; an addon being rebuilt is retried.
+async function startDecoder(cfg) {
+  for (let attempt = 0; ; attempt++) {
+    const child = fork(path.join(__dirname, 'bench-worker.js'), [JSON.stringify({ mode: 'decode', ...cfg })], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    liveChildren.add(child);
+    let err = '';
+    let pending = null; // the reply awaited: {resolve, reject}
+    child.stderr.on('data', (d) => {
+      err += d;
+      process.stderr.write(d);
+    });
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+      liveChildren.delete(child);
+      if (pending) pending.reject(new Error(`the decode child exited (${signal || `exit ${code}`})`));
+      resolve();
+    }));
+    child.on('message', (m) => pending && pending.resolve(m));
+    const reply = (timeoutS) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the decode child did not answer in ${timeoutS} s`));
+      }, timeoutS * 1000);
+      const done = (f) => (v) => {
+        clearTimeout(timer);
+        pending = null;
+        f(v);
+      };
+      pending = { resolve: done(resolve), reject: done(reject) };
+    });
+    try {
+      const ready = await reply(600);
+      return {
+        info: ready.info,
+        decode: (msg) => {
+          const r = reply(600); // a slice takes seconds: only a hung child gets here
+          child.send(msg);
+          return r;
+        },
+        close: async () => {
+          if (child.connected) child.send({ quit: true });
+          const t = setTimeout(() => child.kill('SIGKILL'), 30e3);
+          await exited;
+          clearTimeout(t);
+        },
+      };
+    } catch (e) {
+      child.kill('SIGKILL');
+      await exited;
+      if (ADDON_BROKEN.test(err) && attempt < 12) {
+        log('  decode child: the addon does not load (being rebuilt?); retrying in 15 s');
+        await new Promise((res) => setTimeout(res, 15e3));
+        continue;
+      }
+      log(`  decode child failed: ${e.message}`);
+      return null;
+    }
+  }
+}
+
+// Decode in K slices, strictly alternating with bandwidth samples on the same cores (both need both):
+// sample, slice, sample, slice, ..., sample. A slice's ratio is the bandwidth its decoding drew over
+// the mean of the samples just before and just after it: on this shared machine the bandwidth moves
+// from 33 to 98 GB/s from minute to minute, so only samples seconds away compare like with like.
+// Returns null when the decode child fails before its first slice.
+async function decodeSlices(sampler, file, opts) {
+  const dec = await startDecoder({ path: file, threads: opts.threads, vocab: fs.existsSync(VOCAB) ? VOCAB : null, decodeMax: SLICE_MAX_TOKENS });
+  if (!dec) return null;
+  const bytes = dec.info.decodeBytes + dec.info.stateSize * 4 * 2;
+  const budgetS = opts.budget * DECODE_SHARE;
+  let k = opts.slices;
+  let n = SLICE_MAX_TOKENS;
+  const raw = [await sampler.sample(BW_SAMPLE_MS)];
+  const samples = [raw[0].gbs];
+  const slices = [];
+  try {
+    for (let j = 0; j < k; j++) {
+      // The first slice calibrates: it decodes until its share of the budget is spent (at least
+      // DECODE_MIN tokens); the others decode as many tokens.
+      const cpu0 = cpuTimes();
+      const r = await dec.decode(j === 0 ? { decode: n, min: DECODE_MIN, untilS: budgetS / k } : { decode: n });
+      const others = othersShare(cpu0, cpuTimes());
+      raw.push(await sampler.sample(BW_SAMPLE_MS));
+      samples.push(raw[j + 1].gbs);
+      if (j === 0) {
+        n = r.n;
+        // Even DECODE_MIN tokens take too long for k slices (a big model): as many as fit, 3 at least.
+        const fit = Math.round(budgetS / r.s);
+        if (r.s > (1.5 * budgetS) / k && fit < k) k = Math.max(Math.min(3, k), fit);
+      }
+      slices.push({ ...slice(r, bytes, samples[j], samples[j + 1]), others });
+      const x = slices[j];
+      log(`  slice ${j + 1}/${k}: ${x.tokens} tokens in ${x.s.toFixed(3)} s, ${fmtTps(x.tps)} tok/s = ${fmt(x.gbs)} GB/s; ` +
+        `bandwidth ${fmt(x.bwBefore)} → ${fmt(x.bwAfter)} GB/s; ${(100 * x.ratio).toFixed(0)}%; others' CPU ${others === undefined ? '?' : (100 * others).toFixed(0)}%`);
+    }
+  } catch (e) {
+    log(`  decode stopped after ${slices.length} slice(s): ${e.message}`);
+  } finally {
+    await dec.close();
+  }
+  if (!slices.length) return null;
+  const ratios = slices.map((x) => x.ratio);
+  return {
+    info: dec.info, decodeBytes: bytes, tokens: n, slices, samples, sampleMs: raw.map((x) => x.ms), samplePasses: raw.map((x) => x.passes),
+    tps: median(slices.map((x) => x.tps)), ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios),
+  };
+}
+
+function slice(r, bytes, bwBefore, bwAfter) {
+  const tps = r.n / r.s;
+  const gbs = (tps * bytes) / 1e9;
+  return { tokens: r.n, s: r.s, tps, gbs, bwBefore, bwAfter, ratio: gbs / ((bwBefore + bwAfter) / 2) };
 }
 
 // ---------------------------------------------------------------- peer (node-llama-cpp)
@@ -373,6 +577,7 @@ function ensurePeer() {
 
 const fmt = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? '–' : v.toFixed(d));
 const fmtTps = (v) => (v === undefined || v === null ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const pctRange = (d) => `${(100 * d.ratio).toFixed(0)}% (${(100 * d.ratioMin).toFixed(0)}–${(100 * d.ratioMax).toFixed(0)})`;
 
 function markdown(ctx) {
   const { opts, mach, bw, bwEnd, bwFile, bwSamples, ceilingGBs, rows, overhead, cppOverhead, peerNote, loadStart, loadEnd, baselineMB, command, elapsedS, othersAll } = ctx;
@@ -385,17 +590,25 @@ function markdown(ctx) {
   L.push('');
   L.push(`- Machine: ${mach.cpu}, ${mach.cores} cores, ${mach.memGB.toFixed(0)} GiB; ${mach.flags || 'no AVX'}; ${mach.os}; Node ${mach.node}.`);
   L.push(`- Load average (1, 5, 15 min) at the start: ${loadStart}; at the end: ${loadEnd}. The machine is shared: other people's processes used ${othersAll === undefined ? '?' : `${(100 * othersAll).toFixed(0)}%`} of its CPU time during this run (from /proc/stat; the "others' CPU" column: during each model's measurement). With ${nt} threads on ${mach.cores} cores, any such use slows a measurement down: treat the rows where it is high as lower bounds.`);
+  const sliced = rows.filter((r) => r.dec).map((r) => r.dec);
+  const sampleNote = sliced.length
+    ? `${nt}-thread samples by \`rwkv_bandwidth --serve\` (the same buffer, kept between samples; whole passes for ${fmt(median(sliced.flatMap((d) => d.sampleMs)), 0)} ms, ` +
+      `${median(sliced.flatMap((d) => d.samplePasses))} passes, in the median sample; each sample the median of its passes)`
+    : `${nt}-thread samples by \`rwkv_bandwidth --serve\``;
   const bwLine = (b) => `${fmt(b.one.medianGBs)} GB/s with 1 thread, ${fmt(b.n.medianGBs)} with ${b.n.threads} (best passes ${fmt(b.one.bestGBs)} / ${fmt(b.n.bestGBs)})`;
   L.push(`- Read bandwidth (\`rwkv_bandwidth\`: sums a 1 GiB buffer with AVX-512 loads; medians of passes): ${bwLine(bw)} at the start, ${bwLine(bwEnd)} at the end, ` +
-    `and ${nt} threads right before and right after each model's runs (the "GB/s then" column): ${bwSamples.length} measurements from ${fmt(Math.min(...bwSamples))} to ${fmt(Math.max(...bwSamples))} GB/s.` +
+    `and ${sampleNote}, between the decode slices of each model (the "GB/s then" column: their median and range): ${bwSamples.length} measurements in all, from ${fmt(Math.min(...bwSamples))} to ${fmt(Math.max(...bwSamples))} GB/s.` +
     (bwFile ? ` Summing a memory-mapped model file instead (${bwFile.name}, page cache, 4 KiB pages, as the engine reads weights): ${bwLine(bwFile)}.` : ''));
-  L.push(`- **Ceiling** = ${fmt(ceilingGBs)} GB/s (the median of those ${nt}-thread measurements) ÷ bytes read per decoded token: \`info.decodeBytes\` (every weight but the embedding table, plus one embedding row) + the state read and written (stateSize × 4 × 2). "decode GB/s" is decode tok/s × those bytes: the bandwidth decoding actually drew. "% of GB/s then" divides it by the mean of the two measurements taken around that model's runs: on a machine whose bandwidth drifts with its neighbours' load this compares like with like. "decode ÷ issue's ceiling" divides decode tok/s by the ceiling the issue quotes for this machine kind (25 GB/s).`);
-  L.push(`- Everything goes through the Node API (\`new RWKV({path, threads: ${nt}})\`), each model in a child process, the file in the page cache (read once before). **Load**: \`setup()\` wall time, median of 3 (the tokenizer is built before). **Decode**: \`eval([token], state, {state, logits})\` (in place: no arrays allocated per token), one call per token from a primed state; median of ${opts.runs} runs of the tokens shown (the count adapts to a ${opts.budget} s budget per model). **Prefill**: one \`eval(tokens, null, {state, logits})\` call of 512 tokens from the initial state (the same output arrays each run), which the engine runs as 128-token sequence passes; median of ${opts.runs} runs (fewer when one run is long: marked). **Peak RSS**: VmHWM of the child at the end; a child with only the addon and the tokenizer loaded peaks at ${fmt(baselineMB, 0)} MB.`);
+  L.push(`- **Ceiling** = ${fmt(ceilingGBs)} GB/s (the median of all those ${nt}-thread measurements: start, end and every sample) ÷ bytes read per decoded token: \`info.decodeBytes\` (every weight but the embedding table, plus one embedding row) + the state read and written (stateSize × 4 × 2). "decode GB/s" is decode tok/s × those bytes: the bandwidth decoding actually drew. ` +
+    `**"% of GB/s then"** is measured per model in slices that strictly alternate with bandwidth samples, never overlapping (both use both cores): sample, decode n tokens, sample, decode n tokens, …, sample (${opts.slices} slices and ${opts.slices + 1} samples unless the row's "tokens × slices" says fewer). ` +
+    'A slice\'s ratio is n × bytes per token ÷ that slice\'s decode seconds, divided by the mean of the two samples just before and just after it; the column gives the median slice ratio and, in parentheses, the lowest and the highest. ' +
+    'The machine\'s bandwidth drifts with its neighbours\' load from minute to minute; a slice and its two samples lie within a few seconds, so each ratio compares decoding with the bandwidth of the same moment. "decode ÷ issue\'s ceiling" divides decode tok/s by the ceiling the issue quotes for this machine kind (25 GB/s).');
+  L.push(`- Everything goes through the Node API (\`new RWKV({path, threads: ${nt}})\`), each model in child processes, the file in the page cache (read once before). **Load**: \`setup()\` wall time, median of 3 (the tokenizer is built before). **Decode**: \`eval([token], state, {state, logits})\` (in place: no arrays allocated per token), one call per token from a primed state, in a child of its own that decodes one slice per command from the parent and idles while the parent samples the bandwidth; the median of the slices' tok/s, each slice the tokens shown from the same primed state (the count adapts to ${fmt(opts.budget * DECODE_SHARE, 0)} s of a ${opts.budget} s budget per model, at least ${DECODE_MIN} tokens). **Prefill**: one \`eval(tokens, null, {state, logits})\` call of 512 tokens from the initial state (the same output arrays each run), which the engine runs as 128-token sequence passes; median of ${opts.runs} runs (fewer when one run is long: marked). **Peak RSS**: VmHWM of the child at the end; a child with only the addon and the tokenizer loaded peaks at ${fmt(baselineMB, 0)} MB.`);
   L.push(`- Synthetic RWKV-7 weights (\`RWKV.makeSynthetic\`, seed ${opts.seed}): G1 shapes, vocabulary 65536; speed does not depend on the values.`);
   L.push('');
   const peerCols = opts.peer;
-  const head = ['model', 'type', 'file MB', 'load s', 'peak RSS MB', 'RSS − file MB', 'decode tok/s', 'tokens × runs', 'decode GB/s', 'GB/s then (before / after)',
-    'ceiling tok/s', '% ceiling', '% of GB/s then', 'goal', "decode ÷ issue's ceiling", 'prefill 512 tok/s', 'prefill ÷ llama.cpp', "others' CPU"];
+  const head = ['model', 'type', 'file MB', 'load s', 'peak RSS MB', 'RSS − file MB', 'decode tok/s', 'tokens × slices', 'decode GB/s', 'GB/s then (samples: median, min–max)',
+    'ceiling tok/s', '% ceiling', '% of GB/s then (median of slices, min–max)', 'goal', "decode ÷ issue's ceiling", 'prefill 512 tok/s', 'prefill ÷ llama.cpp', "others' CPU"];
   if (peerCols) head.push('llama.cpp here: decode', 'llama.cpp here: prefill');
   head.push('peers: ceiling', 'rwkv.cpp decode', 'llama.cpp decode', 'rwkv.cpp prefill', 'llama.cpp prefill');
   L.push(`| ${head.join(' | ')} |`);
@@ -404,8 +617,7 @@ function markdown(ctx) {
     const p = PEERS[`${r.size} ${r.type}`] || {};
     const m = r.res || {};
     const pct = r.ceiling && m.decodeTps ? (100 * m.decodeTps) / r.ceiling : undefined;
-    const then = r.bw && r.bwAfter ? (r.bw.medianGBs + r.bwAfter.medianGBs) / 2 : undefined;
-    const pctThen = then && m.decodeTps && r.decodeBytes ? (100 * m.decodeTps * r.decodeBytes) / (then * 1e9) : undefined;
+    const d = r.dec;
     const goal = decodeGoal(r.size, r.type) * 100;
     const fewer = m.prefillRuns && m.prefillRuns.length < opts.runs ? ` (${m.prefillRuns.length} run${m.prefillRuns.length > 1 ? 's' : ''})` : '';
     const llamaPrefill = r.peer && r.peer.prefillTps ? r.peer.prefillTps : p.llamaPrefill;
@@ -413,10 +625,10 @@ function markdown(ctx) {
     const cells = [
       r.size, r.type, fmt(r.fileBytes / 1e6, 0), m.loadS !== undefined ? m.loadS.toFixed(3) : '–', fmt(m.peakRssMB, 0),
       m.peakRssMB !== undefined ? fmt(m.peakRssMB - r.fileBytes / 2 ** 20, 0) : '–',
-      fmtTps(m.decodeTps), m.decodeTokens ? `${m.decodeTokens} × ${m.decodeRuns.length}` : '–',
+      fmtTps(m.decodeTps), d ? `${d.tokens} × ${d.slices.length}` : '–',
       m.decodeTps && r.decodeBytes ? fmt((m.decodeTps * r.decodeBytes) / 1e9) : '–',
-      r.bw && r.bwAfter ? `${fmt(r.bw.medianGBs)} / ${fmt(r.bwAfter.medianGBs)}` : '–', fmtTps(r.ceiling),
-      pct !== undefined ? `${pct.toFixed(0)}%` : '–', pctThen !== undefined ? `${pctThen.toFixed(0)}%` : '–', `${goal.toFixed(0)}%`,
+      d ? `${fmt(median(d.samples))} (${fmt(Math.min(...d.samples))}–${fmt(Math.max(...d.samples))})` : '–', fmtTps(r.ceiling),
+      pct !== undefined ? `${pct.toFixed(0)}%` : '–', d ? pctRange(d) : '–', `${goal.toFixed(0)}%`,
       p.ceiling && m.decodeTps ? `${(m.decodeTps / p.ceiling).toFixed(2)}×` : '–', `${fmtTps(m.prefillTps)}${fewer}`, ratio,
       r.others === undefined ? '–' : `${(100 * r.others).toFixed(0)}%`,
     ];
@@ -459,6 +671,7 @@ function writeSection(file, section) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  killChildrenOnExit();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const mach = machine();
   const loadStart = loadAvg();
@@ -493,6 +706,8 @@ async function main() {
     if (overhead) log(`  ${fmt(overhead.callUs)} µs per eval call (Node)${cppOverhead ? `, ${fmt(cppOverhead.decodeCallUs)} µs (C++)` : ''}`);
   } else log(`skipping the per-call overhead: ${TINY} not found`);
 
+  log(`starting the bandwidth sampler (rwkv_bandwidth --serve, ${opts.threads} threads, ${BW_SAMPLE_MS} ms per sample)`);
+  const sampler = await bandwidthServer(tools, opts.threads);
   const rows = [];
   const bwSamples = [bw.n.medianGBs];
   for (const size of opts.sizes) {
@@ -503,9 +718,12 @@ async function main() {
       warmPageCache(bin);
       const row = { size, type, file: bin, fileBytes: fs.statSync(bin).size };
       const cpu0 = cpuTimes();
-      // The bandwidth of the moment, beside each model: neighbours on a shared machine move it a lot.
-      row.bw = bandwidth(tools, opts.threads, { reps: 5, alone: true }).n;
-      bwSamples.push(row.bw.medianGBs);
+      // Decode first, in slices between samples of the bandwidth of the moment: neighbours on a
+      // shared machine move it a lot.
+      log(`  decode in ${opts.slices} slices, each between two bandwidth samples`);
+      row.dec = await decodeSlices(sampler, bin, opts);
+      if (row.dec) bwSamples.push(...row.dec.samples);
+      // Then load, prefill and peak RSS.
       if (withPeer) {
         // Interleaved: rwkv-node and llama.cpp alternate, one timed run each per round.
         warmPageCache(gguf);
@@ -514,7 +732,7 @@ async function main() {
         for (let round = 0; round < opts.runs; round++) {
           const m = await runChild('bench-worker.js', workerConfig(opts, bin, 1), 900);
           if (m) mine.push(m);
-          const p = await runChild('bench-peer.js', { ...workerConfig(opts, bin, 1), mode: 'peer', gguf, peerDir: PEER_DIR }, 900);
+          const p = await runChild('bench-peer.js', peerConfig(opts, bin, gguf), 900);
           if (p) theirs.push(p);
         }
         row.res = mine.length ? combine(mine) : null;
@@ -524,16 +742,16 @@ async function main() {
         row.res = await runChild('bench-worker.js', workerConfig(opts, bin, opts.runs), 900);
       }
       row.others = othersShare(cpu0, cpuTimes());
-      // And right after: the decode runs sit between the two, so "% of then" compares like with like.
-      row.bwAfter = bandwidth(tools, opts.threads, { reps: 5, alone: true }).n;
-      bwSamples.push(row.bwAfter.medianGBs);
-      if (row.res) {
-        const i = row.res.info;
-        row.decodeBytes = i.decodeBytes + i.stateSize * 4 * 2;
-        row.info = i;
+      if (row.dec) {
+        const d = row.dec;
+        row.res = { ...(row.res || {}), decodeTps: d.tps, decodeRuns: d.slices.map((x) => x.tps), decodeTokens: d.tokens };
       }
+      row.info = row.dec ? row.dec.info : row.res && row.res.info;
+      if (row.info) row.decodeBytes = row.info.decodeBytes + row.info.stateSize * 4 * 2; // the ceiling, even without slices
       const m = row.res || {};
-      if (m.afterLoad) log(`  RSS: ${fmt(m.baselineMB, 0)} MB before load, ${fmt(m.afterLoad.rssMB, 0)} after, ${m.afterDecode ? fmt(m.afterDecode.hwmMB, 0) : '–'} peak after decode, ${fmt(m.peakRssMB, 0)} peak after prefill`);
+      if (m.afterLoad) log(`  RSS: ${fmt(m.baselineMB, 0)} MB before load, ${fmt(m.afterLoad.rssMB, 0)} after, ${fmt(m.peakRssMB, 0)} peak after prefill`);
+      if (row.dec) log(`  decode ${fmtTps(row.dec.tps)} tok/s (median of ${row.dec.slices.length} slices of ${row.dec.tokens} tokens), ` +
+        `${pctRange(row.dec)} of the bandwidth then (median slice, min–max); samples ${fmt(Math.min(...row.dec.samples))} to ${fmt(Math.max(...row.dec.samples))} GB/s`);
       log(`  load ${fmt(m.loadS, 3)} s, peak RSS ${fmt(m.peakRssMB, 0)} MB, decode ${fmtTps(m.decodeTps)} tok/s, prefill ${fmtTps(m.prefillTps)} tok/s, others' CPU ${row.others === undefined ? '?' : (100 * row.others).toFixed(0)}%` +
         (row.peer ? `; llama.cpp decode ${fmtTps(row.peer.decodeTps)}, prefill ${fmtTps(row.peer.prefillTps)}` : ''));
       rows.push(row);
@@ -550,6 +768,7 @@ async function main() {
     if (cpp) cppModel = { name: `${rows[0].size} ${rows[0].type}`, cpp, node: rows[0].res };
   }
 
+  await sampler.close(); // its 1 GiB freed before the next measurement allocates another
   log('measuring read bandwidth again');
   const bwEnd = bandwidth(tools, opts.threads);
   bwSamples.push(bwEnd.n.medianGBs);
@@ -570,7 +789,7 @@ async function main() {
   if (opts.peer) {
     if (!peer.ok) peerNote = `not run: ${peer.why}.`;
     else if (peer.failedOnce) peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries) failed on some models; see the log. The GGUF holds the same weights in FP16 (llama.cpp's converter layout), so llama.cpp is measured on the FP16 rows only.`;
-    else peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries from npm, installed into bench-out/peer/), the same weights as GGUF, ${opts.threads} threads, batch 512, greedy decoding, interleaved with the rwkv-node runs; the synthetic GGUF is FP16 only, so llama.cpp is measured on the FP16 rows.`;
+    else peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries from npm, installed into bench-out/peer/), the same weights as GGUF, ${opts.threads} threads, batch 512, greedy decoding, interleaved with the rwkv-node load and prefill runs (rwkv-node's decode slices run before them); the synthetic GGUF is FP16 only, so llama.cpp is measured on the FP16 rows.`;
     const loads = rows.filter((r) => r.peer).map((r) => `${r.size} load ${fmt(r.peer.loadS, 3)} s, peak RSS ${fmt(r.peer.peakRssMB, 0)} MB (GGUF ${fmt(fs.statSync(ggufPath(r.size, opts.seed)).size / 1e6, 0)} MB)`);
     if (loads.length) peerNote += ` llama.cpp's \`loadModel()\` and peak RSS: ${loads.join('; ')}.`;
   }

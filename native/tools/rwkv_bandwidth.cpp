@@ -1,9 +1,14 @@
 // rwkv_bandwidth: measures the machine's memory read bandwidth, the ceiling of CPU decoding (a
 // decoded token streams every weight but the embedding table once).
 //   rwkv_bandwidth [--mb 1024] [--reps 7] [--threads 1,2] [--file path] [--json]
+//   rwkv_bandwidth --serve [--mb 1024] [--threads 2] [--file path]
 // Sums a buffer (anonymous memory, transparent huge pages requested; or a memory-mapped file, which
 // is what the engine reads: --file) with 1, 2, ... threads, each thread a contiguous slice, and
 // prints GB/s (1e9 bytes/s) per thread count: the median and the best of --reps passes.
+// --serve (one thread count) prepares the buffer once, prints {"ready":true,...}, then answers each
+// stdin line `measure <ms>` with {"gbs":<median pass GB/s>,"passes":n,"ms":elapsed}: whole passes for
+// about <ms> (at least one), so a caller can sample the bandwidth of the moment between other work
+// without paying for a new process and a fresh 1 GiB buffer each time. EOF or `quit` ends it.
 // The hot loop uses AVX-512 loads where the CPU has them (chosen at run time), else a plain loop
 // the compiler vectorises; both keep 8 independent accumulators so the loop is bound by loads.
 #include <fcntl.h>
@@ -94,41 +99,82 @@ struct Result {
   double median_gbs, best_gbs;
 };
 
-// Runs `reps` timed passes (after one untimed warm-up pass) with `nt` threads over p[0, n).
-Result measure(const uint64_t* p, size_t n, int nt, int reps, bool avx512) {
+// Runs passes of `nt` threads over p[0, n), each thread its contiguous slice, while
+// more(passes done, seconds since the first began) says so; returns each pass's seconds.
+template <class More>
+std::vector<double> run_passes(const uint64_t* p, size_t n, int nt, bool avx512, More more) {
   std::vector<double> secs;
   std::atomic<uint64_t> sink{0};
+  std::atomic<bool> stop{false};
   std::barrier start(nt + 1), done(nt + 1);
   std::vector<std::thread> workers;
-  const int passes = reps + 1;
   for (int t = 0; t < nt; ++t) {
     workers.emplace_back([&, t] {
       const size_t lo = n * size_t(t) / size_t(nt), hi = n * size_t(t + 1) / size_t(nt);
-      for (int r = 0; r < passes; ++r) {
+      for (;;) {
         start.arrive_and_wait();
+        if (stop.load()) return;
         sink += sum_slice(p + lo, hi - lo, avx512);
         done.arrive_and_wait();
       }
     });
   }
-  for (int r = 0; r < passes; ++r) {
+  const auto begin = Clock::now();
+  while (more(int(secs.size()), std::chrono::duration<double>(Clock::now() - begin).count())) {
     start.arrive_and_wait();
     const auto t0 = Clock::now();
     done.arrive_and_wait();
-    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (r > 0) secs.push_back(s);
+    secs.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
+  stop = true;  // seen by the workers once the start barrier lets them through
+  start.arrive_and_wait();
   for (auto& w : workers) w.join();
   if (sink.load() == 42) std::fprintf(stderr, " ");  // keeps the sums alive
+  return secs;
+}
+
+// Runs `reps` timed passes (after one untimed warm-up pass) with `nt` threads over p[0, n).
+Result measure(const uint64_t* p, size_t n, int nt, int reps, bool avx512) {
+  std::vector<double> secs = run_passes(p, n, nt, avx512, [&](int passes, double) { return passes < reps + 1; });
+  secs.erase(secs.begin());
   std::sort(secs.begin(), secs.end());
   const double bytes = double(n) * 8;
   return {nt, bytes / secs[secs.size() / 2] / 1e9, bytes / secs.front() / 1e9};
 }
 
+// --serve: answers `measure <ms>` lines until EOF or `quit`. One JSON line per request, flushed, as
+// the caller waits for it. No warm-up pass: the buffer stays resident between requests.
+int serve(const uint64_t* p, size_t n, int nt, bool avx512, const std::string& source) {
+  std::printf("{\"ready\":true,\"bytes\":%zu,\"threads\":%d,\"avx512\":%s,\"source\":\"%s\"}\n", n * 8, nt,
+              avx512 ? "true" : "false", source.c_str());
+  std::fflush(stdout);
+  char line[256];
+  while (std::fgets(line, sizeof line, stdin)) {
+    double ms = 0;
+    if (std::strncmp(line, "quit", 4) == 0) break;
+    if (std::sscanf(line, "measure %lf", &ms) != 1 || !(ms >= 0)) {
+      std::printf("{\"error\":\"expected 'measure <ms>' or 'quit'\"}\n");
+      std::fflush(stdout);
+      continue;
+    }
+    const auto t0 = Clock::now();
+    std::vector<double> secs =
+        run_passes(p, n, nt, avx512, [&](int passes, double s) { return passes == 0 || s * 1e3 < ms; });
+    const double elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    std::sort(secs.begin(), secs.end());
+    std::printf("{\"gbs\":%.2f,\"passes\":%zu,\"ms\":%.1f}\n", double(n) * 8 / secs[secs.size() / 2] / 1e9,
+                secs.size(), elapsed_ms);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: rwkv_bandwidth [--mb 1024] [--reps 7] [--threads 1,2] [--file path] [--json]\n"
-               "  sums a buffer (or a memory-mapped file) with each thread count and prints read GB/s\n");
+               "       rwkv_bandwidth --serve [--mb 1024] [--threads 2] [--file path]\n"
+               "  sums a buffer (or a memory-mapped file) with each thread count and prints read GB/s;\n"
+               "  --serve answers stdin lines 'measure <ms>' with one JSON line each, until EOF or 'quit'\n");
   return 2;
 }
 
@@ -139,12 +185,14 @@ int main(int argc, char** argv) {
   int reps = 7;
   std::vector<int> thread_counts = {1, 2};
   std::string file;
-  bool json = false;
+  bool json = false, serve_mode = false, threads_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     if (a == "--json") {
       json = true;
+    } else if (a == "--serve") {
+      serve_mode = true;
     } else if (a == "--mb") {
       const char* v = next();
       if (!v || (mb = std::strtoull(v, nullptr, 10)) == 0) return usage();
@@ -155,6 +203,7 @@ int main(int argc, char** argv) {
       const char* v = next();
       if (!v) return usage();
       thread_counts.clear();
+      threads_given = true;
       for (const char* s = v; *s;) {
         char* end = nullptr;
         const long t = std::strtol(s, &end, 10);
@@ -170,6 +219,8 @@ int main(int argc, char** argv) {
       return usage();
     }
   }
+  if (serve_mode && !threads_given) thread_counts = {2};
+  if (serve_mode && thread_counts.size() != 1) return usage();
 
   const uint64_t* data = nullptr;
   size_t bytes = 0;
@@ -203,6 +254,7 @@ int main(int argc, char** argv) {
   }
 
   const bool avx512 = have_avx512();
+  if (serve_mode) return serve(data, bytes / 8, thread_counts[0], avx512, file.empty() ? "anonymous" : "file");
   std::vector<Result> results;
   for (int nt : thread_counts) results.push_back(measure(data, bytes / 8, nt, reps, avx512));
 
