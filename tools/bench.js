@@ -372,19 +372,25 @@ async function runChild(script, cfg, timeoutS) {
   }
 }
 
-// bench-worker.js measures load, prefill and peak RSS; it decodes nothing (decodeBudgetS 0): rwkv-node's
-// decode is measured in slices (decodeSlices). The peer config gives llama.cpp its decode budget back.
+// bench-worker.js measures load, prefill and peak RSS; rwkv-node's decode is measured in slices
+// (decodeSlices). llama.cpp (bench-peer.js) also decodes, with the decode share of the budget.
 function workerConfig(opts, file, runs) {
   return {
     mode: 'model', path: file, threads: opts.threads, vocab: fs.existsSync(VOCAB) ? VOCAB : null, loadRuns: 3, runs,
-    decodeBudgetS: 0, decodeMin: DECODE_MIN, decodeMax: 64,
     prefill: 512, prefillBudgetS: (opts.budget * (1 - DECODE_SHARE) * runs) / opts.runs,
   };
 }
 
 function peerConfig(opts, file, gguf) {
-  return { ...workerConfig(opts, file, 1), mode: 'peer', gguf, peerDir: PEER_DIR, decodeBudgetS: (opts.budget * DECODE_SHARE) / opts.runs };
+  return {
+    ...workerConfig(opts, file, 1), mode: 'peer', gguf, peerDir: PEER_DIR,
+    decodeBudgetS: (opts.budget * DECODE_SHARE) / opts.runs, decodeMin: DECODE_MIN, decodeMax: 64,
+  };
 }
+
+// Bytes read per decoded token: every weight but the embedding table, one embedding row, and the
+// state read and written.
+const bytesPerToken = (info) => info.decodeBytes + info.stateSize * 4 * 2;
 
 // ---------------------------------------------------------------- decode slices
 
@@ -511,12 +517,11 @@ async function startDecoder(cfg) {
 async function decodeSlices(sampler, file, opts) {
   const dec = await startDecoder({ path: file, threads: opts.threads, vocab: fs.existsSync(VOCAB) ? VOCAB : null, decodeMax: SLICE_MAX_TOKENS });
   if (!dec) return null;
-  const bytes = dec.info.decodeBytes + dec.info.stateSize * 4 * 2;
+  const bytes = bytesPerToken(dec.info);
   const budgetS = opts.budget * DECODE_SHARE;
   let k = opts.slices;
   let n = SLICE_MAX_TOKENS;
-  const raw = [await sampler.sample(BW_SAMPLE_MS)];
-  const samples = [raw[0].gbs];
+  const raw = [await sampler.sample(BW_SAMPLE_MS)]; // {gbs, passes, ms} each
   const slices = [];
   try {
     for (let j = 0; j < k; j++) {
@@ -526,14 +531,13 @@ async function decodeSlices(sampler, file, opts) {
       const r = await dec.decode(j === 0 ? { decode: n, min: DECODE_MIN, untilS: budgetS / k } : { decode: n });
       const others = othersShare(cpu0, cpuTimes());
       raw.push(await sampler.sample(BW_SAMPLE_MS));
-      samples.push(raw[j + 1].gbs);
       if (j === 0) {
         n = r.n;
         // Even DECODE_MIN tokens take too long for k slices (a big model): as many as fit, 3 at least.
         const fit = Math.round(budgetS / r.s);
         if (r.s > (1.5 * budgetS) / k && fit < k) k = Math.max(Math.min(3, k), fit);
       }
-      slices.push({ ...slice(r, bytes, samples[j], samples[j + 1]), others });
+      slices.push({ ...slice(r, bytes, raw[j].gbs, raw[j + 1].gbs), others });
       const x = slices[j];
       log(`  slice ${j + 1}/${k}: ${x.tokens} tokens in ${x.s.toFixed(3)} s, ${fmtTps(x.tps)} tok/s = ${fmt(x.gbs)} GB/s; ` +
         `bandwidth ${fmt(x.bwBefore)} → ${fmt(x.bwAfter)} GB/s; ${(100 * x.ratio).toFixed(0)}%; others' CPU ${others === undefined ? '?' : (100 * others).toFixed(0)}%`);
@@ -546,7 +550,7 @@ async function decodeSlices(sampler, file, opts) {
   if (!slices.length) return null;
   const ratios = slices.map((x) => x.ratio);
   return {
-    info: dec.info, decodeBytes: bytes, tokens: n, slices, samples, sampleMs: raw.map((x) => x.ms), samplePasses: raw.map((x) => x.passes),
+    info: dec.info, tokens: n, slices, samples: raw.map((x) => x.gbs), sampleMs: raw.map((x) => x.ms), samplePasses: raw.map((x) => x.passes),
     tps: median(slices.map((x) => x.tps)), ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios),
   };
 }
@@ -742,12 +746,9 @@ async function main() {
         row.res = await runChild('bench-worker.js', workerConfig(opts, bin, opts.runs), 900);
       }
       row.others = othersShare(cpu0, cpuTimes());
-      if (row.dec) {
-        const d = row.dec;
-        row.res = { ...(row.res || {}), decodeTps: d.tps, decodeRuns: d.slices.map((x) => x.tps), decodeTokens: d.tokens };
-      }
+      if (row.dec) row.res = { ...(row.res || {}), decodeTps: row.dec.tps };
       row.info = row.dec ? row.dec.info : row.res && row.res.info;
-      if (row.info) row.decodeBytes = row.info.decodeBytes + row.info.stateSize * 4 * 2; // the ceiling, even without slices
+      if (row.info) row.decodeBytes = bytesPerToken(row.info); // the ceiling, even without slices
       const m = row.res || {};
       if (m.afterLoad) log(`  RSS: ${fmt(m.baselineMB, 0)} MB before load, ${fmt(m.afterLoad.rssMB, 0)} after, ${fmt(m.peakRssMB, 0)} peak after prefill`);
       if (row.dec) log(`  decode ${fmtTps(row.dec.tps)} tok/s (median of ${row.dec.slices.length} slices of ${row.dec.tokens} tokens), ` +
@@ -762,7 +763,7 @@ async function main() {
   let cppModel = null;
   if (tools.rwkv_eval_timing && rows[0] && rows[0].res) {
     log(`C++-only timing of ${rows[0].size} ${rows[0].type} (rwkv_eval_timing)`);
-    const n = rows[0].res.decodeTokens || 16;
+    const n = rows[0].dec ? rows[0].dec.tokens : 16;
     warmPageCache(rows[0].file);
     const cpp = evalTiming(tools, rows[0].file, ['--threads', String(opts.threads), '--decode', String(n), '--prefill', '0', '--runs', String(opts.runs)]);
     if (cpp) cppModel = { name: `${rows[0].size} ${rows[0].type}`, cpp, node: rows[0].res };

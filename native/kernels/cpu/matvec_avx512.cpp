@@ -610,7 +610,6 @@ void float_rows_wide(const MatvecArgs& a, const float* const* x, int64_t r0, int
   }
 }
 
-
 template <bool kF16>
 void matvec_float(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int64_t r1) {
   const float* x = static_cast<const float*>(xp);
