@@ -370,12 +370,11 @@ void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int6
 
 // Decode (one token): the rows [r0, r1) of this thread as two halves walked side by side, one row of
 // each per 2-row tile. Two rows give two independent accumulator chains: one row alone is a chain of
-// dependent fmas, which caps a core at ~4 weights a cycle (F16 rows in cache: 62-81 GB/s on 2 cores,
-// 101-133 with two chains). Rows half a range apart are also two separate streams for the prefetchers:
-// two adjacent rows (sharing their prefetches) measured 5-18% slower from DRAM than one row. Measured
-// call by call against one row at a time (BM_SmallBatch's matrices, 96 MB, interleaved): F16 +6-32%
-// when the memory is fast, -2% when it is slow; Q5_1 +2-4%; Q8_0 -1 to +4%. Each row's ops are those
-// of the 1-row tile, so the bits do not change.
+// dependent fmas, which caps a core at ~4 weights a cycle (F16 rows in cache: 54-64 GB/s on 2 cores,
+// 91-93 with two chains). Rows half a range apart are also two separate streams for the prefetchers:
+// two adjacent rows (sharing their prefetches) measured 5-18% slower from DRAM than one row. From DRAM,
+// against one row at a time, call by call: F16 +6-32% when the memory is fast, -2% when it is slow;
+// Q5_1 +2-4%; Q8_0 -1 to +4% (README). Each row's ops are those of the 1-row tile: the bits do not change.
 template <class Tile>
 inline void for_split_rows(const MatvecArgs& a, int64_t r0, int64_t r1, float* y, Tile&& tile) {
   const int64_t half = (r1 - r0) / 2, mid = r0 + half;
