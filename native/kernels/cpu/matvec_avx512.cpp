@@ -368,29 +368,34 @@ void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int6
   });
 }
 
-// Decode (one token): the rows [r0, r1) of this thread as two halves walked side by side, one row of
-// each per 2-row tile. Two rows give two independent accumulator chains: one row alone is a chain of
-// dependent fmas, which caps a core at ~4 weights a cycle (F16 rows in cache: 54-64 GB/s on 2 cores,
-// 91-93 with two chains). Rows half a range apart are also two separate streams for the prefetchers:
-// two adjacent rows (sharing their prefetches) measured 5-18% slower from DRAM than one row. From DRAM,
-// against one row at a time, call by call: F16 +6-32% when the memory is fast, -2% when it is slow;
-// Q5_1 +2-4%; Q8_0 -1 to +4% (README). Each row's ops are those of the 1-row tile: the bits do not change.
-template <class Tile>
+// Decode (one token): the rows [r0, r1) of this thread cut into S equal parts walked side by side, one
+// row of each part per S-row tile. S rows give S independent accumulator chains: one row alone is a
+// chain of dependent fmas, which caps a core at ~4 weights a cycle (F16 rows in cache: 54-64 GB/s on
+// 2 cores, 91-93 with two chains). Rows a part apart are also S separate streams for the prefetchers:
+// two adjacent rows (sharing their prefetches) measured 5-18% slower from DRAM than one row.
+//  * Float rows: S = 2. From DRAM, against one row at a time, call by call: +6-32% when the memory is
+//    fast, -2% when it is slow; four parts were 1-13% slower than two from DRAM (README).
+//  * Quantized rows: S = 4. Unpacking makes them compute-bound while the memory is fast; against two
+//    parts, call by call from DRAM: Q5_1 +14-45%, Q4_1 +6-8%, Q4_0 +0-19%, Q8_0 +1-5%, all within
+//    ±1% while the memory is slow (README).
+// Each row's ops are those of the 1-row tile: the bits do not change.
+template <int S, class Tile>
 inline void for_split_rows(const MatvecArgs& a, int64_t r0, int64_t r1, float* y, Tile&& tile) {
-  const int64_t half = (r1 - r0) / 2, mid = r0 + half;
-  float out[2];
-  for (int64_t i = 0; i < half; ++i) {
-    const uint8_t* w[2] = {a.w + size_t(r0 + i) * a.w_row_bytes, a.w + size_t(mid + i) * a.w_row_bytes};
-    tile(std::integral_constant<int, 2>{}, w, out);
-    y[r0 + i] = out[0];
-    y[mid + i] = out[1];
+  const int64_t n = (r1 - r0) / S;
+  float out[S];
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* w[S];
+    for (int s = 0; s < S; ++s) w[s] = a.w + size_t(r0 + s * n + i) * a.w_row_bytes;
+    tile(std::integral_constant<int, S>{}, w, out);
+    for (int s = 0; s < S; ++s) y[r0 + s * n + i] = out[s];
   }
-  if ((r1 - r0) % 2) {  // the odd row out: r1 - 1
-    const uint8_t* w[1] = {a.w + size_t(r1 - 1) * a.w_row_bytes};
+  for (int64_t r = r0 + S * n; r < r1; ++r) {  // the rows left over (fewer than S)
+    const uint8_t* w[1] = {a.w + size_t(r) * a.w_row_bytes};
     tile(std::integral_constant<int, 1>{}, w, out);
-    y[r1 - 1] = out[0];
+    y[r] = out[0];
   }
 }
+constexpr int kFloatDecodeParts = 2, kQuantDecodeParts = 4;
 
 // Packs tokens [first, first + n) of X (prepared rows x_row_bytes apart) into the scratch; views[i]
 // points at token first + i.
@@ -430,7 +435,7 @@ void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int
     s.packed = a.x_id, s.packed_tokens = 1;
   }
   const float* spat = F::kHasMin ? s.spat.data() : nullptr;
-  for_split_rows(a, r0, r1, y, [&](auto rows, const uint8_t* const* w, float* out) {
+  for_split_rows<kQuantDecodeParts>(a, r0, r1, y, [&](auto rows, const uint8_t* const* w, float* out) {
     quant_tile<F, decltype(rows)::value, 1>(w, s.views.data(), spat, nb, out);
   });
 }
@@ -612,7 +617,7 @@ void float_rows_wide(const MatvecArgs& a, const float* const* x, int64_t r0, int
 template <bool kF16>
 void matvec_float(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int64_t r1) {
   const float* x = static_cast<const float*>(xp);
-  for_split_rows(a, r0, r1, y, [&](auto rows, const uint8_t* const* w, float* out) {
+  for_split_rows<kFloatDecodeParts>(a, r0, r1, y, [&](auto rows, const uint8_t* const* w, float* out) {
     float_tile<kF16, decltype(rows)::value, 1>(w, &x, a.cols, out);
   });
 }
