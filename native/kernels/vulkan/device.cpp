@@ -223,7 +223,7 @@ std::unique_ptr<Device> Device::create(int index) {
   f12.bufferDeviceAddress = VK_TRUE;
   auto cm = make<VkPhysicalDeviceCooperativeMatrixFeaturesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV);
   const char* coop_ext = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
-  d->coop_ = info.subgroup_size == 32 && coop_matrix_usable(d->physical_);  // gemm.comp: 4 subgroups of 32
+  d->coop_ = info.subgroup_size == 32 && coop_matrix_usable(d->physical_);  // gemm.comp: 16 subgroups of 32
   d->info_.coop_matrix = d->coop_;
   auto dci = make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
   if (d->coop_) {

@@ -44,6 +44,17 @@ uint32_t wkv_split(uint32_t S) {
 }
 
 // Deferred GroupNorm for sequences (RWKV_VK_WKV_DEFER=0 turns it off, for measurements).
+// Invocations per WKV-7 state row for sequences (T > 1; RWKV_VK_WKV_SEQ_P). Two halve each token's
+// dependent chain of 2 x S fmas per row at the cost of one subgroup shuffle per sum; more cost more
+// than they save, as the token loop is one workgroup per head (H100, prefill 512 tokens, tok/s, P = 1 / 2
+// / 4 / 8: 1.5B FP16 9970 / 11180 / 8940 / 8110, 0.4B FP16 18200 / 21600 / 15670 / 13740).
+uint32_t seq_wkv_split(uint32_t S) {
+  static const uint32_t forced = env_uint("RWKV_VK_WKV_SEQ_P", 2, 1, 16);
+  for (uint32_t p : {forced, 2u, 1u})
+    if (S % p == 0 && S * p <= 1024) return p;
+  return 1;
+}
+
 bool wkv_defer_default() {
   static const bool on = env_flag("RWKV_VK_WKV_DEFER", true);
   return on;
@@ -162,8 +173,8 @@ class GpuV7 final : public GpuLayers {
     ops.matvec(down, fuse_ln ? &pre1 : nullptr);
     const GpuMatrix* ups[4] = {&L.w2, &L.a2, &L.g2, l > 0 ? &L.v2 : nullptr};
     // One token per sequence (decode, batched decode): LoRA up-projections inside WKV-7 and 4 invocations
-    // per state row. Sequences (T > 1) keep the separate up-projection and one invocation per row: the
-    // extra barriers per token cost more there than they save (H100, 0.4B prefill: 2320 vs 2980 tok/s).
+    // per state row. Sequences (T > 1) keep the separate up-projection (inside, its barriers per token cost
+    // more than they save: H100, 0.4B prefill 2320 vs 2980 tok/s) and 2 invocations per row.
     const bool one_token = T == 1 || ops.seq_state_stride() != 0;
     bool fuse = one_token && fuse_lora_default();
     uint32_t f16_mask = 0;
@@ -194,7 +205,7 @@ class GpuV7 final : public GpuLayers {
     pc.flags = (l == 0 ? 1u : 0u) | (fuse ? 2u | f16_mask << 4 : 0u);
     pc.eps = info_.group_norm_eps;
     pc.state_stride = ops.seq_state_stride();
-    const uint32_t S = uint32_t(info_.head_size), P = one_token ? wkv_split(S) : 1u;
+    const uint32_t S = uint32_t(info_.head_size), P = one_token ? wkv_split(S) : seq_wkv_split(S);
     const bool wo_fuse = fuse && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
                          (L.output.dtype == DType::F16 || L.output.dtype == DType::F32) && pc.H <= 128;
     if (wo_fuse) {
@@ -213,7 +224,7 @@ class GpuV7 final : public GpuLayers {
       ops.set_label(fuse ? "att.lora_up+wkv7" : "att.wkv7");
       // Sequences: GroupNorm, bonus and gate in a second dispatch over every (head, token) (wkv7.comp,
       // "deferred norm"), taking 6 barriers per token out of the sequential loop.
-      const bool defer = !one_token && P == 1 && wkv_defer_default();
+      const bool defer = !one_token && wkv_defer_default();
       if (defer) pc.flags |= 256u;
       ops.dispatch("wkv7", {S * P, S, P}, pc, pc.H * (pc.state_stride ? T : 1u));
       ops.barrier();

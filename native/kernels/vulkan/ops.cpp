@@ -95,21 +95,15 @@ static_assert(sizeof(MixPC) <= 128, "push constants");
 
 constexpr uint32_t kMatvecThreads = 128;
 
-// gemm.comp's tile: 64 weight rows x 64 tokens per workgroup of 128 invocations.
-constexpr uint32_t kGemmRows = 64, kGemmTokens = 64;
+// gemm.comp's tile: 128 weight rows x 64 tokens per workgroup of 512 invocations.
+constexpr uint32_t kGemmRows = 128, kGemmTokens = 64;
 
 // F16 weights: activations split in two FP16 halves (gemm.comp), ~22 bits of x, agreement with the CPU
-// to summation order; RWKV_VK_GEMM_SPLIT=0: one FP16 half only (faster, ~1e-3 relative). RWKV_VK_GEMM_BK32=1:
-// the 32-column variant (measurements).
+// to summation order; RWKV_VK_GEMM_SPLIT=0: one FP16 half only (faster, ~1e-3 relative).
 bool gemm_split() {
   static const bool on = env_flag("RWKV_VK_GEMM_SPLIT", true);
   return on;
 }
-bool gemm_bk32() {
-  static const bool on = env_flag("RWKV_VK_GEMM_BK32", false);
-  return on;
-}
-
 // Fewest tokens for which T > 1 matvecs go through gemm.comp where the device has cooperative matrices
 // (RWKV_VK_COOP_MIN_T, default 32: below that, e.g. batched decode of 16 streams, a 64-token tile wastes
 // most of its work and matvec.comp was faster on an H100).
@@ -276,7 +270,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       MatvecPC pc{};
       pc.jobs = job_table_.address + table_offset, pc.n_jobs = uint32_t(list.size()), pc.T = T_;
       pc.rows_per_wg = kGemmRows, pc.total_wgs = wg, pc.sg_per_row = dtype == DType::F16 && gemm_split() ? 1u : 0u;
-      dispatch(dtype == DType::F16 && gemm_bk32() ? "gemm_f16_bk32" : gemm_shader(dtype), {}, pc, wg);
+      dispatch(gemm_shader(dtype), {}, pc, wg);
       continue;
     }
     // One token: long rows are shared by 2 or 4 subgroups (more loads in flight per row; an H100

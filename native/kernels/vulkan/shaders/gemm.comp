@@ -4,26 +4,36 @@
 // epilogues). Used by Ops::matvec only where the device has them (Device::coop_matrix); matvec.comp
 // stays the path everywhere else. Compiled once per weight type (DTYPE as in matvec.comp).
 //
-// A workgroup (4 subgroups) computes a BM x BN tile of Y^T: BM weight rows x BN tokens; each subgroup
-// a 32 x 32 quarter as 2 x 2 accumulators. Per BK = 64 columns the workgroup stages the weight tile
-// (dequantized to FP16) and the activation tile (FP32 -> FP16) in shared memory; the next tile's
-// global loads are issued before this tile's products.
+// A workgroup of WM x WN subgroups computes a BM x BN tile of Y^T (BM weight rows x BN tokens); each
+// subgroup a (BM/WM) x (BN/WN) piece as FM x FN accumulators of 16 x 16. Per BK columns the workgroup
+// stages the weight tile (FP16: copied as loaded; quantized: dequantized to FP16) and the activation
+// tile (FP32 -> FP16) in shared memory, double-buffered: the next tile's global loads are issued
+// before this tile's products and written to the other buffer after them, one barrier per BK.
 //
 // Activations are FP16. With `split` (push constant; F16 weights) they are split as x = hi + lo (hi: x
 // cut to 11 significant bits, lo the rest, scaled by 2^11) and both parts are multiplied, so the
-// products carry ~22 bits of x: F16 weights then agree with the CPU path to summation order. Quantized weights use hi only: FP16
-// activations are finer than the CPU's 8-bit ones (the difference to the CPU is its rounding).
+// products carry ~22 bits of x: F16 weights then agree with the CPU path to summation order. Quantized
+// weights use hi only: FP16 activations are finer than the CPU's 8-bit ones (the difference to the CPU
+// is its rounding).
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
-layout(local_size_x = 128) in;
-
 #ifndef DTYPE
 #define DTYPE 1
 #endif
+// Tile shape (ops.cpp's kGemmRows x kGemmTokens). Measured on an H100 (prefill 512 of 1.5B FP16, tok/s):
+// 64 x 64 with 4 subgroups (2 x 2 accumulators each, one buffer) 6950; 128 x 64 with 4 subgroups (4 x 2)
+// 7700, 8 (2 x 2) 8800, 16 (2 x 1) 10400; 128 x 128 or 256 x 64 with 16 subgroups (one buffer, to fit
+// 48 KB of shared memory) 8800 / 9400; 16 subgroups with one buffer 10050. More subgroups hide the
+// latency of the global loads, which Vulkan cannot issue asynchronously.
+const uint BM = 128u, BN = 64u, WM = 4u, WN = 4u;
+const uint BK = 32u;
+const uint THREADS = 32u * WM * WN;
+const uint FM = BM / WM / 16u, FN = BN / WN / 16u;  // accumulators per subgroup, along rows and tokens
+layout(local_size_x = 512) in;  // 32 * WM * WN
 
 #include "matvec_job.glsl"
 
@@ -36,36 +46,26 @@ layout(push_constant) uniform PC {
   uint split;  // 1: x = hi + lo (two products)
 } pc;
 
-#ifndef GEMM_BK
-#define GEMM_BK 64
-#endif
-const uint BM = 64, BN = 64, BK = GEMM_BK;  // GEMM_BK 32: variant gemm_f16_bk32 (measurements)
-const uint NU = BM * BK / 8u / 128u;  // units of 8 weights (and of 8 activations) each invocation stages per BK
-const uint LDA = BK + 8;  // shared row stride in halves (144 bytes: 16-byte aligned rows, fewer bank conflicts)
-const uint LDC = BM + 4;  // result tile, token-major
+// Shared tiles in units of 8 halves (uvec4) for the weights and 4 halves (uvec2) for the activations;
+// rows padded by 8 halves (80 bytes apart: the 16-byte row pieces a fragment load reads fall in
+// different banks).
+const uint LDW = (BK + 8u) / 8u;  // uvec4 per weight row
+const uint LDX = (BK + 8u) / 4u;  // uvec2 per activation row
+shared uvec4 sh_w[2u * BM * LDW];
+shared uvec2 sh_x[2u * BN * LDX];
+shared uvec2 sh_xl[2u * BN * LDX];
+shared float sh_o[WM * WN * 256u];  // one 16 x 16 result per subgroup at a time (epilogue)
 
-shared float16_t sh_w[BM * LDA];
-shared float16_t sh_x[BN * LDA];
-shared float16_t sh_xl[BN * LDA];
-shared float sh_c[BN * LDC];
+const uint NW = BM * BK / 8u / THREADS;  // weight units of 8 each invocation stages per BK
+const uint NX = BN * BK / 4u / THREADS;  // activation vec4 each invocation stages per BK
 
-// 8 consecutive weights of row `row` from column k (k % 8 == 0), as floats; zero past the row.
-void load_w8(Job jb, uint row, uint k, out float v[8]) {
-  [[unroll]] for (uint i = 0; i < 8u; ++i) v[i] = 0.0;
-  if (row >= jb.rows || k >= jb.cols) return;
-#if DTYPE == 0
-  const uint u = row * jb.w_row_units + k / 4u;
-  const vec4 a = uintBitsToFloat(jb.w.v[u]);
-  v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w;
-  if (k / 4u + 1u < jb.w_row_units) {
-    const vec4 b = uintBitsToFloat(jb.w.v[u + 1u]);
-    v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
-  }
-#elif DTYPE == 1
-  const uvec4 q = jb.w.v[row * jb.w_row_units + k / 8u];
-  const vec2 a = unpackHalf2x16(q.x), b = unpackHalf2x16(q.y), c = unpackHalf2x16(q.z), d = unpackHalf2x16(q.w);
-  v[0] = a.x, v[1] = a.y, v[2] = b.x, v[3] = b.y, v[4] = c.x, v[5] = c.y, v[6] = d.x, v[7] = d.y;
+// 8 consecutive weights of row `row` from column k (k % 8 == 0) as 8 halves; zero past the matrix.
+uvec4 load_w8(Job jb, uint row, uint k) {
+  if (row >= jb.rows || k >= jb.cols) return uvec4(0u);
+#if DTYPE == 1
+  return jb.w.v[row * jb.w_row_units + k / 8u];  // rows are zero-padded to whole uvec4
 #else
+  float v[8];
   const uint blk = k / 32u, j0 = k % 32u;
   const vec2 dm = unpackHalf2x16(jb.ws.v[row * jb.w_row_blocks + blk]);
 #if DTYPE == 9
@@ -97,23 +97,21 @@ void load_w8(Job jb, uint row, uint k, out float v[8]) {
 #endif
   }
 #endif
-#endif
   [[unroll]] for (uint i = 0; i < 8u; ++i)
     if (k + i >= jb.cols) v[i] = 0.0;
+  return uvec4(packHalf2x16(vec2(v[0], v[1])), packHalf2x16(vec2(v[2], v[3])), packHalf2x16(vec2(v[4], v[5])),
+               packHalf2x16(vec2(v[6], v[7])));
+#endif
 }
 
-// 8 activations of token t from column k; zero past the row or past T.
-void load_x8(Job jb, uint t, uint k, out vec4 a, out vec4 b) {
-  a = vec4(0.0), b = vec4(0.0);
-  if (t >= pc.T || k >= jb.cols) return;
+// 4 activations of token t from column k; zero past the row or past T.
+vec4 load_x4(Job jb, uint t, uint k) {
+  if (t >= pc.T || k >= jb.cols) return vec4(0.0);
   Vec4s x4 = Vec4s(jb.x);
-  const uint base = (t * jb.x_stride + k) / 4u;
-  a = x4.v[base];
-  b = x4.v[base + 1u];
-  [[unroll]] for (uint i = 0; i < 4u; ++i) {
+  vec4 a = x4.v[(t * jb.x_stride + k) / 4u];
+  [[unroll]] for (uint i = 0; i < 4u; ++i)
     if (k + i >= jb.cols) a[i] = 0.0;
-    if (k + 4u + i >= jb.cols) b[i] = 0.0;
-  }
+  return a;
 }
 
 void main() {
@@ -126,81 +124,96 @@ void main() {
   const uint row_tiles = (jb.rows + BM - 1u) / BM;
   const uint local = wg - jb.wg_begin;
   const uint row0 = (local % row_tiles) * BM, tok0 = (local / row_tiles) * BN;
-  const uint tid = gl_LocalInvocationID.x;
-  const uint sg = gl_SubgroupID;          // 4 subgroups of 32 (NVIDIA); 2 x 2 over the tile
-  const uint sm = (sg / 2u) * 32u, sn = (sg % 2u) * 32u;
+  const uint tid = gl_LocalInvocationID.x, lane = gl_SubgroupInvocationID;
+  const uint sg = gl_SubgroupID;  // subgroups of 32 (NVIDIA); WM x WN over the tile
+  const uint sm = (sg / WN) * (BM / WM), sn = (sg % WN) * (BN / WN);
   const bool split = pc.split != 0u;
 
-  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[2][2], acl[2][2];
-  [[unroll]] for (uint i = 0; i < 2u; ++i)
-    [[unroll]] for (uint j = 0; j < 2u; ++j) {
+  fcoopmatNV<32, gl_ScopeSubgroup, 16, 16> acc[FM][FN], acl[FM][FN];
+  [[unroll]] for (uint i = 0; i < FM; ++i)
+    [[unroll]] for (uint j = 0; j < FN; ++j) {
       acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
       acl[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
     }
 
-  // Each invocation stages NU units of 8 weights and NU of 8 activations per BK columns (64 x BK each).
-  float wv[NU][8];
-  vec4 xa[NU], xb[NU];
-  uint lr[NU], lk[NU];
-  [[unroll]] for (uint u = 0; u < NU; ++u) {
-    const uint e = tid + u * 128u;  // row/token e / (BK / 8), columns (e % (BK / 8)) * 8
-    lr[u] = e / (BK / 8u), lk[u] = (e % (BK / 8u)) * 8u;
+  // Staged units: weight unit e = row e / (BK/8), columns (e % (BK/8)) * 8; activation e = token
+  // e / (BK/4), columns (e % (BK/4)) * 4. Consecutive invocations read consecutive bytes of a row.
+  uvec4 wv[NW];
+  vec4 xv[NX];
+  [[unroll]] for (uint u = 0; u < NW; ++u) {
+    const uint e = tid + u * THREADS;
+    wv[u] = load_w8(jb, row0 + e / (BK / 8u), (e % (BK / 8u)) * 8u);
   }
-  [[unroll]] for (uint u = 0; u < NU; ++u) {
-    load_w8(jb, row0 + lr[u], lk[u], wv[u]);
-    load_x8(jb, tok0 + lr[u], lk[u], xa[u], xb[u]);
+  [[unroll]] for (uint u = 0; u < NX; ++u) {
+    const uint e = tid + u * THREADS;
+    xv[u] = load_x4(jb, tok0 + e / (BK / 4u), (e % (BK / 4u)) * 4u);
   }
+  uint buf = 0u;
   for (uint k0 = 0; k0 < jb.cols; k0 += BK) {
-    barrier();
-    [[unroll]] for (uint u = 0; u < NU; ++u) {
-      const uint o = lr[u] * LDA + lk[u];
-      [[unroll]] for (uint i = 0; i < 8u; ++i) sh_w[o + i] = float16_t(wv[u][i]);
-      [[unroll]] for (uint i = 0; i < 8u; ++i) {
-        const float xv = i < 4u ? xa[u][i] : xb[u][i - 4u];
-        // hi = x with its mantissa cut to FP16's 10 bits, through the bit pattern (a float -> half ->
-        // float round trip may be folded back into x by a compiler, leaving lo = 0); lo scaled by 2^11
-        // so that it stays a normal FP16 number, into accumulators of its own.
-        const float hi = split ? uintBitsToFloat(floatBitsToUint(xv) & 0xFFFFE000u) : xv;
-        sh_x[o + i] = float16_t(hi);
-        if (split) sh_xl[o + i] = float16_t((xv - hi) * 2048.0);
-      }
+    // Registers -> shared buffer `buf` (its last readers finished before the previous barrier).
+    [[unroll]] for (uint u = 0; u < NW; ++u) {
+      const uint e = tid + u * THREADS;
+      sh_w[buf * BM * LDW + (e / (BK / 8u)) * LDW + e % (BK / 8u)] = wv[u];
     }
-    barrier();
-    if (k0 + BK < jb.cols)
-      [[unroll]] for (uint u = 0; u < NU; ++u) {
-        load_w8(jb, row0 + lr[u], k0 + BK + lk[u], wv[u]);
-        load_x8(jb, tok0 + lr[u], k0 + BK + lk[u], xa[u], xb[u]);
-      }
-    [[unroll]] for (uint kk = 0; kk < BK; kk += 16u) {
-      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[2], b[2];
-      [[unroll]] for (uint i = 0; i < 2u; ++i) coopMatLoadNV(a[i], sh_w, (sm + 16u * i) * LDA + kk, LDA, false);
-      [[unroll]] for (uint j = 0; j < 2u; ++j) coopMatLoadNV(b[j], sh_x, (sn + 16u * j) * LDA + kk, LDA, true);
-      [[unroll]] for (uint i = 0; i < 2u; ++i)
-        [[unroll]] for (uint j = 0; j < 2u; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
+    [[unroll]] for (uint u = 0; u < NX; ++u) {
+      const uint e = tid + u * THREADS, o = buf * BN * LDX + (e / (BK / 4u)) * LDX + e % (BK / 4u);
+      // hi = x with its mantissa cut to FP16's 10 bits, through the bit pattern (a float -> half ->
+      // float round trip may be folded back into x by a compiler, leaving lo = 0); lo scaled by 2^11
+      // so that it stays a normal FP16 number, into accumulators of its own.
+      const vec4 hi = split ? uintBitsToFloat(floatBitsToUint(xv[u]) & 0xFFFFE000u) : xv[u];
+      sh_x[o] = uvec2(packHalf2x16(hi.xy), packHalf2x16(hi.zw));
       if (split) {
-        [[unroll]] for (uint j = 0; j < 2u; ++j) coopMatLoadNV(b[j], sh_xl, (sn + 16u * j) * LDA + kk, LDA, true);
-        [[unroll]] for (uint i = 0; i < 2u; ++i)
-          [[unroll]] for (uint j = 0; j < 2u; ++j) acl[i][j] = coopMatMulAddNV(a[i], b[j], acl[i][j]);
+        const vec4 lo = (xv[u] - hi) * 2048.0;
+        sh_xl[o] = uvec2(packHalf2x16(lo.xy), packHalf2x16(lo.zw));
       }
     }
-  }
-  // Result tile token-major (element (row r, token t) at t * LDC + r), then the epilogue per element,
-  // consecutive invocations on consecutive rows of one token (coalesced y).
-  [[unroll]] for (uint i = 0; i < 2u; ++i)
-    [[unroll]] for (uint j = 0; j < 2u; ++j) coopMatStoreNV(acc[i][j], sh_c, (sn + 16u * j) * LDC + sm + 16u * i, LDC, true);
-  barrier();
-  float res[BM * BN / 128u];
-  [[unroll]] for (uint n = 0; n < BM * BN / 128u; ++n) res[n] = sh_c[(tid + n * 128u) / BM * LDC + (tid + n * 128u) % BM];
-  if (split) {  // + lo products / 2^11, through the same shared tile
     barrier();
-    [[unroll]] for (uint i = 0; i < 2u; ++i)
-      [[unroll]] for (uint j = 0; j < 2u; ++j) coopMatStoreNV(acl[i][j], sh_c, (sn + 16u * j) * LDC + sm + 16u * i, LDC, true);
-    barrier();
-    [[unroll]] for (uint n = 0; n < BM * BN / 128u; ++n)
-      res[n] += sh_c[(tid + n * 128u) / BM * LDC + (tid + n * 128u) % BM] * (1.0 / 2048.0);
+    if (k0 + BK < jb.cols) {  // the next tile's loads, in flight during the products
+      [[unroll]] for (uint u = 0; u < NW; ++u) {
+        const uint e = tid + u * THREADS;
+        wv[u] = load_w8(jb, row0 + e / (BK / 8u), k0 + BK + (e % (BK / 8u)) * 8u);
+      }
+      [[unroll]] for (uint u = 0; u < NX; ++u) {
+        const uint e = tid + u * THREADS;
+        xv[u] = load_x4(jb, tok0 + e / (BK / 4u), k0 + BK + (e % (BK / 4u)) * 4u);
+      }
+    }
+    [[unroll]] for (uint kk = 0; kk < BK; kk += 16u) {
+      fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[FM], b[FN];
+      [[unroll]] for (uint i = 0; i < FM; ++i) coopMatLoadNV(a[i], sh_w, buf * BM * LDW + (sm + 16u * i) * LDW + kk / 8u, LDW, false);
+      [[unroll]] for (uint j = 0; j < FN; ++j) coopMatLoadNV(b[j], sh_x, buf * BN * LDX + (sn + 16u * j) * LDX + kk / 4u, LDX, true);
+      [[unroll]] for (uint i = 0; i < FM; ++i)
+        [[unroll]] for (uint j = 0; j < FN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
+      if (split) {
+        [[unroll]] for (uint j = 0; j < FN; ++j) coopMatLoadNV(b[j], sh_xl, buf * BN * LDX + (sn + 16u * j) * LDX + kk / 4u, LDX, true);
+        [[unroll]] for (uint i = 0; i < FM; ++i)
+          [[unroll]] for (uint j = 0; j < FN; ++j) acl[i][j] = coopMatMulAddNV(a[i], b[j], acl[i][j]);
+      }
+    }
+    buf ^= 1u;
   }
-  [[unroll]] for (uint n = 0; n < BM * BN / 128u; ++n) {
-    const uint e = tid + n * 128u, t = e / BM, r = e % BM;
-    if (tok0 + t < pc.T && row0 + r < jb.rows) finish(jb, tok0 + t, row0 + r, res[n]);
-  }
+  // Epilogue: each subgroup writes its accumulators one 16 x 16 at a time through its own slot,
+  // token-major (element (row r, token t) at t * 16 + r), then applies the job's epilogue per element.
+  // (The lo products are added after a second trip through the slot: this glslc's optimizer crashes
+  // on a sum of two cooperative matrices.)
+  [[unroll]] for (uint i = 0; i < FM; ++i)
+    [[unroll]] for (uint j = 0; j < FN; ++j) {
+      float v[8];
+      coopMatStoreNV(acc[i][j], sh_o, sg * 256u, 16, true);
+      subgroupMemoryBarrierShared();
+      subgroupBarrier();
+      [[unroll]] for (uint n = 0; n < 8u; ++n) v[n] = sh_o[sg * 256u + lane + 32u * n];
+      if (split) {
+        subgroupBarrier();
+        coopMatStoreNV(acl[i][j], sh_o, sg * 256u, 16, true);
+        subgroupMemoryBarrierShared();
+        subgroupBarrier();
+        [[unroll]] for (uint n = 0; n < 8u; ++n) v[n] += sh_o[sg * 256u + lane + 32u * n] * (1.0 / 2048.0);
+      }
+      [[unroll]] for (uint n = 0; n < 8u; ++n) {
+        const uint e = lane + 32u * n, t = tok0 + sn + 16u * j + e / 16u, r = row0 + sm + 16u * i + e % 16u;
+        if (t < pc.T && r < jb.rows) finish(jb, t, r, v[n]);
+      }
+      subgroupBarrier();
+    }
 }

@@ -13,6 +13,7 @@
 // Same operation order as models/v7.cpp and models/wkv.cpp, except that the sums over j are split in P.
 #define WANT_WG_SUM
 #include "common.glsl"
+#extension GL_KHR_shader_subgroup_shuffle : require
 
 layout(local_size_x_id = 0) in;  // S * P
 layout(constant_id = 1) const uint S = 64;
@@ -87,6 +88,25 @@ shared float sh_red[S * P];
 
 uint pad32(uint n) { return (n + 31u) / 32u * 32u; }
 
+// Sum of x over the P invocations of one state row (adjacent invocations), returned to all of them.
+// Within a subgroup (P a power of two dividing it, so every row's invocations share one) by butterfly
+// shuffles: no barrier; each pair is added in the same order on every lane, so all P get the same
+// bits. Otherwise through shared memory (two barriers). Uniform control flow: P and the subgroup size
+// are the same for the whole workgroup.
+float row_sum(float x, uint tid, uint i) {
+  if (P == 1u) return x;
+  if ((P & (P - 1u)) == 0u && gl_SubgroupSize % P == 0u) {
+    for (uint m = 1u; m < P; m <<= 1) x += subgroupShuffleXor(x, m);
+    return x;
+  }
+  sh_red[tid] = x;
+  barrier();
+  float s = 0.0;
+  for (uint q = 0; q < P; ++q) s += sh_red[i * P + q];
+  barrier();
+  return s;
+}
+
 // Row `row` of LoRA matrix m times its input vector (at `xo` in the lora buffer, `d` long).
 float lora_dot(uint m, uint row, uint xo, uint d) {
   Uvec4s w = m == 0u ? pc.w2 : m == 1u ? pc.a2 : m == 2u ? pc.g2 : pc.v2;
@@ -106,22 +126,25 @@ float lora_dot(uint m, uint row, uint xo, uint d) {
   return s;
 }
 
-// Deferred norm (flag 256; sequences, P = 1): the token loop writes the raw y_i, r*kt*r_k into the k plane
+// Deferred norm (flag 256; sequences): the token loop writes the raw y_i, r*kt*r_k into the k plane
 // and the mixed v into the v plane (each read before by the same invocation), and leaves the GroupNorm,
 // bonus and gate to a second dispatch (flag 512, one workgroup per head and token, in parallel): the
 // loop then has 4 barriers per token instead of 10. Same operations in the same order as the fused form.
 void norm_pass() {
-  const uint h = gl_WorkGroupID.x % pc.H, t = gl_WorkGroupID.x / pc.H, i = gl_LocalInvocationID.x;
+  // S * P invocations: the first S hold channel i each, the others only take part in the sums.
+  const uint h = gl_WorkGroupID.x % pc.H, t = gl_WorkGroupID.x / pc.H, tid = gl_LocalInvocationID.x;
+  const bool act = tid < S;
+  const uint i = act ? tid : 0u;
   const uint C = pc.H * S, ci = h * S + i, oi = t * PC_STRIDE + ci;
   const float yi = pc.io.v[8u * pc.plane + oi], rkr = pc.io.v[pc.plane + oi], vi = pc.io.v[2u * pc.plane + oi];
   const float g = pc.io.v[5u * pc.plane + oi];
   const float lnw = pc.params.v[6u * C + ci], lnb = pc.params.v[7u * C + ci];
-  const float mean = wg_sum(yi) / float(S);
-  const float var = wg_sum((yi - mean) * (yi - mean)) / float(S);
-  const float bonus = wg_sum(rkr);
+  const float mean = wg_sum(act ? yi : 0.0) / float(S);
+  const float var = wg_sum(act ? (yi - mean) * (yi - mean) : 0.0) / float(S);
+  const float bonus = wg_sum(act ? rkr : 0.0);
   float out_i = (yi - mean) * (1.0 / sqrt(var + pc.eps)) * lnw + lnb;
   out_i += bonus * vi;
-  pc.io.v[8u * pc.plane + oi] = out_i * g;
+  if (act) pc.io.v[8u * pc.plane + oi] = out_i * g;
 }
 
 void load_inputs(uint o, bool fused, bool layer0, out float q[7]) {
@@ -216,13 +239,7 @@ void main() {
 
     float sa = 0.0;
     for (uint j = 0; j < SP; ++j) sa -= st[j] * sh_nkk[p * SP + j];
-    if (P > 1u) {
-      sh_red[tid] = sa;
-      barrier();
-      sa = 0.0;
-      for (uint q = 0; q < P; ++q) sa += sh_red[i * P + q];
-      barrier();
-    }
+    sa = row_sum(sa, tid, i);
     const float vi = sh_v[i];
     const uint oi = t * PC_STRIDE + ci;
     float yi = 0.0;
@@ -231,12 +248,7 @@ void main() {
       st[j] = st[j] * sh_w[jj] + vi * sh_kt[jj] + sa * sh_kka[jj];
       yi += st[j] * sh_r[jj];
     }
-    if (P > 1u) {
-      sh_red[tid] = yi;
-      barrier();
-      yi = 0.0;
-      for (uint q = 0; q < P; ++q) yi += sh_red[i * P + q];
-    }
+    yi = row_sum(yi, tid, i);
     if (deferred) {
       pc.io.v[8u * pc.plane + oi] = yi;
       if (chan) {
