@@ -122,6 +122,7 @@ struct NibbleFormat {
   static constexpr size_t kBytes = sizeof(Block);
   static constexpr int kOffset = kOff;
   static constexpr bool kHasMin = kMin;
+  static constexpr int kDecodeParts = 4;  // for_split_rows: nibble unpacking is compute-bound
   template <bool kHalf>
   static __m512i unpack(const uint8_t* p) {
     __m512i u = pair_nibbles<kBytes, kHalf>(p + kQsByte);
@@ -151,6 +152,7 @@ struct FmtQ8_0 {
   static constexpr size_t kBytes = sizeof(BlockQ8_0);
   static constexpr int kOffset = 128;
   static constexpr bool kHasMin = false;
+  static constexpr int kDecodeParts = 2;  // for_split_rows: four measured no faster end to end
   template <bool kHalf>
   static __m512i unpack(const uint8_t* p) {
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
@@ -375,9 +377,11 @@ void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int6
 // two adjacent rows (sharing their prefetches) measured 5-18% slower from DRAM than one row.
 //  * Float rows: S = 2. From DRAM, against one row at a time, call by call: +6-32% when the memory is
 //    fast, -2% when it is slow; four parts were 1-13% slower than two from DRAM (README).
-//  * Quantized rows: S = 4. Unpacking makes them compute-bound while the memory is fast; against two
-//    parts, call by call from DRAM: Q5_1 +14-45%, Q4_1 +6-8%, Q4_0 +0-19%, Q8_0 +1-5%, all within
-//    ±1% while the memory is slow (README).
+//  * Q4_0/Q4_1/Q5_0/Q5_1 rows: S = 4 (kDecodeParts). Unpacking nibbles makes them compute-bound while
+//    the memory is fast; against two parts, call by call from DRAM: Q5_1 +14-45%, Q4_1 +6-8%, Q4_0
+//    +0-19%, all within ±1% while the memory is slow; end to end 0.1B Q5_1 +2-4% (README).
+//  * Q8_0 rows: S = 2. Four were +1-5% on one large matrix but 1-5% slower end to end (0.1B/0.4B
+//    decode, where a pool task holds a few hundred rows and a quarter of them is a short stream).
 // Each row's ops are those of the 1-row tile: the bits do not change.
 template <int S, class Tile>
 inline void for_split_rows(const MatvecArgs& a, int64_t r0, int64_t r1, float* y, Tile&& tile) {
@@ -395,7 +399,7 @@ inline void for_split_rows(const MatvecArgs& a, int64_t r0, int64_t r1, float* y
     y[r] = out[0];
   }
 }
-constexpr int kFloatDecodeParts = 2, kQuantDecodeParts = 4;
+constexpr int kFloatDecodeParts = 2;
 
 // Packs tokens [first, first + n) of X (prepared rows x_row_bytes apart) into the scratch; views[i]
 // points at token first + i.
@@ -435,7 +439,7 @@ void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int
     s.packed = a.x_id, s.packed_tokens = 1;
   }
   const float* spat = F::kHasMin ? s.spat.data() : nullptr;
-  for_split_rows<kQuantDecodeParts>(a, r0, r1, y, [&](auto rows, const uint8_t* const* w, float* out) {
+  for_split_rows<F::kDecodeParts>(a, r0, r1, y, [&](auto rows, const uint8_t* const* w, float* out) {
     quant_tile<F, decltype(rows)::value, 1>(w, s.views.data(), spat, nb, out);
   });
 }
