@@ -188,7 +188,11 @@ float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
   return unit_block_dot(u, jb.xq.v[xb * 2u], jb.xq.v[xb * 2u + 1u], jb.xd.v[xb]);
 }
 #define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
+#ifdef LN_PROLOGUE
+#define DOT1(jb, row, k) block_dot_shared(jb, row, k)  // the prologue's row, quantized in shared memory
+#else
 #define DOT1(jb, row, k) (pc.fuse_quant != 0u ? block_dot_shared(jb, row, k) : block_dot_global(jb, row, k, k))
+#endif
 
 #elif DTYPE == 1
 float unit_dot(Job jb, uint row, uint k, uint t) {
@@ -272,7 +276,25 @@ void main() {
   const uint lane = gl_SubgroupInvocationID, step = gl_SubgroupSize;
   if (wg == 0u && pc.copy_n != 0u)
     for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
-#ifdef LN_PROLOGUE
+#if defined(LN_PROLOGUE) && IS_QUANT
+  // Quantized weights: the normed and mixed row (in sh_x4) quantized to 8-bit blocks in shared memory,
+  // as quantize.comp would from memory; then the T == 1 loop below reads them there.
+  ln_prologue(jb, wg, units * 32u);
+  for (uint b = gl_LocalInvocationID.x; b < units; b += gl_WorkGroupSize.x) {
+    float v[32];
+    for (uint j = 0; j < 8u; ++j) {
+      const vec4 x4 = sh_x4[b * 8u + j];
+      v[4u * j] = x4.x, v[4u * j + 1u] = x4.y, v[4u * j + 2u] = x4.z, v[4u * j + 3u] = x4.w;
+    }
+    uvec4 q0, q1;
+    vec2 ds;
+    quantize_vals(v, q0, q1, ds);
+    sh_xq[b * 2u] = q0;
+    sh_xq[b * 2u + 1u] = q1;
+    sh_xd[b] = ds;
+  }
+  barrier();
+#elif defined(LN_PROLOGUE)
   {  // one token (the host only uses these variants for T = 1): the T == 1 loop below, except that
      // each lane's first four weight units are loaded before the norm, so they stream during it
     const uint spr = pc.sg_per_row, rows_per_pass = gl_NumSubgroups / spr;
@@ -325,7 +347,7 @@ void main() {
   }
 #endif
 
-#if IS_QUANT
+#if IS_QUANT && !defined(LN_PROLOGUE)
   if (pc.fuse_quant != 0u) {  // this job's input, quantized once per workgroup into shared memory
     for (uint b = gl_LocalInvocationID.x; b < units; b += gl_WorkGroupSize.x) {
       uvec4 q0, q1;
