@@ -114,6 +114,45 @@ void expect_tiny_matches_cpu(const TinyCase& c, int dev, bool half) {
   }
 }
 
+// The persistent decode step (shaders/step7.comp: every op of a token in one dispatch, grid barriers
+// between them) against the CPU and against the dispatch-per-op step, token by token, on the tiny
+// RWKV-7 float models. Where the multiprocessor count is unknown (lavapipe) it runs with one
+// workgroup: the ops' logic, not the barriers; on an NVIDIA GPU with one per multiprocessor.
+TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
+  REQUIRE_VULKAN(dev);
+  for (const char* stem : {"tiny-rwkv-7v0-834K-FP32", "tiny-rwkv-7v0-834K-FP16"}) {
+    const std::string path = test::tiny_model(stem);
+    TensorIndex index = open_rwkv_bin(path);
+    auto arch = make_architecture(index, path);
+    const ModelInfo& info = arch->info();
+    auto persistent = vk::GpuModel::create(index, info, {.layers = info.n_layer, .device = dev, .persistent = 2});
+    auto dispatches = vk::GpuModel::create(index, info, {.layers = info.n_layer, .device = dev, .persistent = 0});
+    ASSERT_TRUE(persistent->persistent_decode()) << stem;
+    ASSERT_FALSE(dispatches->persistent_decode()) << stem;
+    auto cpu = Model::load(path, {.threads = 2});
+    std::vector<float> s_cpu = cpu->initial_state(), s_p = s_cpu, s_d = s_cpu, x(size_t(info.n_embd));
+    std::vector<float> l_cpu(size_t(info.n_vocab)), l_p(l_cpu.size()), l_d(l_cpu.size());
+    float vs_cpu = 0, vs_dispatch = 0;
+    for (uint32_t t : text_prompt()) {
+      cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
+      arch->embed(t, x.data());
+      persistent->eval(x.data(), 1, s_p.data(), nullptr, l_p.data());
+      dispatches->eval(x.data(), 1, s_d.data(), nullptr, l_d.data());
+      for (size_t i = 0; i < l_cpu.size(); ++i) {
+        vs_cpu = std::max(vs_cpu, std::fabs(l_p[i] - l_cpu[i]));
+        vs_dispatch = std::max(vs_dispatch, std::fabs(l_p[i] - l_d[i]));
+      }
+    }
+    float dstate = 0;
+    for (size_t i = 0; i < s_cpu.size(); ++i) dstate = std::max(dstate, std::fabs(s_p[i] - s_cpu[i]));
+    std::printf("[ vulkan ] %-26s persistent step, tokens: max|dlogit| vs CPU %.3g, vs dispatches %.3g, max|dstate| %.3g\n",
+                stem, vs_cpu, vs_dispatch, dstate);
+    EXPECT_LT(vs_cpu, kFloatTol) << stem;
+    EXPECT_LT(vs_dispatch, kFloatTol) << stem;
+    EXPECT_LT(dstate, kFloatTol) << stem;
+  }
+}
+
 TEST_P(VulkanTiny, AllLayersMatchCpu) {
   REQUIRE_VULKAN(dev);
   expect_tiny_matches_cpu(GetParam(), dev, false);

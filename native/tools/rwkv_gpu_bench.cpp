@@ -156,10 +156,10 @@ int main(int argc, char** argv) {
     const int64_t C = info.n_embd;
     const double gb = double(gpu->weight_bytes()) / 1e9;
     std::printf("model %s: v%s, %d layers, C %d, vocab %d, type %s; %d layers%s on %s; %.3f GB of weights on the GPU "
-                "(uploaded in %.1f s)\n",
+                "(uploaded in %.1f s); one-token step: %s\n",
                 path.c_str(), info.version_string().c_str(), info.n_layer, info.n_embd, info.n_vocab,
                 rwkv::dtype_name(info.data_type), gpu->layers(), gpu->runs_head() ? " + head" : "", gpu->device().name.c_str(),
-                gb, load_s);
+                gb, load_s, gpu->persistent_decode() ? "persistent (one dispatch)" : "a dispatch per op");
 
     std::vector<float> state(size_t(info.state_size())), logits(size_t(info.n_vocab)), x(size_t(C) * size_t(prefill));
     for (int l = 0; l < info.n_layer; ++l) arch->init_layer_state(state.data() + l * info.state_floats_per_layer());

@@ -75,6 +75,17 @@ int compute_queue_family(VkPhysicalDevice pd) {
   return -1;
 }
 
+bool has_extension(VkPhysicalDevice pd, const char* name) {
+  if (!vk().vkEnumerateDeviceExtensionProperties) return false;
+  uint32_t n = 0;
+  if (vk().vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr) != VK_SUCCESS) return false;
+  std::vector<VkExtensionProperties> ext(n);
+  if (vk().vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, ext.data()) != VK_SUCCESS) return false;
+  for (uint32_t i = 0; i < n; ++i)
+    if (std::strcmp(ext[i].extensionName, name) == 0) return true;
+  return false;
+}
+
 DeviceInfo describe(VkPhysicalDevice pd, int index) {
   DeviceInfo d;
   d.index = index;
@@ -94,10 +105,15 @@ DeviceInfo describe(VkPhysicalDevice pd, int index) {
     return d;
   }
   auto sub = make<VkPhysicalDeviceSubgroupProperties>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES);
+  auto sm = make<VkPhysicalDeviceShaderSMBuiltinsPropertiesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV);
   auto p2 = make<VkPhysicalDeviceProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2);
   p2.pNext = &sub;
+  // The multiprocessor count sizes the persistent decode step (one workgroup per multiprocessor); a
+  // properties struct may be chained only when the device offers its extension.
+  if (has_extension(pd, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) sub.pNext = &sm;
   vk().vkGetPhysicalDeviceProperties2(pd, &p2);
   d.subgroup_size = sub.subgroupSize;
+  d.multiprocessors = sm.shaderSMCount;
   auto f12 = make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
   auto f2 = make<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
   f2.pNext = &f12;
@@ -127,15 +143,8 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
 // NVIDIA drivers offer both.
 bool coop_matrix_usable(VkPhysicalDevice pd) {
   if (!env_flag("RWKV_VK_COOP", true)) return false;
-  if (!vk().vkEnumerateDeviceExtensionProperties || !vk().vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) return false;
-  uint32_t n = 0;
-  if (vk().vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr) != VK_SUCCESS) return false;
-  std::vector<VkExtensionProperties> ext(n);
-  if (vk().vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, ext.data()) != VK_SUCCESS) return false;
-  bool has = false;
-  for (uint32_t i = 0; i < n; ++i)
-    if (std::strcmp(ext[i].extensionName, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME) == 0) has = true;
-  if (!has) return false;
+  if (!vk().vkGetPhysicalDeviceCooperativeMatrixPropertiesNV) return false;
+  if (!has_extension(pd, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) return false;
   auto cm = make<VkPhysicalDeviceCooperativeMatrixFeaturesNV>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV);
   auto f12 = make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
   f12.pNext = &cm;

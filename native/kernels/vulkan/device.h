@@ -23,6 +23,7 @@ struct DeviceInfo {
   uint32_t subgroup_size = 0;
   bool usable = false;            // meets the requirements above
   bool coop_matrix = false;       // set by Device::create: the cooperative-matrix GEMM path is on
+  uint32_t multiprocessors = 0;   // VK_NV_shader_sm_builtins where offered, else 0 (unknown)
   std::string why_not;            // when !usable
 };
 

@@ -12,6 +12,8 @@
 #include "kernels/vulkan/check.h"
 #include "kernels/vulkan/gpu_layers.h"
 #include "kernels/vulkan/ops.h"
+#include "kernels/vulkan/persistent_step.h"
+#include "kernels/vulkan/env_knobs.h"
 #include "models/model_info.h"
 #include "models/weight_binder.h"
 
@@ -19,11 +21,30 @@ namespace rwkv::vk {
 
 namespace {
 
-// One recorded token step: its command buffer and the matvec job table it reads.
+// One recorded token step: its command buffer and the matvec job table it reads; a persistent step
+// (persistent_step.h) also its op table.
 struct Step {
   VkCommandBuffer cb = VK_NULL_HANDLE;
-  std::unique_ptr<Buffer> jobs;
+  std::unique_ptr<Buffer> jobs, op_table;
+  bool persistent = false;
 };
+
+// Workgroups of the persistent decode step: one per multiprocessor, so that all are resident at once
+// (its grid barriers wait for every one of them). Mode (GpuOptions::persistent, or RWKV_VK_PERSISTENT):
+// 0 off; 1 where the multiprocessor count is known; 2 also elsewhere, with RWKV_VK_PERSISTENT_WGS
+// workgroups (default 1; lavapipe in tests: its workgroups did not all make progress at a grid barrier).
+// Only RWKV-7 records the ops it runs.
+uint32_t persistent_workgroups(const DeviceInfo& d, const ModelInfo& info, int option) {
+  static const uint32_t env_mode = env_uint("RWKV_VK_PERSISTENT", 1, 0, 2);
+  static const uint32_t wgs = env_uint("RWKV_VK_PERSISTENT_WGS", 0, 1, 4096);
+  const uint32_t mode = option >= 0 ? uint32_t(option) : env_mode;
+  if (mode == 0 || info.version_major != 7 || info.n_embd > 2048) return 0;  // 4C floats staged in 32 KB
+  if (wgs) return wgs;
+  if (d.multiprocessors) return d.multiprocessors;
+  return mode == 2 ? 1 : 0;
+}
+// Polls of a grid barrier before it gives up (~1 s on an H100; never reached when all are resident).
+constexpr uint32_t kSpinLimit = 1u << 22;
 
 }  // namespace
 
@@ -47,6 +68,10 @@ struct GpuModel::Impl {
   uint64_t weight_bytes = 0;
   uint64_t state_bytes = 0;
   std::map<std::pair<uint32_t, bool>, Step> steps;  // (T, with head)
+  // The persistent decode step: its workgroups (0: off), and its words: [0, 16) the grid barrier's
+  // counters (zeroed by every step), from 256 a zero vector (the head's norm prologue mixes with it).
+  uint32_t persistent_wgs = 0;
+  std::unique_ptr<Buffer> persist_words;
   VkCommandBuffer state_up = VK_NULL_HANDLE, state_down = VK_NULL_HANDLE;
   const float* resident = nullptr;  // the state vector whose GPU copy is current
   uint64_t resident_generation = 0;
@@ -86,7 +111,72 @@ struct GpuModel::Impl {
   Step record_step(uint32_t T, bool with_head, VkQueryPool pool, uint32_t pool_size, std::vector<std::string>* labels,
                    bool batched = false);
   VkCommandBuffer record_copy(const Slice& src, const Slice& dst, uint64_t bytes);
+  // Captures layers + head as a persistent step into `s` (s.persistent false when it cannot run them).
+  PersistentStep capture_persistent(Step& s, bool with_head);
+  void record_head(const Act& x_last, bool prologue);
+  // Runs the decode step once; false when a grid barrier gave up (workgroups not all resident).
+  bool persistent_step_works();
+  void drop_steps();
 };
+
+PersistentStep GpuModel::Impl::capture_persistent(Step& s, bool with_head) {
+  PersistentStep ps;
+  const uint32_t C = uint32_t(info.n_embd);
+  ops->begin_persistent(persistent_wgs, kPersistentThreads, C);
+  try {
+    const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
+    for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state->address() + uint64_t(l) * per_layer);
+    if (with_head) record_head(x, true);
+  } catch (...) {
+    ops->end_persistent();
+    throw;
+  }
+  const std::vector<Ops::CapturedOp> captured = ops->end_persistent();
+  s.op_table = std::make_unique<Buffer>(*device, persistent_table_bytes(captured.size()), Buffer::Kind::Device);
+  std::string why;
+  s.persistent = plan_persistent_step(captured, s.op_table->address(), ps, &why);
+  if (!s.persistent) s.op_table.reset();
+  return ps;
+}
+
+// The head: LN_out, then logits = head · normed row. `prologue`: as one matvec with the norm in its
+// prologue (mixing with a zero vector), the form the persistent step runs.
+void GpuModel::Impl::record_head(const Act& x_last, bool prologue) {
+  const uint32_t C = uint32_t(info.n_embd);
+  ops->set_label("head");
+  if (prologue) {
+    const VkDeviceAddress zeros = persist_words->address() + 256;
+    const LnPrologue pre{x_last, ln_out_w.address, ln_out_b.address, zeros, head_in, C, 1e-5f};
+    MatJob j{&head_w, head_in, logits};
+    j.mix = zeros;
+    ops->matvec({j}, &pre);
+    return;
+  }
+  const MixSpec norm{.write_ln = true, .ln = head_in};
+  ops->layer_norm_mix(x_last, 1, ln_out_w.address, ln_out_b.address, C, 1e-5f, norm);
+  ops->matvec({{&head_w, head_in, logits}});
+}
+
+bool GpuModel::Impl::persistent_step_works() {
+  Step& s = step(1, head);
+  if (!s.persistent) return true;
+  std::memset(x_in_host->mapped(), 0, size_t(info.n_embd) * 4);
+  device->submit_and_wait(&s.cb, 1);
+  Buffer words(*device, 16, Buffer::Kind::Host);
+  VkCommandBuffer cb = record_copy(sub(whole(*persist_words), 0, 16), whole(words), 16);
+  device->submit_and_wait(&cb, 1);
+  device->free_command_buffer(cb);
+  uint32_t w[4];
+  std::memcpy(w, words.mapped(), sizeof w);
+  resident = nullptr;  // the check ran on whatever the GPU state held: the next eval uploads
+  return w[1] == 0;
+}
+
+void GpuModel::Impl::drop_steps() {
+  vk().vkDeviceWaitIdle(device->handle());
+  for (auto& [key, s] : steps) device->free_command_buffer(s.cb);
+  steps.clear();
+}
 
 VkCommandBuffer GpuModel::Impl::record_copy(const Slice& src, const Slice& dst, uint64_t bytes) {
   VkCommandBuffer cb = device->allocate_command_buffer();
@@ -193,12 +283,23 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
     const uint64_t seq_floats = uint64_t(info.state_floats_per_layer()) * uint64_t(n);
     if (batched && seq_floats * T >= (1ull << 32)) throw Error(ErrorCode::Internal, "batch state too large for 32-bit indices");
     ops->begin(rec, T, batched ? uint32_t(seq_floats) : 0u);
+    PersistentStep ps;
+    if (persistent_wgs && T == 1 && !batched) {
+      ps = capture_persistent(s, with_head);
+      if (!s.persistent) ops->set_job_table(whole(*s.jobs));  // drop the capture's jobs
+    }
     rec.barrier();
     rec.copy(whole(*x_in_host), ops->slice(x, uint64_t(T) * C), uint64_t(T) * C * 4);
+    if (s.persistent) rec.fill_zero(sub(whole(*persist_words), 0, 16));
     rec.barrier();
-    const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
-    const VkDeviceAddress state_base = batched ? batch_state->address() : state->address();
-    for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state_base + uint64_t(l) * per_layer);
+    if (s.persistent) {
+      const PersistentPC pc{s.op_table->address(), persist_words->address(), ps.n_ops, kSpinLimit};
+      rec.dispatch(pipelines->get(ps.shader, ps.spec), pc, persistent_wgs, "step7");
+    } else {
+      const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
+      const VkDeviceAddress state_base = batched ? batch_state->address() : state->address();
+      for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state_base + uint64_t(l) * per_layer);
+    }
     rec.barrier();  // the ops end with compute-only barriers; the copies below read their results
     rec.copy(ops->slice(x, uint64_t(T) * C), whole(*x_out_host), uint64_t(T) * C * 4);
     if (v_first_host) {
@@ -206,7 +307,9 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       rec.copy_rows(ops->slice(*vf, uint64_t(T) * vf->stride), uint64_t(vf->stride) * 4, whole(*v_first_host),
                     uint64_t(C) * 4, T, uint64_t(C) * 4);
     }
-    if (with_head && batched) {  // logits of every row
+    if (with_head && s.persistent) {  // the head ran inside the step
+      rec.copy(ops->slice(logits, uint64_t(info.n_vocab)), whole(*logits_host), uint64_t(info.n_vocab) * 4);
+    } else if (with_head && batched) {  // logits of every row
       ops->begin(rec, T);
       ops->set_label("head");
       const MixSpec norm{.write_ln = true, .ln = head_in};
@@ -218,20 +321,16 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
                     V * 4, T, V * 4);
     } else if (with_head) {
       ops->begin(rec, 1);  // logits of the last token only
-      ops->set_label("head");
-      const MixSpec norm{.write_ln = true, .ln = head_in};
-      ops->layer_norm_mix(x.at(uint64_t(T - 1) * C), 1, ln_out_w.address, ln_out_b.address, C, 1e-5f, norm);
-      ops->matvec({{&head_w, head_in, logits}});
+      record_head(x.at(uint64_t(T - 1) * C), false);
       rec.barrier();
       rec.copy(ops->slice(logits, uint64_t(info.n_vocab)), whole(*logits_host), uint64_t(info.n_vocab) * 4);
     }
     ops->set_label("");
     rec.end();
     const std::vector<uint8_t>& table = ops->job_bytes();
-    if (!table.empty()) {
-      up->upload(whole(*s.jobs), 0, table.data(), table.size());
-      up->flush();
-    }
+    if (!table.empty()) up->upload(whole(*s.jobs), 0, table.data(), table.size());
+    if (s.persistent) up->upload(whole(*s.op_table), 0, ps.table.data(), ps.table.size());
+    up->flush();
   } catch (...) {
     device->free_command_buffer(s.cb);
     throw;
@@ -284,6 +383,8 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.act_q = std::make_unique<Buffer>(*m.device, floats, Buffer::Kind::Device);
   m.act_d = std::make_unique<Buffer>(*m.device, (floats / 32 + 1) * 8, Buffer::Kind::Device);
   m.ops = std::make_unique<Ops>(*m.device, *m.pipelines, *m.plan, whole(*m.scratch), whole(*m.act_q), whole(*m.act_d));
+  m.persistent_wgs = persistent_workgroups(m.device->info(), info, o.persistent);
+  if (m.persistent_wgs) m.persist_words = std::make_unique<Buffer>(*m.device, 256 + uint64_t(C) * 4, Buffer::Kind::Device);
 
   m.state_bytes = uint64_t(info.state_floats_per_layer()) * uint64_t(m.n) * 4;
   m.state = std::make_unique<Buffer>(*m.device, m.state_bytes, Buffer::Kind::Device);
@@ -304,15 +405,25 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
     rec.fill_zero(whole(*m.scratch));
     rec.fill_zero(whole(*m.act_q));
     rec.fill_zero(whole(*m.act_d));
+    if (m.persist_words) rec.fill_zero(whole(*m.persist_words));
     rec.end();
   }
   m.device->submit_and_wait(&cb, 1);
   m.device->free_command_buffer(cb);
   m.step(1, m.head);  // the decode step: build its pipelines now rather than on the first token
+  if (!m.persistent_step_works()) {  // its workgroups were not all resident: dispatches instead
+    m.persistent_wgs = 0;
+    m.drop_steps();
+    m.step(1, m.head);
+  }
   return g;
 }
 
 int GpuModel::layers() const { return impl_->n; }
+bool GpuModel::persistent_decode() const {
+  auto it = impl_->steps.find({1u, impl_->head});
+  return it != impl_->steps.end() && it->second.persistent;
+}
 bool GpuModel::runs_head() const { return impl_->head; }
 const DeviceInfo& GpuModel::device() const { return impl_->device->info(); }
 uint64_t GpuModel::weight_bytes() const { return impl_->weight_bytes; }

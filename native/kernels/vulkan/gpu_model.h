@@ -36,6 +36,10 @@ struct GpuOptions {
   int device = -1;        // Vulkan device index; -1: the first discrete GPU (see Device::create)
   int max_tokens = 512;   // tokens per GPU step; longer inputs are split into steps of this size (512:
                           // fastest prefill on an H100 with the cooperative-matrix GEMM, BENCHMARKS.md)
+  // One-token steps as one persistent dispatch (shaders/step7.comp): -1 as RWKV_VK_PERSISTENT says
+  // (default 1), 0 off, 1 where the multiprocessor count is known, 2 also elsewhere (then with
+  // RWKV_VK_PERSISTENT_WGS workgroups, default 1: the tests on lavapipe).
+  int persistent = -1;
 };
 
 struct StateSync {
@@ -50,6 +54,10 @@ class GpuModel {
   ~GpuModel();
 
   int layers() const;
+  // Whether one-token steps run as one persistent dispatch (shaders/step7.comp) rather than a
+  // dispatch per op: RWKV-7 with F32/F16 weights and C <= 2048 on a device whose multiprocessor count
+  // is known (NVIDIA), when its load-time check passed.
+  bool persistent_decode() const;
   bool runs_head() const;  // all layers offloaded: logits come from the GPU
   const DeviceInfo& device() const;
   uint64_t weight_bytes() const;  // of the offloaded layers (and head) on the GPU

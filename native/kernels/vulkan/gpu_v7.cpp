@@ -215,6 +215,8 @@ class GpuV7 final : public GpuLayers {
       q.wo = L.output.w.address, q.x = ops.addr(x), q.red = ops.addr(wo_red_), q.copy_src = ops.addr(ln_);
       q.H = pc.H, q.flags = pc.flags, q.eps = pc.eps, q.plane = pc.plane, q.dwa = pc.dwa, q.dgv = pc.dgv;
       q.wo_units = L.output.row_units, q.R = wo_chunks() ? wo_chunks() : std::clamp<uint32_t>(C / 256, 1, 128);
+      // The persistent step runs H * R tasks on its workgroups: R so that they take one round.
+      if (ops.persistent_workgroups() && !wo_chunks()) q.R = std::clamp<uint32_t>(ops.persistent_workgroups() / q.H, 1, 128);
       const uint32_t upr = S / (L.output.dtype == DType::F16 ? 8u : 4u), cr = (C + q.R - 1) / q.R;
       const uint32_t nslot = (cr * upr + S * P - 1) / (S * P);
       ops.set_label("att.wkv7+output");

@@ -113,6 +113,16 @@ uint32_t coop_min_tokens() {
   return n;
 }
 
+// One token, float weights, a dispatch per op: weight loads each lane keeps in flight in matvec.glsl's
+// blocked_rows() (RWKV_VK_MV_LOADS, at most 16; default 0: the older loops, four loads, long rows shared
+// between subgroups). H100, GPU replay, 0.4B / 1.5B FP16: 0 1.120 / 2.209 ms, 8 1.102 / 2.209, 16
+// 1.142 / 2.300: a dispatch of this size is bound by its launch and ramp, not by loads in flight. The
+// persistent step always takes the blocked loop (16 loads), which it can start before its barrier.
+uint32_t blocked_loads() {
+  static const uint32_t n = env_uint("RWKV_VK_MV_LOADS", 0, 0, 16);
+  return n;
+}
+
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
 uint32_t rows_per_subgroup() {
   static const uint32_t n = env_uint("RWKV_VK_ROWS_PER_SUBGROUP", 1, 1, 64);
@@ -286,8 +296,8 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       const int64_t c = j->m->cols;
       units = std::max<uint32_t>(units, uint32_t(dtype == DType::F32 ? c / 4 : dtype == DType::F16 ? c / 8 : c / 32));
     }
-    const uint32_t threads = pre ? ln_threads() : kMatvecThreads;
-    const uint32_t sgs = pre ? std::max<uint32_t>(1, threads / std::max<uint32_t>(1, subgroup_size())) : subgroups;
+    const uint32_t threads = capture_ ? persist_threads_ : pre ? ln_threads() : kMatvecThreads;
+    const uint32_t sgs = pre || capture_ ? std::max<uint32_t>(1, threads / std::max<uint32_t>(1, subgroup_size())) : subgroups;
     uint32_t spr = 1;
     if (T_ == 1) {
       const uint32_t per_lane = units / std::max<uint32_t>(1, subgroup_size());
@@ -295,9 +305,27 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       while (spr > 1 && sgs % spr) spr /= 2;
     }
     const bool fuse = fused(dtype, list);
+    // Float weights, one token: RB rows per subgroup, U units of each per lane (blocked_rows()).
+    std::vector<uint32_t> spec{threads};
+    if (T_ == 1 && !dtype_is_quantized(dtype) && (blocked_loads() > 0 || capture_)) {
+      // The persistent step compiles one shape for all its matvecs: that of the model's C.
+      const uint32_t lane_units = capture_ ? (dtype == DType::F32 ? persist_cols_ / 4 : persist_cols_ / 8) : units;
+      const uint32_t per_lane = (lane_units + subgroup_size() - 1) / std::max<uint32_t>(1, subgroup_size());
+      uint32_t u = 1;
+      const uint32_t loads = blocked_loads() ? blocked_loads() : 16;
+      while (u < per_lane && u < loads) u *= 2;
+      const uint32_t rb = std::max<uint32_t>(1, loads / u);
+      spr = 1;
+      spec = {threads, rb, u};
+    }
     // A workgroup that quantizes its input does more rows, so each quantization serves more weights.
-    uint32_t rpw = std::max<uint32_t>(1, sgs / spr) * rows_per_subgroup() * (fuse ? 4 : 1);
-    if (pre) {
+    uint32_t rpw = std::max<uint32_t>(1, sgs / spr) * (spec.size() > 1 ? spec[1] : 1) * rows_per_subgroup() * (fuse ? 4 : 1);
+    if (capture_) {  // about one task per workgroup of the persistent step
+      uint64_t rows = 0;
+      for (const MatJob* j : list) rows += uint64_t(j->m->rows);
+      const uint64_t want = (rows + persist_wgs_ - 1) / persist_wgs_;
+      rpw = uint32_t(std::max<uint64_t>(1, (want + rpw - 1) / rpw)) * rpw;
+    } else if (pre) {
       uint64_t rows = 0;
       for (const MatJob* j : list) rows += uint64_t(j->m->rows);
       const uint64_t want = (rows + ln_target_wgs() - 1) / ln_target_wgs();
@@ -327,7 +355,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       pc.ln_x = addr(pre->x), pc.ln_w = pre->w, pc.ln_b = pre->b, pc.ln_state = pre->state, pc.ln_out = addr(pre->ln_out);
     }
     first_group = false;
-    dispatch(shader, {threads}, pc, wg);
+    dispatch(shader, spec, pc, wg);
   }
   barrier();
 }

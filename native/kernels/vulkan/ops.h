@@ -107,9 +107,36 @@ class Ops {
   bool can_prologue(const std::vector<MatJob>& jobs, uint32_t C) const;
   template <class PC>
   void dispatch(const std::string& shader, const std::vector<uint32_t>& spec, const PC& pc, uint32_t groups) {
+    if (capture_) {
+      const uint8_t* p = reinterpret_cast<const uint8_t*>(&pc);
+      captured_.push_back({shader, spec, std::vector<uint8_t>(p, p + sizeof pc), groups});
+      return;
+    }
     rec_->dispatch(pipelines_.get(shader, spec), pc, groups, label_for(shader));
   }
-  void barrier() { rec_->compute_barrier(); }
+  void barrier() {
+    if (!capture_) rec_->compute_barrier();
+  }
+
+  // The persistent step (step7.comp, gpu_model.cpp): between begin_persistent() and end_persistent(),
+  // dispatch() captures each op instead of recording it and barrier() records nothing (the step's grid
+  // barriers order the ops). Matvecs are then shaped for it: `threads` invocations, the blocked loop
+  // sized for rows of `row_cols` columns (the model's C), rows spread over `workgroups` tasks.
+  struct CapturedOp {
+    std::string shader;
+    std::vector<uint32_t> spec;
+    std::vector<uint8_t> pc;
+    uint32_t groups;
+  };
+  void begin_persistent(uint32_t workgroups, uint32_t threads, uint32_t row_cols) {
+    capture_ = true, persist_wgs_ = workgroups, persist_threads_ = threads, persist_cols_ = row_cols;
+    captured_.clear();
+  }
+  std::vector<CapturedOp> end_persistent() {
+    capture_ = false;
+    return std::move(captured_);
+  }
+  uint32_t persistent_workgroups() const { return capture_ ? persist_wgs_ : 0; }
   // Labels for profiles: the shader name, prefixed by what the caller is doing (set_label("head")).
   void set_label(const std::string& prefix) { prefix_ = prefix; }
   const char* label_for(const std::string& shader);
@@ -129,6 +156,9 @@ class Ops {
   uint32_t T_ = 1;
   uint32_t seq_stride_ = 0;
   std::string prefix_;
+  bool capture_ = false;
+  uint32_t persist_wgs_ = 0, persist_threads_ = 0, persist_cols_ = 0;
+  std::vector<CapturedOp> captured_;
   std::vector<std::unique_ptr<std::string>> label_store_;  // stable C strings for Recorder labels
 };
 

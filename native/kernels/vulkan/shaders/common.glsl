@@ -5,11 +5,21 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 
-layout(buffer_reference, std430, buffer_reference_align = 4) buffer Floats { float v[]; };
-layout(buffer_reference, std430, buffer_reference_align = 16) buffer Vec4s { vec4 v[]; };
+#ifndef COMMON_GLSL
+#define COMMON_GLSL
+// Activations (float types) are `coherent` in the persistent step (step7.comp): there one dispatch runs
+// every op of a token, and an op reads what other workgroups wrote before the grid barrier, which a
+// multiprocessor's own cache may hold stale. Weights (uvec4/uint types) are never written: cached reads.
+#ifdef PERSISTENT
+#define ACT_COHERENT coherent
+#else
+#define ACT_COHERENT
+#endif
+layout(buffer_reference, std430, buffer_reference_align = 4) ACT_COHERENT buffer Floats { float v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 16) ACT_COHERENT buffer Vec4s { vec4 v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) buffer Uints { uint v[]; };
 layout(buffer_reference, std430, buffer_reference_align = 16) buffer Uvec4s { uvec4 v[]; };
-layout(buffer_reference, std430, buffer_reference_align = 8) buffer Vec2s { vec2 v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 8) ACT_COHERENT buffer Vec2s { vec2 v[]; };
 
 // Dispatches with more workgroups than the device's x limit are spread over y (Recorder::dispatch).
 uint flat_workgroup() { return gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x; }
@@ -30,3 +40,4 @@ float wg_sum(float v) {
   return s;
 }
 #endif
+#endif  // COMMON_GLSL

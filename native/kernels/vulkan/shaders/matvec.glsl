@@ -1,0 +1,543 @@
+// y = W·x for T tokens (one token while decoding), for several weight matrices in one dispatch.
+// Compiled once per weight type (DTYPE = rwkv.cpp's numbering: 0 F32, 1 F16, 2 Q4_0, 3 Q4_1,
+// 7 Q5_0, 8 Q5_1, 9 Q8_0). Each subgroup computes whole rows: its lanes stride over the row's units
+// (4 floats, 8 halves or one 32-weight block) and subgroupAdd() gives the dot product, so every
+// weight byte is read once per dispatch (memory-bound: this is where decoding spends its time).
+//
+// Quantized types follow the CPU contract (kernels/cpu/matvec.h): activations are pre-quantized to
+// 8-bit blocks (quantize.comp: d = amax/127, q = round(x/d), s = d*sum(q)) and each block's dot is an
+// integer sum: d_w*d_x*sum(q_w*q_x) (+ m_w*s_x for Q4_1/Q5_1).
+//
+// Weight layouts (weights.cpp repacks rwkv.cpp blocks into these at upload; the values are unchanged):
+//   F32/F16: rows of `w_row_units` uvec4 (4 floats / 8 halves), zero-padded to a whole uvec4.
+//   quantized: w  = quants, rows of nb blocks; Q8_0 32 int8 (2 uvec4), Q4/Q5 16 nibble bytes (1 uvec4),
+//                   byte j holding q[j] (low nibble) and q[j+16] (high nibble), as in rwkv.cpp;
+//              ws = one uint per block: f16 d (low half) | f16 m (high half, _1 types);
+//              wh = one uint per block: Q5 high bits, bit j of q[j].
+// Activations: x  (T, x_stride) floats, padded with zeros to the next unit;
+//              xq (T, x_stride) int8 as uvec4, xd (T, x_stride/32) vec2 (d, s) for quantized types.
+#ifdef LN_PROLOGUE
+#define WANT_WG_SUM
+#endif
+#include "common.glsl"
+
+#ifndef PERSISTENT
+layout(local_size_x_id = 0) in;
+#endif
+
+#ifndef DTYPE
+#define DTYPE 1
+#endif
+#define IS_QUANT (DTYPE >= 2)
+
+#include "matvec_job.glsl"
+#ifndef MV_SPEC_RB
+#define MV_SPEC_RB 1
+#define MV_SPEC_U 2
+#endif
+
+// The push constants; the persistent step (step7.comp) reads the same bytes from its op table.
+#define MATVEC_PC_FIELDS \
+  Jobs jobs; \
+  uint n_jobs; \
+  uint T; \
+  uint rows_per_wg; \
+  uint total_wgs; \
+  uint sg_per_row; /* T == 1: subgroups sharing one row (1, 2 or 4; divides gl_NumSubgroups) */ \
+  uint fuse_quant; /* quantized types, T == 1: quantize x in shared memory here (cols <= 32 * MAX_XBLOCKS) */ \
+  Floats copy_src; /* copy_n != 0: workgroup 0 also copies copy_n floats copy_src -> copy_dst (a shift */ \
+  Floats copy_dst; /*   state whose readers finished before this dispatch's barrier, see LN_PROLOGUE) */ \
+  uint copy_n; \
+  uint ln_C; /* LN_PROLOGUE: channels of the normed row */ \
+  float ln_eps; \
+  uint ln_flags; /* 1: workgroup 0 writes the normed row to ln_out */ \
+  Floats ln_x; /* (ln_C) the residual row to norm */ \
+  Floats ln_w, ln_b; \
+  Floats ln_state; /* (ln_C) token-shift state (previous token's normed row) */ \
+  Floats ln_out; /* (ln_C) this token's normed row (the next shift state; copied there later) */
+#ifdef PERSISTENT
+struct MatvecPC {
+  MATVEC_PC_FIELDS
+};
+MatvecPC mv_pc;
+#define pc mv_pc
+#else
+layout(push_constant) uniform PC {
+  MATVEC_PC_FIELDS
+} pc;
+#endif
+
+#ifdef LN_PROLOGUE
+// Variants matvec_f32_ln / matvec_f16_ln (one token, float weights): every workgroup computes the
+// LayerNorm of ln_x and its job's token-shift mix itself, into shared memory, instead of reading an
+// input written by a separate norm dispatch (one dispatch and one barrier fewer). The job's `x` is then
+// the (C) mix vector m: input = cur + (state - cur) * m, as layer_norm.comp / mix.glsl compute it.
+#ifdef PERSISTENT
+const uint MAX_C = 8192u;  // also the input of a plain op (ffn.value: 4C), staged here
+#else
+const uint MAX_C = 4096u;
+#endif
+shared vec4 sh_x4[MAX_C / 4u];
+void ln_prologue(Job jb, uint wg, uint padded) {
+  // The row is read once into registers (C <= MAX_C, at least 128 invocations: 8 vec4 each at most).
+  const uint tid = gl_LocalInvocationID.x, n = gl_WorkGroupSize.x, C4 = pc.ln_C / 4u;
+  Vec4s x4 = Vec4s(pc.ln_x);
+  vec4 xr[8];
+  vec4 s4 = vec4(0.0);
+  for (uint j = 0u; j < 8u; ++j) {
+    const uint i = tid + j * n;
+    xr[j] = i < C4 ? x4.v[i] : vec4(0.0);
+    s4 += xr[j];
+  }
+  const float mean = wg_sum((s4.x + s4.y) + (s4.z + s4.w)) / float(pc.ln_C);
+  vec4 q4 = vec4(0.0);
+  for (uint j = 0u; j < 8u; ++j) {
+    const vec4 d = tid + j * n < C4 ? xr[j] - mean : vec4(0.0);
+    q4 += d * d;
+  }
+  const float inv = 1.0 / sqrt(wg_sum((q4.x + q4.y) + (q4.z + q4.w)) / float(pc.ln_C) + pc.ln_eps);
+  Vec4s w4 = Vec4s(pc.ln_w), b4 = Vec4s(pc.ln_b), st4 = Vec4s(pc.ln_state), m4 = Vec4s(jb.x), o4 = Vec4s(pc.ln_out);
+  const bool write = wg == 0u && (pc.ln_flags & 1u) != 0u;
+  for (uint j = 0u; j < 8u; ++j) {
+    const uint i = tid + j * n;
+    if (i < C4) {
+      const vec4 cur = (xr[j] - mean) * inv * w4.v[i] + b4.v[i];
+      sh_x4[i] = cur + (st4.v[i] - cur) * m4.v[i];
+      if (write) o4.v[i] = cur;
+    }
+  }
+  for (uint i = C4 + tid; i < padded / 4u; i += n) sh_x4[i] = vec4(0.0);
+  barrier();
+}
+#endif
+
+shared float partial_sums[128];
+
+// Tokens per pass over a row when T > 1 (accumulators held in registers): each weight unit is loaded
+// and decoded once per pass and used for all of them, so a batched decode step of up to 16 sequences
+// reads every weight once, like one token does.
+const uint TT = 16;
+
+#if IS_QUANT
+#include "quant_act.glsl"
+// Sum of 4 signed-byte products (both signed).
+int dot_ss(uint a, uint b) {
+  return bitfieldExtract(int(a), 0, 8) * bitfieldExtract(int(b), 0, 8) +
+         bitfieldExtract(int(a), 8, 8) * bitfieldExtract(int(b), 8, 8) +
+         bitfieldExtract(int(a), 16, 8) * bitfieldExtract(int(b), 16, 8) +
+         bitfieldExtract(int(a), 24, 8) * bitfieldExtract(int(b), 24, 8);
+}
+// Unsigned bytes of a times signed bytes of b.
+int dot_us(uint a, uint b) {
+  return int(a & 255u) * bitfieldExtract(int(b), 0, 8) + int((a >> 8) & 255u) * bitfieldExtract(int(b), 8, 8) +
+         int((a >> 16) & 255u) * bitfieldExtract(int(b), 16, 8) + int(a >> 24) * bitfieldExtract(int(b), 24, 8);
+}
+int sum_s(uint b) {
+  return bitfieldExtract(int(b), 0, 8) + bitfieldExtract(int(b), 8, 8) + bitfieldExtract(int(b), 16, 8) +
+         bitfieldExtract(int(b), 24, 8);
+}
+// Four Q5 high bits (h & 15) moved to bit 4 of each byte.
+uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
+
+// Weight block k of a row, loaded and decoded: Q8_0 a, b = the 32 int8; Q4/Q5 a = q[0..15], b = q[16..31]
+// as unsigned bytes (high bits merged); dm = (d, m).
+struct WUnit {
+  uvec4 a, b;
+  vec2 dm;
+};
+WUnit load_unit(Job jb, uint row, uint k) {
+  const uint blk = row * jb.w_row_blocks + k;
+  WUnit u;
+  u.dm = unpackHalf2x16(jb.ws.v[blk]);
+#if DTYPE == 9
+  u.a = jb.w.v[row * jb.w_row_units + k * 2u];
+  u.b = jb.w.v[row * jb.w_row_units + k * 2u + 1u];
+#else
+  const uvec4 q = jb.w.v[row * jb.w_row_units + k];
+  u.a = q & 0x0F0F0F0Fu;
+  u.b = (q >> 4) & 0x0F0F0F0Fu;
+#if DTYPE == 7 || DTYPE == 8
+  const uint h = jb.wh.v[blk];
+  u.a |= uvec4(spread4(h), spread4(h >> 4), spread4(h >> 8), spread4(h >> 12));
+  u.b |= uvec4(spread4(h >> 16), spread4(h >> 20), spread4(h >> 24), spread4(h >> 28));
+#endif
+#endif
+  return u;
+}
+
+// One block's contribution: a decoded weight block against activation block (x0, x1, xds).
+float unit_block_dot(WUnit u, uvec4 x0, uvec4 x1, vec2 xds) {
+  const vec2 dm = u.dm;
+#if DTYPE == 9
+  const uvec4 w0 = u.a, w1 = u.b;
+  const int isum = dot_ss(w0.x, x0.x) + dot_ss(w0.y, x0.y) + dot_ss(w0.z, x0.z) + dot_ss(w0.w, x0.w) +
+                   dot_ss(w1.x, x1.x) + dot_ss(w1.y, x1.y) + dot_ss(w1.z, x1.z) + dot_ss(w1.w, x1.w);
+  return dm.x * xds.x * float(isum);
+#else
+  const uvec4 lo = u.a, hi = u.b;
+  int isum = dot_us(lo.x, x0.x) + dot_us(lo.y, x0.y) + dot_us(lo.z, x0.z) + dot_us(lo.w, x0.w) +
+             dot_us(hi.x, x1.x) + dot_us(hi.y, x1.y) + dot_us(hi.z, x1.z) + dot_us(hi.w, x1.w);
+#if DTYPE == 2 || DTYPE == 7
+  const int xsum = sum_s(x0.x) + sum_s(x0.y) + sum_s(x0.z) + sum_s(x0.w) + sum_s(x1.x) + sum_s(x1.y) + sum_s(x1.z) + sum_s(x1.w);
+  isum -= (DTYPE == 2 ? 8 : 16) * xsum;  // q = nibble - 8 (Q4_0) or 5-bit value - 16 (Q5_0)
+  return dm.x * xds.x * float(isum);
+#else
+  return dm.x * xds.x * float(isum) + dm.y * xds.y;  // Q4_1 / Q5_1: + m * s
+#endif
+#endif
+}
+float block_dot(Job jb, uint row, uint k, uvec4 x0, uvec4 x1, vec2 xds) {
+  return unit_block_dot(load_unit(jb, row, k), x0, x1, xds);
+}
+
+// Activations quantized by this workgroup (fuse_quant): one token's input, at most MAX_XBLOCKS blocks.
+const uint MAX_XBLOCKS = 512u;
+shared uvec4 sh_xq[2u * MAX_XBLOCKS];
+shared vec2 sh_xd[MAX_XBLOCKS];
+
+float block_dot_global(Job jb, uint row, uint k, uint xb) {
+  return block_dot(jb, row, k, jb.xq.v[xb * 2u], jb.xq.v[xb * 2u + 1u], jb.xd.v[xb]);
+}
+float block_dot_shared(Job jb, uint row, uint k) {
+  return block_dot(jb, row, k, sh_xq[k * 2u], sh_xq[k * 2u + 1u], sh_xd[k]);
+}
+#define UNITS(jb) ((jb).cols / 32u)
+#define LOADW(jb, row, k) load_unit(jb, row, k)
+float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
+  const uint xb = (t * jb.x_stride) / 32u + k;
+  return unit_block_dot(u, jb.xq.v[xb * 2u], jb.xq.v[xb * 2u + 1u], jb.xd.v[xb]);
+}
+#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
+#ifdef LN_PROLOGUE
+#define DOT1(jb, row, k) block_dot_shared(jb, row, k)  // the prologue's row, quantized in shared memory
+#else
+#define DOT1(jb, row, k) (pc.fuse_quant != 0u ? block_dot_shared(jb, row, k) : block_dot_global(jb, row, k, k))
+#endif
+
+#elif DTYPE == 1
+float unit_dot(Job jb, uint row, uint k, uint t) {
+  const uvec4 w = jb.w.v[row * jb.w_row_units + k];
+  Vec4s x4 = Vec4s(jb.x);
+  const uint xb = (t * jb.x_stride) / 4u + 2u * k;
+  const vec4 a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+  const vec4 b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+  return dot(a, x4.v[xb]) + dot(b, x4.v[xb + 1u]);
+}
+struct WUnit {
+  vec4 a, b;
+};
+WUnit load_unit(Job jb, uint row, uint k) {
+  const uvec4 w = jb.w.v[row * jb.w_row_units + k];
+  WUnit u;
+  u.a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+  u.b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+  return u;
+}
+float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
+  Vec4s x4 = Vec4s(jb.x);
+  const uint xb = (t * jb.x_stride) / 4u + 2u * k;
+  return dot(u.a, x4.v[xb]) + dot(u.b, x4.v[xb + 1u]);
+}
+#define UNITS(jb) (((jb).cols + 7u) / 8u)
+#define LOADW(jb, row, k) load_unit(jb, row, k)
+#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
+#ifdef LN_PROLOGUE
+float dot_raw(uvec4 w, uint k) {
+  const vec4 a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+  const vec4 b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+  return dot(a, sh_x4[2u * k]) + dot(b, sh_x4[2u * k + 1u]);
+}
+#define DOT1(jb, row, k) dot_raw(jb.w.v[(row) * jb.w_row_units + (k)], k)
+#define LN_PAD 8u
+#else
+#define DOT1(jb, row, k) unit_dot(jb, row, k, 0u)
+#endif
+
+#else  // F32
+float unit_dot(Job jb, uint row, uint k, uint t) {
+  const vec4 w = uintBitsToFloat(jb.w.v[row * jb.w_row_units + k]);
+  Vec4s x4 = Vec4s(jb.x);
+  return dot(w, x4.v[(t * jb.x_stride) / 4u + k]);
+}
+struct WUnit {
+  vec4 a;
+};
+WUnit load_unit(Job jb, uint row, uint k) {
+  WUnit u;
+  u.a = uintBitsToFloat(jb.w.v[row * jb.w_row_units + k]);
+  return u;
+}
+float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
+  Vec4s x4 = Vec4s(jb.x);
+  return dot(u.a, x4.v[(t * jb.x_stride) / 4u + k]);
+}
+#define UNITS(jb) (((jb).cols + 3u) / 4u)
+#define LOADW(jb, row, k) load_unit(jb, row, k)
+#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
+#ifdef LN_PROLOGUE
+float dot_raw(uvec4 w, uint k) { return dot(uintBitsToFloat(w), sh_x4[k]); }
+#define DOT1(jb, row, k) dot_raw(jb.w.v[(row) * jb.w_row_units + (k)], k)
+#define LN_PAD 4u
+#else
+#define DOT1(jb, row, k) unit_dot(jb, row, k, 0u)
+#endif
+#endif
+
+#if DTYPE <= 1
+// One token, float weights (the host sets RB > 0): each subgroup takes RB rows at a time and each lane
+// loads U weight units of every one of them before the first use, RB * U independent 16-byte loads in
+// flight per lane (the loops below keep four, and share long rows between subgroups through shared
+// memory and two barriers per row). The activation unit each lane needs is read once per U and used
+// for all RB rows. Rows past the end repeat the last row (loaded, never written).
+layout(constant_id = MV_SPEC_RB) const uint RB = 0u;
+layout(constant_id = MV_SPEC_U) const uint U = 4u;
+const uint MAX_LOADS = 16u;  // RB * U <= MAX_LOADS (ops.cpp)
+uvec4 wb[MAX_LOADS];         // the batch of weight units in flight
+#if defined(LN_PROLOGUE) || defined(PERSISTENT)
+vec4 x_unit(Job jb, uint i) { return sh_x4[i]; }
+#else
+vec4 x_unit(Job jb, uint i) { return Vec4s(jb.x).v[i]; }
+#endif
+#if DTYPE == 1
+float w_dot(uvec4 w, vec4 x0, vec4 x1) {
+  return dot(vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), x0) + dot(vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)), x1);
+}
+#define X_PER_UNIT 2u
+#else
+float w_dot(uvec4 w, vec4 x0, vec4 x1) { return dot(uintBitsToFloat(w), x0); }
+#define X_PER_UNIT 1u
+#endif
+
+void load_batch(Job jb, uint rb, uint last, uint k0, uint units) {
+  const uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize;
+  for (uint r = 0u; r < RB; ++r) {
+    const uint base = min(rb + r, last) * jb.w_row_units;
+    for (uint u = 0u; u < U; ++u) {
+      const uint k = k0 + u * SG + lane;
+      wb[r * U + u] = k < units ? jb.w.v[base + k] : uvec4(0u);
+    }
+  }
+}
+
+// preloaded: this subgroup's first batch is already in wb (the persistent step loads it before its
+// grid barrier).
+void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded) {
+  const uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize, last = row_end - 1u;
+  const uint first = row0 + gl_SubgroupID * RB;
+  if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units);  // streams during the norm
+#ifdef PERSISTENT
+  barrier();  // the previous task's reads of sh_x4 are done
+  if (pc.ln_C != 0u) {
+    ln_prologue(jb, wg, units * LN_PAD);
+  } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
+    Vec4s x4 = Vec4s(jb.x);
+    for (uint i = gl_LocalInvocationID.x; i < units * X_PER_UNIT; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
+    barrier();
+  }
+#elif defined(LN_PROLOGUE)
+  ln_prologue(jb, wg, units * LN_PAD);
+#endif
+  for (uint rb = first; rb < row_end; rb += gl_NumSubgroups * RB) {
+    float acc[MAX_LOADS];
+    for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
+    for (uint k0 = 0u; k0 < units; k0 += SG * U) {
+      if (rb != first || k0 != 0u) load_batch(jb, rb, last, k0, units);
+      for (uint u = 0u; u < U; ++u) {
+        const uint k = k0 + u * SG + lane;
+        if (k < units) {
+          const vec4 x0 = x_unit(jb, X_PER_UNIT * k), x1 = X_PER_UNIT == 2u ? x_unit(jb, X_PER_UNIT * k + 1u) : x0;
+          for (uint r = 0u; r < RB; ++r) acc[r] += w_dot(wb[r * U + u], x0, x1);
+        }
+      }
+    }
+    for (uint r = 0u; r < RB; ++r) {
+      const float s = subgroupAdd(acc[r]);
+      if (rb + r < row_end && subgroupElect()) finish(jb, 0u, rb + r, s);
+    }
+  }
+}
+#endif
+
+// Workgroup `wg`'s job and row range.
+struct Task {
+  Job jb;
+  uint row0, row_end, units;
+};
+Task task_of(uint wg) {
+  uint ji = 0;
+  for (uint i = 1; i < pc.n_jobs; ++i)
+    if (pc.jobs.j[i].wg_begin <= wg) ji = i;
+  Task t;
+  t.jb = pc.jobs.j[ji];
+  t.row0 = (wg - t.jb.wg_begin) * pc.rows_per_wg;
+  t.row_end = min(t.row0 + pc.rows_per_wg, t.jb.rows);
+  t.units = UNITS(t.jb);
+  return t;
+}
+
+#ifdef PERSISTENT
+// The first batch of workgroup wg's weights, loaded ahead (before the grid barrier).
+void matvec_preload(uint wg) {
+  Task t = task_of(wg);
+  const uint first = t.row0 + gl_SubgroupID * RB;
+  if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units);
+}
+// Workgroup wg's share of the op (the persistent step's op loop calls it for every wg it runs).
+void matvec_task(uint wg, bool preloaded) {
+  Task t = task_of(wg);
+  if (wg == 0u && pc.copy_n != 0u)
+    for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
+  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded);
+}
+#else
+void main() {
+  const uint wg = flat_workgroup();
+  if (wg >= pc.total_wgs) return;
+  Task t = task_of(wg);
+  Job jb = t.jb;
+  const uint row0 = t.row0, row_end = t.row_end, units = t.units;
+  const uint lane = gl_SubgroupInvocationID, step = gl_SubgroupSize;
+  if (wg == 0u && pc.copy_n != 0u)
+    for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
+#if DTYPE <= 1
+  if (RB != 0u) {  // T == 1 (ops.cpp)
+    blocked_rows(jb, wg, row0, row_end, units, false);
+    return;
+  }
+#endif
+#if defined(LN_PROLOGUE) && IS_QUANT
+  // Quantized weights: the normed and mixed row (in sh_x4) quantized to 8-bit blocks in shared memory,
+  // as quantize.comp would from memory; then the T == 1 loop below reads them there.
+  ln_prologue(jb, wg, units * 32u);
+  for (uint b = gl_LocalInvocationID.x; b < units; b += gl_WorkGroupSize.x) {
+    float v[32];
+    for (uint j = 0; j < 8u; ++j) {
+      const vec4 x4 = sh_x4[b * 8u + j];
+      v[4u * j] = x4.x, v[4u * j + 1u] = x4.y, v[4u * j + 2u] = x4.z, v[4u * j + 3u] = x4.w;
+    }
+    uvec4 q0, q1;
+    vec2 ds;
+    quantize_vals(v, q0, q1, ds);
+    sh_xq[b * 2u] = q0;
+    sh_xq[b * 2u + 1u] = q1;
+    sh_xd[b] = ds;
+  }
+  barrier();
+#elif defined(LN_PROLOGUE)
+  {  // one token (the host only uses these variants for T = 1): the T == 1 loop below, except that
+     // each lane's first four weight units are loaded before the norm, so they stream during it
+    const uint spr = pc.sg_per_row, rows_per_pass = gl_NumSubgroups / spr;
+    const uint part = gl_SubgroupID % spr, stride = step * spr, k0 = part * step + lane;
+    uvec4 p0 = uvec4(0u), p1 = uvec4(0u), p2 = uvec4(0u), p3 = uvec4(0u);
+    const uint r0 = row0 + gl_SubgroupID / spr;
+    if (r0 < row_end) {
+      const uint base = r0 * jb.w_row_units;
+      if (k0 < units) p0 = jb.w.v[base + k0];
+      if (k0 + stride < units) p1 = jb.w.v[base + k0 + stride];
+      if (k0 + 2u * stride < units) p2 = jb.w.v[base + k0 + 2u * stride];
+      if (k0 + 3u * stride < units) p3 = jb.w.v[base + k0 + 3u * stride];
+    }
+    ln_prologue(jb, wg, units * LN_PAD);
+    for (uint rb = row0; rb < row_end; rb += rows_per_pass) {
+      const uint r = rb + gl_SubgroupID / spr;
+      float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+      if (r < row_end) {
+        uint k = k0;
+        if (rb == row0 && k + 3u * stride < units) {
+          a0 += dot_raw(p0, k);
+          a1 += dot_raw(p1, k + stride);
+          a2 += dot_raw(p2, k + 2u * stride);
+          a3 += dot_raw(p3, k + 3u * stride);
+          k += 4u * stride;
+        }
+        for (; k + 3u * stride < units; k += 4u * stride) {
+          a0 += DOT1(jb, r, k);
+          a1 += DOT1(jb, r, k + stride);
+          a2 += DOT1(jb, r, k + 2u * stride);
+          a3 += DOT1(jb, r, k + 3u * stride);
+        }
+        for (; k < units; k += stride) a0 += DOT1(jb, r, k);
+      }
+      const float acc = subgroupAdd((a0 + a1) + (a2 + a3));
+      if (spr == 1u) {
+        if (r < row_end && subgroupElect()) finish(jb, 0u, r, acc);
+      } else {
+        if (subgroupElect()) partial_sums[gl_SubgroupID] = acc;
+        barrier();
+        if (part == 0u && r < row_end && subgroupElect()) {
+          float sum = 0.0;
+          for (uint p = 0; p < spr; ++p) sum += partial_sums[gl_SubgroupID + p];
+          finish(jb, 0u, r, sum);
+        }
+        barrier();
+      }
+    }
+    return;
+  }
+#endif
+
+#if IS_QUANT && !defined(LN_PROLOGUE)
+  if (pc.fuse_quant != 0u) {  // this job's input, quantized once per workgroup into shared memory
+    for (uint b = gl_LocalInvocationID.x; b < units; b += gl_WorkGroupSize.x) {
+      uvec4 q0, q1;
+      vec2 ds;
+      quantize_block(jb.x, b * 32u, q0, q1, ds);
+      sh_xq[b * 2u] = q0;
+      sh_xq[b * 2u + 1u] = q1;
+      sh_xd[b] = ds;
+    }
+    barrier();
+  }
+#endif
+  if (pc.T == 1u) {
+    // One token: `sg_per_row` subgroups share each row (long rows then need fewer dependent
+    // iterations per lane), and four independent sums keep four loads in flight per lane.
+    const uint spr = pc.sg_per_row, rows_per_pass = gl_NumSubgroups / spr;
+    const uint part = gl_SubgroupID % spr, stride = step * spr;
+    for (uint rb = row0; rb < row_end; rb += rows_per_pass) {
+      const uint r = rb + gl_SubgroupID / spr;
+      float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+      if (r < row_end) {
+        uint k = part * step + lane;
+        for (; k + 3u * stride < units; k += 4u * stride) {
+          a0 += DOT1(jb, r, k);
+          a1 += DOT1(jb, r, k + stride);
+          a2 += DOT1(jb, r, k + 2u * stride);
+          a3 += DOT1(jb, r, k + 3u * stride);
+        }
+        for (; k < units; k += stride) a0 += DOT1(jb, r, k);
+      }
+      const float acc = subgroupAdd((a0 + a1) + (a2 + a3));
+      if (spr == 1u) {
+        if (r < row_end && subgroupElect()) finish(jb, 0u, r, acc);
+      } else {
+        if (subgroupElect()) partial_sums[gl_SubgroupID] = acc;
+        barrier();
+        if (part == 0u && r < row_end && subgroupElect()) {
+          float sum = 0.0;
+          for (uint p = 0; p < spr; ++p) sum += partial_sums[gl_SubgroupID + p];
+          finish(jb, 0u, r, sum);
+        }
+        barrier();
+      }
+    }
+    return;
+  }
+  for (uint r = row0 + gl_SubgroupID; r < row_end; r += gl_NumSubgroups) {
+    for (uint t0 = 0; t0 < pc.T; t0 += TT) {
+      const uint nt = min(TT, pc.T - t0);
+      float acc[TT];
+      for (uint i = 0; i < TT; ++i) acc[i] = 0.0;
+      for (uint k = lane; k < units; k += step) {
+        const WUnit u = LOADW(jb, r, k);
+        for (uint i = 0; i < TT; ++i)
+          if (i < nt) acc[i] += DOTW(jb, u, k, t0 + i);
+      }
+      for (uint i = 0; i < nt; ++i) {
+        const float s = subgroupAdd(acc[i]);
+        if (subgroupElect()) finish(jb, t0 + i, r, s);
+      }
+    }
+  }
+}
+#endif  // !PERSISTENT

@@ -1,0 +1,81 @@
+#version 450
+// The persistent decode step (RWKV-7, one token of one sequence, F32 or F16 weights): one dispatch runs
+// every op of the token, the ops that gpu_v7.cpp records as dispatches (matvecs with the LN prologue,
+// plain matvecs, WKV-7 with the output projection), in order, separated by grid barriers instead of
+// dispatch boundaries. A barrier between dispatches costs ~7 us on an H100 (drain, launch, ramp); here
+// each workgroup issues its first weight loads of the next op before it waits at the grid barrier, so
+// the weights stream while the barrier completes.
+//
+// Ops::begin_persistent() captures what Ops would have dispatched: each op is its shader's push-constant
+// bytes and workgroup count (`groups`). This dispatch has one workgroup per multiprocessor (all
+// resident at once, which the grid barrier needs); workgroup i runs tasks i, i + n, ... of each op, as
+// if it were those workgroups of the op's own dispatch. The spin at the barrier is bounded: if the
+// workgroups were not all resident it gives up, raises `sync[1]`, and the host falls back to dispatches.
+#define PERSISTENT 1
+#define LN_PROLOGUE 1
+#define WANT_WG_SUM
+#define MV_SPEC_RB 1
+#define MV_SPEC_U 2
+#define WK_SPEC_S 3
+#define WK_SPEC_P 4
+#define WK_SPEC_NSLOT 5
+#define WO_FUSE 1
+#define WO_DTYPE DTYPE
+#extension GL_KHR_shader_subgroup_shuffle : require
+#include "common.glsl"
+layout(local_size_x_id = 0) in;  // S * P of WKV-7 (256 for head size 64)
+
+#include "matvec.glsl"
+#undef pc
+#include "wkv7.glsl"
+#undef pc
+
+layout(buffer_reference, std430, buffer_reference_align = 8) readonly buffer MatvecPCRef { MatvecPC v; };
+layout(buffer_reference, std430, buffer_reference_align = 8) readonly buffer Wkv7PCRef { Wkv7PC v; };
+struct Op {
+  MatvecPCRef mv;  // kind 1: the matvec's push constants
+  Wkv7PCRef wk;    // kind 2: WKV-7's
+  uint kind, groups, pad0, pad1;
+};
+layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer Ops { Op o[]; };
+layout(buffer_reference, std430, buffer_reference_align = 4) coherent volatile buffer SyncWords { uint v[]; };
+
+layout(push_constant) uniform StepPC {
+  Ops ops;
+  SyncWords sync;  // [0] arrivals (zeroed before the step), [1] set when a barrier gave up
+  uint n_ops;
+  uint spin_limit;
+} spc;
+
+// Every workgroup's writes before it, visible to every workgroup after it. Arrivals count up over the
+// step; the k-th barrier waits for k * n.
+void grid_barrier(uint target) {
+  memoryBarrierBuffer();
+  barrier();
+  if (gl_LocalInvocationIndex == 0u) {
+    atomicAdd(spc.sync.v[0], 1u);
+    uint spins = 0u;
+    while (atomicOr(spc.sync.v[0], 0u) < target && atomicOr(spc.sync.v[1], 0u) == 0u)
+      if (++spins > spc.spin_limit) atomicExchange(spc.sync.v[1], 1u);
+  }
+  barrier();
+  memoryBarrierBuffer();
+}
+
+void main() {
+  const uint me = gl_WorkGroupID.x, n = gl_NumWorkGroups.x;
+  for (uint k = 0u; k < spc.n_ops; ++k) {
+    Op op = spc.ops.o[k];
+    if (op.kind == 1u) {
+      mv_pc = op.mv.v;
+      const bool pre = me < op.groups;
+      if (pre) matvec_preload(me);  // weights only: safe before the barrier
+      if (k > 0u) grid_barrier(k * n);
+      for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, pre && wg == me);
+    } else {
+      wk_pc = op.wk.v;
+      if (k > 0u) grid_barrier(k * n);
+      for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg);
+    }
+  }
+}
