@@ -43,8 +43,8 @@ uint32_t persistent_workgroups(const DeviceInfo& d, const ModelInfo& info, int o
   if (d.multiprocessors) return d.multiprocessors;
   return mode == 2 ? 1 : 0;
 }
-// Polls of a grid barrier before it gives up (~1 s on an H100; never reached when all are resident).
-constexpr uint32_t kSpinLimit = 1u << 22;
+// Polls of a grid barrier before it gives up (well under a second; never reached when all are resident).
+constexpr uint32_t kSpinLimit = 1u << 20;
 
 }  // namespace
 
@@ -169,6 +169,8 @@ bool GpuModel::Impl::persistent_step_works() {
   uint32_t w[4];
   std::memcpy(w, words.mapped(), sizeof w);
   resident = nullptr;  // the check ran on whatever the GPU state held: the next eval uploads
+  if (w[1] != 0 || std::getenv("RWKV_VK_PERSISTENT_DEBUG"))
+    std::fprintf(stderr, "vulkan: persistent step check: %u arrivals, gave up: %u\n", w[0], w[1]);
   return w[1] == 0;
 }
 
@@ -293,7 +295,10 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
     if (s.persistent) rec.fill_zero(sub(whole(*persist_words), 0, 16));
     rec.barrier();
     if (s.persistent) {
-      const PersistentPC pc{s.op_table->address(), persist_words->address(), ps.n_ops, kSpinLimit};
+      // RWKV_VK_PERSISTENT_OPS=K: only the first K ops (timing experiments; results wrong).
+      static const uint32_t op_limit = env_uint("RWKV_VK_PERSISTENT_OPS", 0, 0, 1u << 20);
+      const uint32_t n_ops = op_limit ? std::min(op_limit, ps.n_ops) : ps.n_ops;
+      const PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit};
       rec.dispatch(pipelines->get(ps.shader, ps.spec), pc, persistent_wgs, "step7");
     } else {
       const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
@@ -411,7 +416,8 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.device->submit_and_wait(&cb, 1);
   m.device->free_command_buffer(cb);
   m.step(1, m.head);  // the decode step: build its pipelines now rather than on the first token
-  if (!m.persistent_step_works()) {  // its workgroups were not all resident: dispatches instead
+  // A grid barrier that gave up means the workgroups were not all resident: dispatches instead.
+  if (!m.persistent_step_works() && !m.persistent_step_works()) {
     m.persistent_wgs = 0;
     m.drop_steps();
     m.step(1, m.head);

@@ -78,31 +78,58 @@ const uint MAX_C = 8192u;  // also the input of a plain op (ffn.value: 4C), stag
 const uint MAX_C = 4096u;
 #endif
 shared vec4 sh_x4[MAX_C / 4u];
-void ln_prologue(Job jb, uint wg, uint padded) {
-  // The row is read once into registers (C <= MAX_C, at least 128 invocations: 8 vec4 each at most).
+#ifdef PERSISTENT
+const uint LN_J = 2u;  // vec4s of the row per invocation: C <= 2048 over 256 invocations
+vec4 ln_par[4u * LN_J];  // this invocation's vec4s of w, b, the shift state and the job's mix vector
+// The persistent step reads the norm's parameters before its grid barrier (none of them is written by
+// the step's earlier ops), so that only the row itself is read after it.
+void ln_load_params(Job jb) {
+  const uint tid = gl_LocalInvocationID.x, n = gl_WorkGroupSize.x, C4 = pc.ln_C / 4u;
+  Vec4s w4 = Vec4s(pc.ln_w), b4 = Vec4s(pc.ln_b), st4 = Vec4s(pc.ln_state), m4 = Vec4s(jb.x);
+  for (uint j = 0u; j < LN_J; ++j) {
+    const uint i = tid + j * n;
+    ln_par[j] = ln_par[LN_J + j] = ln_par[2u * LN_J + j] = ln_par[3u * LN_J + j] = vec4(0.0);
+    if (i < C4) {
+      ln_par[j] = w4.v[i];
+      ln_par[LN_J + j] = b4.v[i];
+      ln_par[2u * LN_J + j] = st4.v[i];
+      ln_par[3u * LN_J + j] = m4.v[i];
+    }
+  }
+}
+#define LN_PAR(k, j, i) ln_par[(k) * LN_J + (j)]
+#else
+const uint LN_J = 8u;  // C <= 4096 over at least 128 invocations
+#define LN_PAR(k, j, i) ((k) == 0u ? Vec4s(pc.ln_w).v[i] : (k) == 1u ? Vec4s(pc.ln_b).v[i] : (k) == 2u ? Vec4s(pc.ln_state).v[i] : Vec4s(jb.x).v[i])
+#endif
+void ln_prologue(Job jb, uint wg, uint padded, bool params_loaded) {
+  // The row is read once into registers (LN_J vec4 per invocation at most).
+#ifdef PERSISTENT
+  if (!params_loaded) ln_load_params(jb);
+#endif
   const uint tid = gl_LocalInvocationID.x, n = gl_WorkGroupSize.x, C4 = pc.ln_C / 4u;
   Vec4s x4 = Vec4s(pc.ln_x);
-  vec4 xr[8];
+  vec4 xr[LN_J];
   vec4 s4 = vec4(0.0);
-  for (uint j = 0u; j < 8u; ++j) {
+  for (uint j = 0u; j < LN_J; ++j) {
     const uint i = tid + j * n;
     xr[j] = i < C4 ? x4.v[i] : vec4(0.0);
     s4 += xr[j];
   }
   const float mean = wg_sum((s4.x + s4.y) + (s4.z + s4.w)) / float(pc.ln_C);
   vec4 q4 = vec4(0.0);
-  for (uint j = 0u; j < 8u; ++j) {
+  for (uint j = 0u; j < LN_J; ++j) {
     const vec4 d = tid + j * n < C4 ? xr[j] - mean : vec4(0.0);
     q4 += d * d;
   }
   const float inv = 1.0 / sqrt(wg_sum((q4.x + q4.y) + (q4.z + q4.w)) / float(pc.ln_C) + pc.ln_eps);
-  Vec4s w4 = Vec4s(pc.ln_w), b4 = Vec4s(pc.ln_b), st4 = Vec4s(pc.ln_state), m4 = Vec4s(jb.x), o4 = Vec4s(pc.ln_out);
+  Vec4s o4 = Vec4s(pc.ln_out);
   const bool write = wg == 0u && (pc.ln_flags & 1u) != 0u;
-  for (uint j = 0u; j < 8u; ++j) {
+  for (uint j = 0u; j < LN_J; ++j) {
     const uint i = tid + j * n;
     if (i < C4) {
-      const vec4 cur = (xr[j] - mean) * inv * w4.v[i] + b4.v[i];
-      sh_x4[i] = cur + (st4.v[i] - cur) * m4.v[i];
+      const vec4 cur = (xr[j] - mean) * inv * LN_PAR(0u, j, i) + LN_PAR(1u, j, i);
+      sh_x4[i] = cur + (LN_PAR(2u, j, i) - cur) * LN_PAR(3u, j, i);
       if (write) o4.v[i] = cur;
     }
   }
@@ -292,7 +319,7 @@ float dot_raw(uvec4 w, uint k) { return dot(uintBitsToFloat(w), sh_x4[k]); }
 layout(constant_id = MV_SPEC_RB) const uint RB = 0u;
 layout(constant_id = MV_SPEC_U) const uint U = 4u;
 const uint MAX_LOADS = 16u;  // RB * U <= MAX_LOADS (ops.cpp)
-uvec4 wb[MAX_LOADS];         // the batch of weight units in flight
+uvec4 wb[MAX_LOADS];         // the batch of weight units being used
 #if defined(LN_PROLOGUE) || defined(PERSISTENT)
 vec4 x_unit(Job jb, uint i) { return sh_x4[i]; }
 #else
@@ -308,52 +335,60 @@ float w_dot(uvec4 w, vec4 x0, vec4 x1) { return dot(uintBitsToFloat(w), x0); }
 #define X_PER_UNIT 1u
 #endif
 
-void load_batch(Job jb, uint rb, uint last, uint k0, uint units) {
+void load_batch(Job jb, uint rb, uint last, uint k0, uint units, out uvec4 dst[MAX_LOADS]) {
   const uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize;
   for (uint r = 0u; r < RB; ++r) {
     const uint base = min(rb + r, last) * jb.w_row_units;
     for (uint u = 0u; u < U; ++u) {
       const uint k = k0 + u * SG + lane;
-      wb[r * U + u] = k < units ? jb.w.v[base + k] : uvec4(0u);
+      dst[r * U + u] = k < units ? jb.w.v[base + k] : uvec4(0u);
     }
   }
 }
 
-// preloaded: this subgroup's first batch is already in wb (the persistent step loads it before its
-// grid barrier).
+// preloaded: this subgroup's first batch is already in wb, and the norm's parameters in ln_par (the
+// persistent step loads them before its grid barrier). Each batch's successor is loaded before the
+// batch is used (two batches in flight per lane).
 void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded) {
   const uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize, last = row_end - 1u;
-  const uint first = row0 + gl_SubgroupID * RB;
-  if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units);  // streams during the norm
+  const uint first = row0 + gl_SubgroupID * RB, rows_step = gl_NumSubgroups * RB;
+  if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, wb);  // streams during the norm
 #ifdef PERSISTENT
   barrier();  // the previous task's reads of sh_x4 are done
   if (pc.ln_C != 0u) {
-    ln_prologue(jb, wg, units * LN_PAD);
+    ln_prologue(jb, wg, units * LN_PAD, preloaded);
   } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
     Vec4s x4 = Vec4s(jb.x);
     for (uint i = gl_LocalInvocationID.x; i < units * X_PER_UNIT; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
     barrier();
   }
 #elif defined(LN_PROLOGUE)
-  ln_prologue(jb, wg, units * LN_PAD);
+  ln_prologue(jb, wg, units * LN_PAD, false);
 #endif
-  for (uint rb = first; rb < row_end; rb += gl_NumSubgroups * RB) {
-    float acc[MAX_LOADS];
-    for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
-    for (uint k0 = 0u; k0 < units; k0 += SG * U) {
-      if (rb != first || k0 != 0u) load_batch(jb, rb, last, k0, units);
-      for (uint u = 0u; u < U; ++u) {
-        const uint k = k0 + u * SG + lane;
-        if (k < units) {
-          const vec4 x0 = x_unit(jb, X_PER_UNIT * k), x1 = X_PER_UNIT == 2u ? x_unit(jb, X_PER_UNIT * k + 1u) : x0;
-          for (uint r = 0u; r < RB; ++r) acc[r] += w_dot(wb[r * U + u], x0, x1);
-        }
+  float acc[MAX_LOADS];
+  for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
+  uint rb = first, k0 = 0u;
+  while (rb < row_end) {
+    uint nrb = rb, nk0 = k0 + SG * U;
+    if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
+    uvec4 wn[MAX_LOADS];
+    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, wn);
+    for (uint u = 0u; u < U; ++u) {
+      const uint k = k0 + u * SG + lane;
+      if (k < units) {
+        const vec4 x0 = x_unit(jb, X_PER_UNIT * k), x1 = X_PER_UNIT == 2u ? x_unit(jb, X_PER_UNIT * k + 1u) : x0;
+        for (uint r = 0u; r < RB; ++r) acc[r] += w_dot(wb[r * U + u], x0, x1);
       }
     }
-    for (uint r = 0u; r < RB; ++r) {
-      const float s = subgroupAdd(acc[r]);
-      if (rb + r < row_end && subgroupElect()) finish(jb, 0u, rb + r, s);
+    if (nk0 == 0u) {  // the row block is done
+      for (uint r = 0u; r < RB; ++r) {
+        const float s = subgroupAdd(acc[r]);
+        if (rb + r < row_end && subgroupElect()) finish(jb, 0u, rb + r, s);
+        acc[r] = 0.0;
+      }
     }
+    wb = wn;
+    rb = nrb, k0 = nk0;
   }
 }
 #endif
@@ -380,7 +415,8 @@ Task task_of(uint wg) {
 void matvec_preload(uint wg) {
   Task t = task_of(wg);
   const uint first = t.row0 + gl_SubgroupID * RB;
-  if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units);
+  if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, wb);
+  if (pc.ln_C != 0u) ln_load_params(t.jb);
 }
 // Workgroup wg's share of the op (the persistent step's op loop calls it for every wg it runs).
 void matvec_task(uint wg, bool preloaded) {
@@ -408,7 +444,7 @@ void main() {
 #if defined(LN_PROLOGUE) && IS_QUANT
   // Quantized weights: the normed and mixed row (in sh_x4) quantized to 8-bit blocks in shared memory,
   // as quantize.comp would from memory; then the T == 1 loop below reads them there.
-  ln_prologue(jb, wg, units * 32u);
+  ln_prologue(jb, wg, units * 32u, false);
   for (uint b = gl_LocalInvocationID.x; b < units; b += gl_WorkGroupSize.x) {
     float v[32];
     for (uint j = 0; j < 8u; ++j) {
@@ -437,7 +473,7 @@ void main() {
       if (k0 + 2u * stride < units) p2 = jb.w.v[base + k0 + 2u * stride];
       if (k0 + 3u * stride < units) p3 = jb.w.v[base + k0 + 3u * stride];
     }
-    ln_prologue(jb, wg, units * LN_PAD);
+    ln_prologue(jb, wg, units * LN_PAD, false);
     for (uint rb = row0; rb < row_end; rb += rows_per_pass) {
       const uint r = rb + gl_SubgroupID / spr;
       float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;

@@ -47,35 +47,44 @@ layout(push_constant) uniform StepPC {
   uint spin_limit;
 } spc;
 
-// Every workgroup's writes before it, visible to every workgroup after it. Arrivals count up over the
-// step; the k-th barrier waits for k * n.
-void grid_barrier(uint target) {
+// A grid barrier in two halves, so that a workgroup can issue the next op's weight loads in between:
+// arrive() makes this workgroup's writes visible to every workgroup and counts it in; wait() returns
+// once all n have arrived k times (the count runs up over the step; the k-th barrier waits for k * n).
+void grid_arrive() {
   memoryBarrierBuffer();
   barrier();
+  if (gl_LocalInvocationIndex == 0u) atomicAdd(spc.sync.v[0], 1u);
+}
+void grid_wait(uint target) {
   if (gl_LocalInvocationIndex == 0u) {
-    atomicAdd(spc.sync.v[0], 1u);
     uint spins = 0u;
+    // Atomic reads: lavapipe's workgroups did not see each other's counts through plain volatile ones.
     while (atomicOr(spc.sync.v[0], 0u) < target && atomicOr(spc.sync.v[1], 0u) == 0u)
       if (++spins > spc.spin_limit) atomicExchange(spc.sync.v[1], 1u);
   }
   barrier();
-  memoryBarrierBuffer();
 }
 
 void main() {
   const uint me = gl_WorkGroupID.x, n = gl_NumWorkGroups.x;
   for (uint k = 0u; k < spc.n_ops; ++k) {
     Op op = spc.ops.o[k];
+    if (k > 0u) grid_arrive();
+    // Then what the op reads that no earlier op of the step writes (weights, norm parameters, the
+    // WKV state), for this workgroup's first task, while the others finish the previous op.
+    const bool ahead = me < op.groups;
     if (op.kind == 1u) {
       mv_pc = op.mv.v;
-      const bool pre = me < op.groups;
-      if (pre) matvec_preload(me);  // weights only: safe before the barrier
-      if (k > 0u) grid_barrier(k * n);
-      for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, pre && wg == me);
+      if (ahead) matvec_preload(me);
     } else {
       wk_pc = op.wk.v;
-      if (k > 0u) grid_barrier(k * n);
-      for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg);
+      if (ahead) wkv7_load_ahead(me);
+    }
+    if (k > 0u) grid_wait(k * n);
+    if (op.kind == 1u) {
+      for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me);
+    } else {
+      for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg, ahead && wg == me);
     }
   }
 }
