@@ -16,8 +16,10 @@ inline bool env_flag(const char* name, bool dflt) {
 // A number in [lo, hi]; unset, unparsable or out of range: dflt.
 inline uint32_t env_uint(const char* name, uint32_t dflt, uint32_t lo, uint32_t hi) {
   const char* e = std::getenv(name);
-  const long v = e ? std::atol(e) : 0;
-  return v >= long(lo) && v <= long(hi) ? uint32_t(v) : dflt;
+  if (!e || !*e) return dflt;
+  char* end = nullptr;
+  const long v = std::strtol(e, &end, 10);
+  return *end == '\0' && v >= long(lo) && v <= long(hi) ? uint32_t(v) : dflt;
 }
 
 }  // namespace rwkv::vk

@@ -80,32 +80,30 @@ const uint MAX_C = 4096u;
 shared vec4 sh_x4[MAX_C / 4u];
 #ifdef PERSISTENT
 const uint LN_J = 2u;  // vec4s of the row per invocation: C <= 2048 over 256 invocations
-vec4 ln_par[4u * LN_J];  // this invocation's vec4s of w, b, the shift state and the job's mix vector
-// The persistent step reads the norm's parameters before its grid barrier (none of them is written by
-// the step's earlier ops), so that only the row itself is read after it.
-void ln_load_params(Job jb) {
-  const uint tid = gl_LocalInvocationID.x, n = gl_WorkGroupSize.x, C4 = pc.ln_C / 4u;
-  Vec4s w4 = Vec4s(pc.ln_w), b4 = Vec4s(pc.ln_b), st4 = Vec4s(pc.ln_state), m4 = Vec4s(jb.x);
-  for (uint j = 0u; j < LN_J; ++j) {
-    const uint i = tid + j * n;
-    ln_par[j] = ln_par[LN_J + j] = ln_par[2u * LN_J + j] = ln_par[3u * LN_J + j] = vec4(0.0);
-    if (i < C4) {
-      ln_par[j] = w4.v[i];
-      ln_par[LN_J + j] = b4.v[i];
-      ln_par[2u * LN_J + j] = st4.v[i];
-      ln_par[3u * LN_J + j] = m4.v[i];
-    }
-  }
-}
+// The norm's parameters, read together with the row (one round trip to L2 after the grid barrier
+// instead of two). Not loaded before the barrier: registers held across it made the step spill.
 #define LN_PAR(k, j, i) ln_par[(k) * LN_J + (j)]
 #else
 const uint LN_J = 8u;  // C <= 4096 over at least 128 invocations
 #define LN_PAR(k, j, i) ((k) == 0u ? Vec4s(pc.ln_w).v[i] : (k) == 1u ? Vec4s(pc.ln_b).v[i] : (k) == 2u ? Vec4s(pc.ln_state).v[i] : Vec4s(jb.x).v[i])
 #endif
-void ln_prologue(Job jb, uint wg, uint padded, bool params_loaded) {
+void ln_prologue(Job jb, uint wg, uint padded) {
   // The row is read once into registers (LN_J vec4 per invocation at most).
 #ifdef PERSISTENT
-  if (!params_loaded) ln_load_params(jb);
+  vec4 ln_par[4u * LN_J];
+  {
+    Vec4s w4 = Vec4s(pc.ln_w), b4 = Vec4s(pc.ln_b), st4 = Vec4s(pc.ln_state), m4 = Vec4s(jb.x);
+    for (uint j = 0u; j < LN_J; ++j) {
+      const uint i = gl_LocalInvocationID.x + j * gl_WorkGroupSize.x;
+      ln_par[j] = ln_par[LN_J + j] = ln_par[2u * LN_J + j] = ln_par[3u * LN_J + j] = vec4(0.0);
+      if (i < pc.ln_C / 4u) {
+        ln_par[j] = w4.v[i];
+        ln_par[LN_J + j] = b4.v[i];
+        ln_par[2u * LN_J + j] = st4.v[i];
+        ln_par[3u * LN_J + j] = m4.v[i];
+      }
+    }
+  }
 #endif
   const uint tid = gl_LocalInvocationID.x, n = gl_WorkGroupSize.x, C4 = pc.ln_C / 4u;
   Vec4s x4 = Vec4s(pc.ln_x);
@@ -319,7 +317,6 @@ float dot_raw(uvec4 w, uint k) { return dot(uintBitsToFloat(w), sh_x4[k]); }
 layout(constant_id = MV_SPEC_RB) const uint RB = 0u;
 layout(constant_id = MV_SPEC_U) const uint U = 4u;
 const uint MAX_LOADS = 16u;  // RB * U <= MAX_LOADS (ops.cpp)
-uvec4 wb[MAX_LOADS];         // the batch of weight units being used
 #if defined(LN_PROLOGUE) || defined(PERSISTENT)
 vec4 x_unit(Job jb, uint i) { return sh_x4[i]; }
 #else
@@ -346,24 +343,24 @@ void load_batch(Job jb, uint rb, uint last, uint k0, uint units, out uvec4 dst[M
   }
 }
 
-// preloaded: this subgroup's first batch is already in wb, and the norm's parameters in ln_par (the
-// persistent step loads them before its grid barrier). Each batch's successor is loaded before the
+// preloaded: this subgroup's first batch is already in wb (the persistent step loads it before its
+// grid barrier). Each batch's successor is loaded before the
 // batch is used (two batches in flight per lane).
-void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded) {
+void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, inout uvec4 wb[MAX_LOADS]) {
   const uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize, last = row_end - 1u;
   const uint first = row0 + gl_SubgroupID * RB, rows_step = gl_NumSubgroups * RB;
   if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, wb);  // streams during the norm
 #ifdef PERSISTENT
   barrier();  // the previous task's reads of sh_x4 are done
   if (pc.ln_C != 0u) {
-    ln_prologue(jb, wg, units * LN_PAD, preloaded);
+    ln_prologue(jb, wg, units * LN_PAD);
   } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
     Vec4s x4 = Vec4s(jb.x);
     for (uint i = gl_LocalInvocationID.x; i < units * X_PER_UNIT; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
     barrier();
   }
 #elif defined(LN_PROLOGUE)
-  ln_prologue(jb, wg, units * LN_PAD, false);
+  ln_prologue(jb, wg, units * LN_PAD);
 #endif
   float acc[MAX_LOADS];
   for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
@@ -412,18 +409,17 @@ Task task_of(uint wg) {
 
 #ifdef PERSISTENT
 // The first batch of workgroup wg's weights, loaded ahead (before the grid barrier).
-void matvec_preload(uint wg) {
+void matvec_preload(uint wg, out uvec4 wb[MAX_LOADS]) {
   Task t = task_of(wg);
   const uint first = t.row0 + gl_SubgroupID * RB;
   if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, wb);
-  if (pc.ln_C != 0u) ln_load_params(t.jb);
 }
 // Workgroup wg's share of the op (the persistent step's op loop calls it for every wg it runs).
-void matvec_task(uint wg, bool preloaded) {
+void matvec_task(uint wg, bool preloaded, inout uvec4 wb[MAX_LOADS]) {
   Task t = task_of(wg);
   if (wg == 0u && pc.copy_n != 0u)
     for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
-  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded);
+  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded, wb);
 }
 #else
 void main() {
@@ -437,14 +433,15 @@ void main() {
     for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
 #if DTYPE <= 1
   if (RB != 0u) {  // T == 1 (ops.cpp)
-    blocked_rows(jb, wg, row0, row_end, units, false);
+    uvec4 wb[MAX_LOADS];
+    blocked_rows(jb, wg, row0, row_end, units, false, wb);
     return;
   }
 #endif
 #if defined(LN_PROLOGUE) && IS_QUANT
   // Quantized weights: the normed and mixed row (in sh_x4) quantized to 8-bit blocks in shared memory,
   // as quantize.comp would from memory; then the T == 1 loop below reads them there.
-  ln_prologue(jb, wg, units * 32u, false);
+  ln_prologue(jb, wg, units * 32u);
   for (uint b = gl_LocalInvocationID.x; b < units; b += gl_WorkGroupSize.x) {
     float v[32];
     for (uint j = 0; j < 8u; ++j) {
@@ -473,7 +470,7 @@ void main() {
       if (k0 + 2u * stride < units) p2 = jb.w.v[base + k0 + 2u * stride];
       if (k0 + 3u * stride < units) p3 = jb.w.v[base + k0 + 3u * stride];
     }
-    ln_prologue(jb, wg, units * LN_PAD, false);
+    ln_prologue(jb, wg, units * LN_PAD);
     for (uint rb = row0; rb < row_end; rb += rows_per_pass) {
       const uint r = rb + gl_SubgroupID / spr;
       float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;

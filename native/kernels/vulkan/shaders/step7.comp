@@ -70,21 +70,19 @@ void main() {
   for (uint k = 0u; k < spc.n_ops; ++k) {
     Op op = spc.ops.o[k];
     if (k > 0u) grid_arrive();
-    // Then what the op reads that no earlier op of the step writes (weights, norm parameters, the
-    // WKV state), for this workgroup's first task, while the others finish the previous op.
-    const bool ahead = me < op.groups;
     if (op.kind == 1u) {
+      // The first batch of weights of this workgroup's first task, loaded while the others finish
+      // the previous op (weights only: nothing the step writes).
       mv_pc = op.mv.v;
-      if (ahead) matvec_preload(me);
+      uvec4 wb[MAX_LOADS];
+      const bool ahead = me < op.groups;
+      if (ahead) matvec_preload(me, wb);
+      if (k > 0u) grid_wait(k * n);
+      for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me, wb);
     } else {
       wk_pc = op.wk.v;
-      if (ahead) wkv7_load_ahead(me);
-    }
-    if (k > 0u) grid_wait(k * n);
-    if (op.kind == 1u) {
-      for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me);
-    } else {
-      for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg, ahead && wg == me);
+      if (k > 0u) grid_wait(k * n);
+      for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg);
     }
   }
 }

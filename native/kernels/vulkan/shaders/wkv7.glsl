@@ -176,39 +176,24 @@ void load_inputs(uint o, bool fused, bool layer0, out float q[7]) {
   q[6] = layer0 ? 0.0 : pc.io.v[7u * pc.plane + o];
 }
 
-#ifdef WO_FUSE
-uvec4 wor[NSLOT];  // this workgroup's Wo slots (rows of chunk `seq`, head h's columns)
-#endif
-float st[SP];      // this invocation's part of its state row
 // Where invocation tid's state row part starts.
 uint state_base(uint wg) {
   const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x, i = tid / P, p = tid % P;
   return (PC_STATE_STRIDE != 0u ? seq * PC_STATE_STRIDE : 0u) + h * S * S + i * S + p * SP + STATE_OFF;
 }
-// The task's Wo slots and state, loaded before the WKV (they stream during it; the persistent step
-// loads them before its grid barrier: the state is this op's own from the previous token).
-void wkv7_load_ahead(uint wg) {
-  const uint tid = gl_LocalInvocationID.x;
+
+// Workgroup `wg` of the dispatch (gl_WorkGroupID.x, or the persistent step's task index).
+void wkv7_task(uint wg) {
+  const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x;
 #ifdef WO_FUSE
-  const uint h = wg % pc.H, seq = wg / pc.H;
+  // This workgroup's Wo slots (rows of chunk `seq`, head h's columns), loaded before the WKV.
   const uint CR = (pc.H * S + pc.R - 1u) / pc.R, c_lo = seq * CR, c_hi = min(c_lo + CR, pc.H * S);
+  uvec4 wor[NSLOT];
   for (uint q = 0u; q < NSLOT; ++q) {
     const uint slot = tid + q * S * P, row = c_lo + slot / UPR;
     wor[q] = row < c_hi ? pc.wo.v[row * pc.wo_units + h * UPR + slot % UPR] : uvec4(0u);
   }
 #endif
-  const uint sbase = state_base(wg);
-  for (uint j = 0; j < SP; ++j) st[j] = pc.state.v[sbase + j];
-}
-
-// Workgroup `wg` of the dispatch (gl_WorkGroupID.x, or the persistent step's task index); `loaded`:
-// wkv7_load_ahead(wg) ran already.
-void wkv7_task(uint wg, bool loaded) {
-  const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x;
-#ifdef WO_FUSE
-  const uint CR = (pc.H * S + pc.R - 1u) / pc.R, c_lo = seq * CR, c_hi = min(c_lo + CR, pc.H * S);
-#endif
-  if (!loaded) wkv7_load_ahead(wg);
   const uint i = tid / P, p = tid % P;  // state row i, keys [p*SP, (p+1)*SP)
   const uint C = pc.H * S;
   const bool chan = tid < S;  // invocations [0, S) also own channel h*S + tid
@@ -217,6 +202,8 @@ void wkv7_task(uint wg, bool loaded) {
   const uint sbase = state_base(wg);
   const uint t_begin = batched ? seq : 0u, t_end = batched ? seq + 1u : PC_T;
   const bool layer0 = (pc.flags & 1u) != 0u, fused = (pc.flags & 2u) != 0u, deferred = (pc.flags & 256u) != 0u;
+  float st[SP];
+  for (uint j = 0; j < SP; ++j) st[j] = pc.state.v[sbase + j];
   const float w0 = pc.params.v[c], a0 = pc.params.v[C + c], v0 = pc.params.v[2u * C + c];
   const float k_k = pc.params.v[3u * C + c], k_a = pc.params.v[4u * C + c], r_k = pc.params.v[5u * C + c];
   const uint ci = h * S + i;  // row i's channel (GroupNorm, bonus, gate)
@@ -357,6 +344,6 @@ void main() {
     norm_pass();
     return;
   }
-  wkv7_task(gl_WorkGroupID.x, false);
+  wkv7_task(gl_WorkGroupID.x);
 }
 #endif
