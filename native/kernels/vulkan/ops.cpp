@@ -117,11 +117,16 @@ uint32_t coop_min_tokens() {
 // blocked_rows() (RWKV_VK_MV_LOADS, at most 16; default 0: the older loops, four loads, long rows shared
 // between subgroups). H100, GPU replay, 0.4B / 1.5B FP16: 0 1.120 / 2.209 ms, 8 1.102 / 2.209, 16
 // 1.142 / 2.300: a dispatch of this size is bound by its launch and ramp, not by loads in flight. The
-// persistent step always takes the blocked loop (16 loads), which it can start before its barrier.
+// persistent step always takes the blocked loop, which it can start before its barrier, with
+// kPersistentLoads loads unless RWKV_VK_MV_LOADS says otherwise.
 uint32_t blocked_loads() {
   static const uint32_t n = env_uint("RWKV_VK_MV_LOADS", 0, 0, 16);
   return n;
 }
+// The persistent step's loads per lane. It runs one 256-invocation workgroup per multiprocessor, every
+// op in one shader, so registers decide its speed: H100, GPU replay ms per token, 0.4B / 1.5B FP16,
+// loads 4: 0.943 / 1.895, 8: 1.564 / 1.887, 16: 1.642 / 2.477 (dispatches: 1.118 / 2.190).
+constexpr uint32_t kPersistentLoads = 4;
 
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
 uint32_t rows_per_subgroup() {
@@ -312,7 +317,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       const uint32_t lane_units = capture_ ? (dtype == DType::F32 ? persist_cols_ / 4 : persist_cols_ / 8) : units;
       const uint32_t per_lane = (lane_units + subgroup_size() - 1) / std::max<uint32_t>(1, subgroup_size());
       uint32_t u = 1;
-      const uint32_t loads = blocked_loads() ? blocked_loads() : 16;
+      const uint32_t loads = blocked_loads() ? blocked_loads() : kPersistentLoads;
       while (u < per_lane && u < loads) u *= 2;
       const uint32_t rb = std::max<uint32_t>(1, loads / u);
       spr = 1;

@@ -316,7 +316,9 @@ float dot_raw(uvec4 w, uint k) { return dot(uintBitsToFloat(w), sh_x4[k]); }
 // for all RB rows. Rows past the end repeat the last row (loaded, never written).
 layout(constant_id = MV_SPEC_RB) const uint RB = 0u;
 layout(constant_id = MV_SPEC_U) const uint U = 4u;
-const uint MAX_LOADS = 16u;  // RB * U <= MAX_LOADS (ops.cpp)
+// Arrays sized by the specialization (RB * U loads, at most 16: ops.cpp), not by the largest shape: with
+// fixed 16-entry arrays the persistent step kept registers for all of them (H100, 0.4B FP16: ... ).
+const uint MAX_LOADS = (RB == 0u ? 1u : RB) * U;
 #if defined(LN_PROLOGUE) || defined(PERSISTENT)
 vec4 x_unit(Job jb, uint i) { return sh_x4[i]; }
 #else
@@ -362,7 +364,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
 #elif defined(LN_PROLOGUE)
   ln_prologue(jb, wg, units * LN_PAD);
 #endif
-  float acc[MAX_LOADS];
+  float acc[RB == 0u ? 1u : RB];
   for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
   uint rb = first, k0 = 0u;
   while (rb < row_end) {
@@ -384,7 +386,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
         acc[r] = 0.0;
       }
     }
-    wb = wn;
+    for (uint i = 0u; i < MAX_LOADS; ++i) wb[i] = wn[i];
     rb = nrb, k0 = nk0;
   }
 }
