@@ -298,9 +298,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       // RWKV_VK_PERSISTENT_OPS=K: only the first K ops (timing experiments; results wrong).
       static const uint32_t op_limit = env_uint("RWKV_VK_PERSISTENT_OPS", 0, 0, 1u << 20);
       const uint32_t n_ops = op_limit ? std::min(op_limit, ps.n_ops) : ps.n_ops;
-      // RWKV_VK_WKV_AHEAD=0: WKV-7 loads its Wo slots after the grid barrier and does not touch its LoRA rows.
-      static const bool wkv_ahead = env_flag("RWKV_VK_WKV_AHEAD", true);
-      const PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit, wkv_ahead ? 1u : 0u};
+      const PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit};
       rec.dispatch(pipelines->get(ps.shader, ps.spec), pc, persistent_wgs, "step7");
     } else {
       const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;

@@ -24,7 +24,6 @@ struct PersistentStep {
 struct PersistentPC {
   uint64_t ops, sync;
   uint32_t n_ops, spin_limit;
-  uint32_t flags;  // 1: WKV-7's weights loaded before its grid barrier (step7.comp, wkv7_ahead)
 };
 
 // Builds the op table for `ops` at device address `table_address`. Returns false, with `why`, when an

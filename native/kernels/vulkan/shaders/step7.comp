@@ -45,7 +45,6 @@ layout(push_constant) uniform StepPC {
   SyncWords sync;  // [0] arrivals (zeroed before the step), [1] set when a barrier gave up
   uint n_ops;
   uint spin_limit;
-  uint flags;  // 1: WKV-7's weights loaded before its grid barrier (wkv7_ahead)
 } spc;
 
 // A grid barrier in two halves, so that a workgroup can issue the next op's weight loads in between:
@@ -82,11 +81,8 @@ void main() {
       for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me, wb);
     } else {
       wk_pc = op.wk.v;
-      uvec4 wor[NSLOT];
-      const bool ahead = me < op.groups && (spc.flags & 1u) != 0u;
-      if (ahead) wkv7_ahead(me, wor);
       if (k > 0u) grid_wait(k * n);
-      for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg, ahead && wg == me, wor);
+      for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg);
     }
   }
 }

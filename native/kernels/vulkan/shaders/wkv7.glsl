@@ -182,57 +182,17 @@ uint state_base(uint wg) {
   return (PC_STATE_STRIDE != 0u ? seq * PC_STATE_STRIDE : 0u) + h * S * S + i * S + p * SP + STATE_OFF;
 }
 
-#ifdef WO_FUSE
-// This workgroup's Wo slots (rows of chunk `seq`, head h's columns), loaded before the WKV.
-void wo_load(uint wg, out uvec4 wor[NSLOT]) {
+// Workgroup `wg` of the dispatch (gl_WorkGroupID.x, or the persistent step's task index).
+void wkv7_task(uint wg) {
   const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x;
+#ifdef WO_FUSE
+  // This workgroup's Wo slots (rows of chunk `seq`, head h's columns), loaded before the WKV.
   const uint CR = (pc.H * S + pc.R - 1u) / pc.R, c_lo = seq * CR, c_hi = min(c_lo + CR, pc.H * S);
+  uvec4 wor[NSLOT];
   for (uint q = 0u; q < NSLOT; ++q) {
     const uint slot = tid + q * S * P, row = c_lo + slot / UPR;
     wor[q] = row < c_hi ? pc.wo.v[row * pc.wo_units + h * UPR + slot % UPR] : uvec4(0u);
   }
-}
-#define WOR_PARAM , inout uvec4 wor[NSLOT]
-#define WOR_ARG , wor
-#else
-#define WOR_PARAM
-#define WOR_ARG
-#endif
-
-#ifdef PERSISTENT
-// The persistent step runs this before its grid barrier (weights only, nothing an op writes): the Wo
-// slots, and head h's rows of the four LoRA up-projection matrices read once so that the LoRA row dots
-// after the barrier find them in this multiprocessor's cache instead of waiting on memory one load after
-// another.
-void wkv7_ahead(uint wg WOR_PARAM) {
-  const uint h = wg % pc.H, tid = gl_LocalInvocationID.x;
-#ifdef WO_FUSE
-  wo_load(wg, wor);
-#endif
-  if ((pc.flags & 2u) == 0u) return;
-  uint touch = 0u;
-  for (uint m = 0u; m < 4u; ++m) {
-    if (m == 3u && (pc.flags & 1u) != 0u) break;  // layer 0 has no v LoRA
-    Uvec4s w = m == 0u ? pc.w2 : m == 1u ? pc.a2 : m == 2u ? pc.g2 : pc.v2;
-    const uint d = m == 0u ? (pc.dwa & 0xFFFFu) : m == 1u ? (pc.dwa >> 16) : m == 2u ? (pc.dgv & 0xFFFFu) : (pc.dgv >> 16);
-    const uint units = (pc.flags & (16u << m)) != 0u ? (d + 7u) / 8u : (d + 3u) / 4u;
-    for (uint q = tid; q < S * units; q += S * P) {
-      const uvec4 v = w.v[h * S * units + q];
-      touch ^= v.x ^ v.y ^ v.z ^ v.w;
-    }
-  }
-  // A use the compiler cannot drop (sh_lora is written in full before it is read).
-  if (touch == 0x7FC00001u) sh_lora[tid] = 0.0;
-}
-#endif
-
-// Workgroup `wg` of the dispatch (gl_WorkGroupID.x, or the persistent step's task index). ahead: the
-// persistent step ran wkv7_ahead(wg) for it.
-void wkv7_task(uint wg, bool ahead WOR_PARAM) {
-  const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x;
-#ifdef WO_FUSE
-  const uint CR = (pc.H * S + pc.R - 1u) / pc.R, c_lo = seq * CR, c_hi = min(c_lo + CR, pc.H * S);
-  if (!ahead) wo_load(wg, wor);
 #endif
   const uint i = tid / P, p = tid % P;  // state row i, keys [p*SP, (p+1)*SP)
   const uint C = pc.H * S;
@@ -384,9 +344,6 @@ void main() {
     norm_pass();
     return;
   }
-#ifdef WO_FUSE
-  uvec4 wor[NSLOT];
-#endif
-  wkv7_task(gl_WorkGroupID.x, false WOR_ARG);
+  wkv7_task(gl_WorkGroupID.x);
 }
 #endif
