@@ -125,7 +125,8 @@ uint32_t blocked_loads() {
 }
 // The persistent step's loads per lane. It runs one 256-invocation workgroup per multiprocessor, every
 // op in one shader, so registers decide its speed: H100, GPU replay ms per token, 0.4B / 1.5B FP16,
-// loads 4: 0.943 / 1.895, 8: 1.564 / 1.887, 16: 1.642 / 2.477 (dispatches: 1.118 / 2.190).
+// loads 1: 1.511 / 3.719, 2: 1.050 / 2.251, 4: 0.943 / 1.897, 8: 1.199 / 1.889, 16: 1.609 / 2.466
+// (dispatches: 1.116 / 2.192).
 constexpr uint32_t kPersistentLoads = 4;
 
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.

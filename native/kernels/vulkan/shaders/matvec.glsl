@@ -317,7 +317,8 @@ float dot_raw(uvec4 w, uint k) { return dot(uintBitsToFloat(w), sh_x4[k]); }
 layout(constant_id = MV_SPEC_RB) const uint RB = 0u;
 layout(constant_id = MV_SPEC_U) const uint U = 4u;
 // Arrays sized by the specialization (RB * U loads, at most 16: ops.cpp), not by the largest shape: with
-// fixed 16-entry arrays the persistent step kept registers for all of them (H100, 0.4B FP16: ... ).
+// fixed 16-entry arrays the persistent step kept registers for all of them (H100, 0.4B FP16, 8 loads:
+// 1.564 -> 1.199 ms a token).
 const uint MAX_LOADS = (RB == 0u ? 1u : RB) * U;
 #if defined(LN_PROLOGUE) || defined(PERSISTENT)
 vec4 x_unit(Job jb, uint i) { return sh_x4[i]; }
