@@ -393,6 +393,23 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
 }
 #endif
 
+// The end of row r in the T = 1 loops: `spr` subgroups share each row (`part` is this one's share);
+// their sums meet in shared memory. Uniform control flow (barriers when spr > 1).
+void finish_row(Job jb, uint r, uint row_end, float acc, uint spr, uint part) {
+  if (spr == 1u) {
+    if (r < row_end && subgroupElect()) finish(jb, 0u, r, acc);
+    return;
+  }
+  if (subgroupElect()) partial_sums[gl_SubgroupID] = acc;
+  barrier();
+  if (part == 0u && r < row_end && subgroupElect()) {
+    float sum = 0.0;
+    for (uint p = 0; p < spr; ++p) sum += partial_sums[gl_SubgroupID + p];
+    finish(jb, 0u, r, sum);
+  }
+  barrier();
+}
+
 // Workgroup `wg`'s job and row range.
 struct Task {
   Job jb;
@@ -494,19 +511,7 @@ void main() {
         }
         for (; k < units; k += stride) a0 += DOT1(jb, r, k);
       }
-      const float acc = subgroupAdd((a0 + a1) + (a2 + a3));
-      if (spr == 1u) {
-        if (r < row_end && subgroupElect()) finish(jb, 0u, r, acc);
-      } else {
-        if (subgroupElect()) partial_sums[gl_SubgroupID] = acc;
-        barrier();
-        if (part == 0u && r < row_end && subgroupElect()) {
-          float sum = 0.0;
-          for (uint p = 0; p < spr; ++p) sum += partial_sums[gl_SubgroupID + p];
-          finish(jb, 0u, r, sum);
-        }
-        barrier();
-      }
+      finish_row(jb, r, row_end, subgroupAdd((a0 + a1) + (a2 + a3)), spr, part);
     }
     return;
   }
@@ -543,19 +548,7 @@ void main() {
         }
         for (; k < units; k += stride) a0 += DOT1(jb, r, k);
       }
-      const float acc = subgroupAdd((a0 + a1) + (a2 + a3));
-      if (spr == 1u) {
-        if (r < row_end && subgroupElect()) finish(jb, 0u, r, acc);
-      } else {
-        if (subgroupElect()) partial_sums[gl_SubgroupID] = acc;
-        barrier();
-        if (part == 0u && r < row_end && subgroupElect()) {
-          float sum = 0.0;
-          for (uint p = 0; p < spr; ++p) sum += partial_sums[gl_SubgroupID + p];
-          finish(jb, 0u, r, sum);
-        }
-        barrier();
-      }
+      finish_row(jb, r, row_end, subgroupAdd((a0 + a1) + (a2 + a3)), spr, part);
     }
     return;
   }
