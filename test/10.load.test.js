@@ -14,6 +14,16 @@ test('the module export is the class, with named exports', () => {
   assert.strictEqual(typeof RWKV.quantize, 'function');
 });
 
+test('no npm script runs as a hook of another by accident', () => {
+  // npm runs "preX"/"postX" around "X": a script named "prebuild" would copy a stale addon into
+  // prebuilds/ before every `npm run build` (or fail it on a fresh checkout).
+  const scripts = require('../package.json').scripts;
+  for (const name of Object.keys(scripts)) {
+    const m = /^(pre|post)(.+)$/.exec(name);
+    if (m && m[2] in scripts) assert.fail(`script "${name}" would run around "${m[2]}"`);
+  }
+});
+
 test('constructor validates its options with messages that name them', () => {
   assert.throws(() => new RWKV(42), { name: 'TypeError', message: /Expected a model path or a config object for config but received number 42/ });
   assert.throws(() => new RWKV({ path: 'x.bin', threads: -1 }), { name: 'RangeError', message: /threads must be between 0 and 1024, got -1/ });
