@@ -153,6 +153,66 @@ TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
   }
 }
 
+// A persistent step whose grid barriers give up (more workgroups than can be resident: 64 on lavapipe,
+// which runs a few at a time; the load-time check skipped, as if other work took multiprocessors later).
+// A call that uploaded its state runs again as dispatches and gives the right logits; a call whose
+// state lived on the GPU fails with a clear error. Either way one-token steps use dispatches afterwards.
+TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {
+  REQUIRE_VULKAN(dev);
+  const std::string path = test::tiny_model("tiny-rwkv-7v0-834K-FP32");
+  TensorIndex index = open_rwkv_bin(path);
+  auto arch = make_architecture(index, path);
+  const ModelInfo& info = arch->info();
+  const vk::GpuOptions crowded{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 64,
+                               .persistent_check = false};
+  auto cpu = Model::load(path, {.threads = 2});
+  const std::vector<uint32_t> prompt = text_prompt();
+  std::vector<float> x(size_t(info.n_embd) * 2), l_cpu(size_t(info.n_vocab)), l_gpu(l_cpu.size());
+
+  {  // the state uploaded by the call itself: recovered
+    auto gpu = vk::GpuModel::create(index, info, crowded);
+    ASSERT_TRUE(gpu->persistent_decode());
+    std::vector<float> s_cpu = cpu->initial_state(), s_gpu = s_cpu;
+    for (size_t i = 0; i < 3; ++i) {
+      const uint32_t t = prompt[i];
+      cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
+      arch->embed(t, x.data());
+      gpu->eval(x.data(), 1, s_gpu.data(), nullptr, l_gpu.data());
+      EXPECT_FALSE(gpu->persistent_decode()) << "64 workgroups were all resident: the test needs more";
+      float d = 0;
+      for (size_t k = 0; k < l_cpu.size(); ++k) d = std::max(d, std::fabs(l_gpu[k] - l_cpu[k]));
+      EXPECT_LT(d, kFloatTol) << "token " << i;
+    }
+  }
+  {  // the state resident on the GPU (uploaded by a two-token call): a clear error, then dispatches
+    auto gpu = vk::GpuModel::create(index, info, crowded);
+    std::vector<float> state = cpu->initial_state();
+    const vk::StateSync resident{.generation = 7, .download = false};
+    arch->embed(prompt[0], x.data());
+    arch->embed(prompt[1], x.data() + info.n_embd);
+    gpu->eval(x.data(), 2, state.data(), nullptr, l_gpu.data(), resident);
+    ASSERT_TRUE(gpu->persistent_decode());
+    arch->embed(prompt[2], x.data());
+    try {
+      gpu->eval(x.data(), 1, state.data(), nullptr, l_gpu.data(), resident);
+      ADD_FAILURE() << "no error from a broken step on a resident state";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Device);
+      EXPECT_NE(std::string(e.what()).find("state on the GPU is lost"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(gpu->persistent_decode());
+    // Starting again from a CPU state works, on dispatches.
+    std::vector<float> s_cpu = cpu->initial_state(), s_gpu = s_cpu;
+    const uint32_t t = prompt[0];
+    cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
+    arch->embed(t, x.data());
+    gpu->eval(x.data(), 1, s_gpu.data(), nullptr, l_gpu.data());
+    float d = 0;
+    for (size_t k = 0; k < l_cpu.size(); ++k) d = std::max(d, std::fabs(l_gpu[k] - l_cpu[k]));
+    EXPECT_LT(d, kFloatTol);
+  }
+}
+
 TEST_P(VulkanTiny, AllLayersMatchCpu) {
   REQUIRE_VULKAN(dev);
   expect_tiny_matches_cpu(GetParam(), dev, false);

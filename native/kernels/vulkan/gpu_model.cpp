@@ -27,18 +27,25 @@ struct Step {
   VkCommandBuffer cb = VK_NULL_HANDLE;
   std::unique_ptr<Buffer> jobs, op_table;
   bool persistent = false;
+  uint32_t arrivals = 0;  // persistent: the grid barriers' count after a complete step, (ops - 1) x workgroups
 };
+
+// Whether a persistent step ran as it should, from its sync words: no grid barrier gave up, and every
+// workgroup arrived at every barrier. (On lavapipe with several workgroups the count stops short while
+// no barrier reports giving up; the count catches that.)
+bool step_completed(const Step& s, const uint32_t* words) { return words[1] == 0 && words[0] == s.arrivals; }
 
 // Workgroups of the persistent decode step: one per multiprocessor, so that all are resident at once
 // (its grid barriers wait for every one of them). Mode (GpuOptions::persistent, or RWKV_VK_PERSISTENT):
 // 0 off; 1 where the multiprocessor count is known; 2 also elsewhere, with RWKV_VK_PERSISTENT_WGS
 // workgroups (default 1; lavapipe in tests: its workgroups did not all make progress at a grid barrier).
 // Only RWKV-7 records the ops it runs.
-uint32_t persistent_workgroups(const DeviceInfo& d, const ModelInfo& info, int option) {
+uint32_t persistent_workgroups(const DeviceInfo& d, const ModelInfo& info, const GpuOptions& o) {
   static const uint32_t env_mode = env_uint("RWKV_VK_PERSISTENT", 1, 0, 2);
-  static const uint32_t wgs = env_uint("RWKV_VK_PERSISTENT_WGS", 0, 1, 4096);
-  const uint32_t mode = option >= 0 ? uint32_t(option) : env_mode;
+  static const uint32_t env_wgs = env_uint("RWKV_VK_PERSISTENT_WGS", 0, 1, 4096);
+  const uint32_t mode = o.persistent >= 0 ? uint32_t(o.persistent) : env_mode;
   if (mode == 0 || info.version_major != 7 || info.n_embd > 2048) return 0;  // 4C floats staged in 32 KB
+  const uint32_t wgs = o.persistent_workgroups > 0 ? uint32_t(o.persistent_workgroups) : env_wgs;
   if (wgs) return wgs;
   if (d.multiprocessors) return d.multiprocessors;
   return mode == 2 ? 1 : 0;
@@ -71,6 +78,7 @@ struct GpuModel::Impl {
   // The persistent decode step: its workgroups (0: off), and its words: [0, 16) the grid barrier's
   // counters (zeroed by every step), from 256 a zero vector (the head's norm prologue mixes with it).
   uint32_t persistent_wgs = 0;
+  std::unique_ptr<Buffer> persist_flags_host;  // the words after each persistent step: [1] != 0 if a barrier gave up
   std::unique_ptr<Buffer> persist_words;
   VkCommandBuffer state_up = VK_NULL_HANDLE, state_down = VK_NULL_HANDLE;
   const float* resident = nullptr;  // the state vector whose GPU copy is current
@@ -169,9 +177,10 @@ bool GpuModel::Impl::persistent_step_works() {
   uint32_t w[4];
   std::memcpy(w, words.mapped(), sizeof w);
   resident = nullptr;  // the check ran on whatever the GPU state held: the next eval uploads
-  if (w[1] != 0 || std::getenv("RWKV_VK_PERSISTENT_DEBUG"))
-    std::fprintf(stderr, "vulkan: persistent step check: %u arrivals, gave up: %u\n", w[0], w[1]);
-  return w[1] == 0;
+  const bool ok = step_completed(s, w);
+  if (!ok || std::getenv("RWKV_VK_PERSISTENT_DEBUG"))
+    std::fprintf(stderr, "vulkan: persistent step check: %u arrivals of %u, gave up: %u\n", w[0], s.arrivals, w[1]);
+  return ok;
 }
 
 void GpuModel::Impl::drop_steps() {
@@ -299,6 +308,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       static const uint32_t op_limit = env_uint("RWKV_VK_PERSISTENT_OPS", 0, 0, 1u << 20);
       const uint32_t n_ops = op_limit ? std::min(op_limit, ps.n_ops) : ps.n_ops;
       const PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit};
+      s.arrivals = (n_ops - 1) * persistent_wgs;
       rec.dispatch(pipelines->get(ps.shader, ps.spec), pc, persistent_wgs, "step7");
     } else {
       const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
@@ -306,6 +316,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state_base + uint64_t(l) * per_layer);
     }
     rec.barrier();  // the ops end with compute-only barriers; the copies below read their results
+    if (s.persistent) rec.copy(sub(whole(*persist_words), 0, 16), whole(*persist_flags_host), 16);
     rec.copy(ops->slice(x, uint64_t(T) * C), whole(*x_out_host), uint64_t(T) * C * 4);
     if (v_first_host) {
       const Act* vf = layers->v_first();
@@ -388,8 +399,11 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.act_q = std::make_unique<Buffer>(*m.device, floats, Buffer::Kind::Device);
   m.act_d = std::make_unique<Buffer>(*m.device, (floats / 32 + 1) * 8, Buffer::Kind::Device);
   m.ops = std::make_unique<Ops>(*m.device, *m.pipelines, *m.plan, whole(*m.scratch), whole(*m.act_q), whole(*m.act_d));
-  m.persistent_wgs = persistent_workgroups(m.device->info(), info, o.persistent);
-  if (m.persistent_wgs) m.persist_words = std::make_unique<Buffer>(*m.device, 256 + uint64_t(C) * 4, Buffer::Kind::Device);
+  m.persistent_wgs = persistent_workgroups(m.device->info(), info, o);
+  if (m.persistent_wgs) {
+    m.persist_words = std::make_unique<Buffer>(*m.device, 256 + uint64_t(C) * 4, Buffer::Kind::Device);
+    m.persist_flags_host = std::make_unique<Buffer>(*m.device, 16, Buffer::Kind::Host);
+  }
 
   m.state_bytes = uint64_t(info.state_floats_per_layer()) * uint64_t(m.n) * 4;
   m.state = std::make_unique<Buffer>(*m.device, m.state_bytes, Buffer::Kind::Device);
@@ -417,7 +431,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.device->free_command_buffer(cb);
   m.step(1, m.head);  // the decode step: build its pipelines now rather than on the first token
   // A grid barrier that gave up means the workgroups were not all resident: dispatches instead.
-  if (!m.persistent_step_works() && !m.persistent_step_works()) {
+  if (o.persistent_check && !m.persistent_step_works() && !m.persistent_step_works()) {
     m.persistent_wgs = 0;
     m.drop_steps();
     m.step(1, m.head);
@@ -462,6 +476,20 @@ void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, fl
     cbs[count++] = s.cb;
     if (last && sync.download) cbs[count++] = m.state_down;
     m.device->submit_and_wait(cbs, count);
+    if (s.persistent && !step_completed(s, static_cast<const uint32_t*>(m.persist_flags_host->mapped()))) {
+      // A grid barrier gave up or was passed early: the workgroups were not all resident (the check at
+      // load passed, so something else took multiprocessors, e.g. another process on a shared GPU). The
+      // step's results are wrong; one-token steps run as dispatches from now on.
+      m.persistent_wgs = 0;
+      m.drop_steps();
+      std::fprintf(stderr, "vulkan: the persistent decode step's workgroups were not all resident (a shared GPU?); "
+                           "one-token steps now run a dispatch per op\n");
+      // The state came from `state` in this call, which is untouched: run the call again. Otherwise the
+      // GPU held the only current copy, and the broken step overwrote it.
+      if (first && upload) return eval(x_in, T, state, x_out, logits, sync, v_first);
+      throw Error(ErrorCode::Device, "the GPU decode step failed (its workgroups were not all resident) and the "
+                                     "sequence's state on the GPU is lost; later calls run without the persistent step");
+    }
     if (x_out) std::memcpy(x_out + start * C, m.x_out_host->mapped(), size_t(n * C) * 4);
     if (v_first && m.v_first_host) std::memcpy(v_first->data() + start * C, m.v_first_host->mapped(), size_t(n * C) * 4);
     if (last && m.head && logits) std::memcpy(logits, m.logits_host->mapped(), size_t(m.info.n_vocab) * 4);

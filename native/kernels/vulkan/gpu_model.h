@@ -40,6 +40,11 @@ struct GpuOptions {
   // (default 1), 0 off, 1 where the multiprocessor count is known, 2 also elsewhere (then with
   // RWKV_VK_PERSISTENT_WGS workgroups, default 1: the tests on lavapipe).
   int persistent = -1;
+  // Tests: the persistent step's workgroups (0: RWKV_VK_PERSISTENT_WGS, else one per multiprocessor),
+  // and whether create() checks that its grid barriers complete (false: eval() meets a barrier that
+  // gives up, and must recover from it).
+  int persistent_workgroups = 0;
+  bool persistent_check = true;
 };
 
 struct StateSync {
