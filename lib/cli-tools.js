@@ -36,7 +36,7 @@ async function runInfo(file, opts) {
       // Weights are memory-mapped in their stored type; add one state, the logits and the runtime.
       memoryNeeded: i.fileBytes + stateBytes + i.nVocab * 4 + 64 * 2 ** 20,
       gpuOffload: model.gpuOffload || 0,
-      gpuLayers: i.gpuLayers, gpuDevice: i.gpuDevice, gpuMemory: i.gpuMemory,
+      gpuLayers: i.gpuLayers, gpuDevice: i.gpuDevice, gpuMemory: i.gpuMemory, gpuDecode: i.gpuDecode,
     };
     if (opts.json) {
       process.stdout.write(JSON.stringify(record) + '\n');
@@ -54,7 +54,7 @@ async function runInfo(file, opts) {
       ['memory needed', `~${formatBytes(record.memoryNeeded)}`],
     ];
     if (opts.gpu !== undefined) {
-      rows.push(['GPU offload', i.gpuLayers > 0 ? `${i.gpuLayers} of ${i.nLayer} layers on ${i.gpuDevice} (${formatBytes(i.gpuMemory)} of weights)` : `none (asked for ${opts.gpu}; see the warning above)`]);
+      rows.push(['GPU offload', i.gpuLayers > 0 ? `${i.gpuLayers} of ${i.nLayer} layers on ${i.gpuDevice} (${formatBytes(i.gpuMemory)} of weights; decode: ${i.gpuDecode === 'persistent' ? 'one persistent dispatch a token' : 'a dispatch per op'})` : `none (asked for ${opts.gpu}; see the warning above)`]);
     }
     for (const [k, v] of rows) process.stdout.write(`${k.padEnd(14)} ${v}\n`);
   } finally {

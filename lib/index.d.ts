@@ -49,6 +49,8 @@ export interface ModelInfo {
   gpuLayers: number;
   gpuDevice: string | null;
   gpuMemory: number;
+  /** how a one-token step runs on the GPU: one persistent dispatch (NVIDIA, RWKV-7, float weights) or a dispatch per op */
+  gpuDecode: 'persistent' | 'dispatches' | null;
   tokenizer: 'world' | 'neox' | 'bytes';
   path: string;
 }

@@ -79,6 +79,9 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
 int Model::gpu_layers() const { return gpu_ ? gpu_->layers() : 0; }
 uint64_t Model::gpu_memory() const { return gpu_ ? gpu_->weight_bytes() : 0; }
 std::string Model::gpu_device() const { return gpu_ ? gpu_->device().name : std::string(); }
+std::string Model::gpu_decode() const {
+  return !gpu_ ? std::string() : gpu_->persistent_decode() ? "persistent" : "dispatches";
+}
 
 const ModelInfo& Model::info() const { return arch_->info(); }
 int Model::threads() const { return pool_->size(); }

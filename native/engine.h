@@ -74,6 +74,10 @@ class Model {
   int gpu_layers() const;
   std::string gpu_device() const;
   uint64_t gpu_memory() const;  // bytes of weights on the GPU
+  // How a one-token step runs on the GPU: "persistent" (one dispatch for every layer), "dispatches"
+  // (one per op), "" without GPU layers. It can change from the first to the second after a step whose
+  // workgroups were not all resident.
+  std::string gpu_decode() const;
 
   // Evaluates several independent sequences in one pass: their rows share every matrix product, so B
   // sequences decoding one token each read the weights once, not B times. When every sequence has one

@@ -58,6 +58,35 @@ test('info reports the device, the layers and the GPU memory used', { skip: !usa
   await m.free();
 });
 
+test('info.gpuDecode, and the persistent decode step through the Node API', { skip: !usable && 'no Vulkan device' }, async () => {
+  const file = tiny('tiny-rwkv-7v0-834K-FP16');
+  const m = await new RWKV({ path: file, gpuOffload: '100%' }).setup();
+  assert.ok(['persistent', 'dispatches'].includes(m.info.gpuDecode), m.info.gpuDecode);
+  await m.free();
+  const cpu = await new RWKV(file).setup();
+  assert.strictEqual(cpu.info.gpuDecode, null);
+  // RWKV_VK_PERSISTENT=2 runs the step where the multiprocessor count is unknown (lavapipe), on one
+  // workgroup; read at load, so in a child process. Token by token it must give the CPU's logits.
+  const tokens = Array.from(Buffer.from('The lighthouse'));
+  let state = null, ref;
+  for (const t of tokens) ({ state, logits: ref } = await cpu.eval([t], state));
+  await cpu.free();
+  const script = `
+    const RWKV = require(${JSON.stringify(path.join(__dirname, '..'))});
+    (async () => {
+      const m = await new RWKV({ path: ${JSON.stringify(file)}, gpuOffload: '100%' }).setup();
+      let state = null, logits;
+      for (const t of ${JSON.stringify(tokens)}) ({ state, logits } = await m.eval([t], state));
+      console.log(JSON.stringify({ decode: m.info.gpuDecode, logits: Array.from(logits) }));
+    })();`;
+  const env = { ...process.env, RWKV_VK_PERSISTENT: '2', RWKV_VULKAN_ALLOW_CPU: '1' };
+  const out = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+  assert.strictEqual(out.status, 0, out.stderr);
+  const r = JSON.parse(out.stdout.trim().split('\n').pop());
+  assert.strictEqual(r.decode, 'persistent');
+  assert.ok(maxAbs(r.logits, ref) < 1e-4, `max |delta| ${maxAbs(r.logits, ref)}`);
+});
+
 test('without Vulkan the same program runs on the CPU and says so once', () => {
   const script = `
     const RWKV = require(${JSON.stringify(path.join(__dirname, '..'))});

@@ -85,6 +85,7 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
   o.Set("gpuLayers", m->gpu_layers());
   o.Set("gpuDevice", m->gpu_layers() > 0 ? Napi::Value(Napi::String::New(env, m->gpu_device())) : env.Null());
   o.Set("gpuMemory", double(m->gpu_memory()));
+  o.Set("gpuDecode", m->gpu_layers() > 0 ? Napi::Value(Napi::String::New(env, m->gpu_decode())) : env.Null());
   return o;
 }
 
