@@ -118,6 +118,13 @@ void expect_tiny_matches_cpu(const TinyCase& c, int dev, bool half) {
 // between them) against the CPU and against the dispatch-per-op step, token by token, on the tiny
 // RWKV-7 float models. Where the multiprocessor count is unknown (lavapipe) it runs with one
 // workgroup: the ops' logic, not the barriers; on an NVIDIA GPU with one per multiprocessor.
+// max |a[i] - b[i]| over two equally long vectors.
+float max_abs_delta(const std::vector<float>& a, const std::vector<float>& b) {
+  float d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+  return d;
+}
+
 TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
   REQUIRE_VULKAN(dev);
   for (const char* stem : {"tiny-rwkv-7v0-834K-FP32", "tiny-rwkv-7v0-834K-FP16"}) {
@@ -143,8 +150,7 @@ TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
         vs_dispatch = std::max(vs_dispatch, std::fabs(l_p[i] - l_d[i]));
       }
     }
-    float dstate = 0;
-    for (size_t i = 0; i < s_cpu.size(); ++i) dstate = std::max(dstate, std::fabs(s_p[i] - s_cpu[i]));
+    const float dstate = max_abs_delta(s_p, s_cpu);
     std::printf("[ vulkan ] %-26s persistent step, tokens: max|dlogit| vs CPU %.3g, vs dispatches %.3g, max|dstate| %.3g\n",
                 stem, vs_cpu, vs_dispatch, dstate);
     EXPECT_LT(vs_cpu, kFloatTol) << stem;
@@ -179,9 +185,7 @@ TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {
       arch->embed(t, x.data());
       gpu->eval(x.data(), 1, s_gpu.data(), nullptr, l_gpu.data());
       EXPECT_FALSE(gpu->persistent_decode()) << "64 workgroups were all resident: the test needs more";
-      float d = 0;
-      for (size_t k = 0; k < l_cpu.size(); ++k) d = std::max(d, std::fabs(l_gpu[k] - l_cpu[k]));
-      EXPECT_LT(d, kFloatTol) << "token " << i;
+      EXPECT_LT(max_abs_delta(l_gpu, l_cpu), kFloatTol) << "token " << i;
     }
   }
   {  // the state resident on the GPU (uploaded by a two-token call): a clear error, then dispatches
@@ -207,9 +211,7 @@ TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {
     cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
     arch->embed(t, x.data());
     gpu->eval(x.data(), 1, s_gpu.data(), nullptr, l_gpu.data());
-    float d = 0;
-    for (size_t k = 0; k < l_cpu.size(); ++k) d = std::max(d, std::fabs(l_gpu[k] - l_cpu[k]));
-    EXPECT_LT(d, kFloatTol);
+    EXPECT_LT(max_abs_delta(l_gpu, l_cpu), kFloatTol);
   }
 }
 

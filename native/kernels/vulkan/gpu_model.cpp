@@ -31,7 +31,7 @@ struct Step {
 };
 
 // Whether a persistent step ran as it should, from its sync words: no grid barrier gave up, and every
-// workgroup arrived at every barrier. (On lavapipe with several workgroups the count stops short while
+// workgroup arrived at every barrier. (On lavapipe with several workgroups the count can stop short while
 // no barrier reports giving up; the count catches that.)
 bool step_completed(const Step& s, const uint32_t* words) { return words[1] == 0 && words[0] == s.arrivals; }
 
@@ -78,7 +78,7 @@ struct GpuModel::Impl {
   // The persistent decode step: its workgroups (0: off), and its words: [0, 16) the grid barrier's
   // counters (zeroed by every step), from 256 a zero vector (the head's norm prologue mixes with it).
   uint32_t persistent_wgs = 0;
-  std::unique_ptr<Buffer> persist_flags_host;  // the words after each persistent step: [1] != 0 if a barrier gave up
+  std::unique_ptr<Buffer> persist_flags_host;  // those counters, copied out by every persistent step (step_completed)
   std::unique_ptr<Buffer> persist_words;
   VkCommandBuffer state_up = VK_NULL_HANDLE, state_down = VK_NULL_HANDLE;
   const float* resident = nullptr;  // the state vector whose GPU copy is current
@@ -124,6 +124,11 @@ struct GpuModel::Impl {
   void record_head(const Act& x_last, bool prologue);
   // Runs the decode step once; false when a grid barrier gave up (workgroups not all resident).
   bool persistent_step_works();
+  // One-token steps as a dispatch per op from now on (the persistent step did not complete).
+  void stop_persistent() {
+    persistent_wgs = 0;
+    drop_steps();
+  }
   void drop_steps();
 };
 
@@ -169,13 +174,8 @@ bool GpuModel::Impl::persistent_step_works() {
   Step& s = step(1, head);
   if (!s.persistent) return true;
   std::memset(x_in_host->mapped(), 0, size_t(info.n_embd) * 4);
-  device->submit_and_wait(&s.cb, 1);
-  Buffer words(*device, 16, Buffer::Kind::Host);
-  VkCommandBuffer cb = record_copy(sub(whole(*persist_words), 0, 16), whole(words), 16);
-  device->submit_and_wait(&cb, 1);
-  device->free_command_buffer(cb);
-  uint32_t w[4];
-  std::memcpy(w, words.mapped(), sizeof w);
+  device->submit_and_wait(&s.cb, 1);  // the step copies its sync words to persist_flags_host
+  const uint32_t* w = static_cast<const uint32_t*>(persist_flags_host->mapped());
   resident = nullptr;  // the check ran on whatever the GPU state held: the next eval uploads
   const bool ok = step_completed(s, w);
   if (!ok || std::getenv("RWKV_VK_PERSISTENT_DEBUG"))
@@ -430,10 +430,9 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.device->submit_and_wait(&cb, 1);
   m.device->free_command_buffer(cb);
   m.step(1, m.head);  // the decode step: build its pipelines now rather than on the first token
-  // A grid barrier that gave up means the workgroups were not all resident: dispatches instead.
+  // A step that did not complete means the workgroups were not all resident: dispatches instead.
   if (o.persistent_check && !m.persistent_step_works() && !m.persistent_step_works()) {
-    m.persistent_wgs = 0;
-    m.drop_steps();
+    m.stop_persistent();
     m.step(1, m.head);
   }
   return g;
@@ -480,8 +479,7 @@ void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, fl
       // A grid barrier gave up or was passed early: the workgroups were not all resident (the check at
       // load passed, so something else took multiprocessors, e.g. another process on a shared GPU). The
       // step's results are wrong; one-token steps run as dispatches from now on.
-      m.persistent_wgs = 0;
-      m.drop_steps();
+      m.stop_persistent();
       std::fprintf(stderr, "vulkan: the persistent decode step's workgroups were not all resident (a shared GPU?); "
                            "one-token steps now run a dispatch per op\n");
       // The state came from `state` in this call, which is untouched: run the call again. Otherwise the

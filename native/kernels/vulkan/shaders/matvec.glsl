@@ -319,7 +319,8 @@ layout(constant_id = MV_SPEC_U) const uint U = 4u;
 // Arrays sized by the specialization (RB * U loads, at most 16: ops.cpp), not by the largest shape: with
 // fixed 16-entry arrays the persistent step kept registers for all of them (H100, 0.4B FP16, 8 loads:
 // 1.564 -> 1.199 ms a token).
-const uint MAX_LOADS = (RB == 0u ? 1u : RB) * U;
+const uint RB1 = RB == 0u ? 1u : RB;  // RB = 0 (not this loop) still sizes arrays
+const uint MAX_LOADS = RB1 * U;
 #if defined(LN_PROLOGUE) || defined(PERSISTENT)
 vec4 x_unit(Job jb, uint i) { return sh_x4[i]; }
 #else
@@ -365,7 +366,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
 #elif defined(LN_PROLOGUE)
   ln_prologue(jb, wg, units * LN_PAD);
 #endif
-  float acc[RB == 0u ? 1u : RB];
+  float acc[RB1];
   for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
   uint rb = first, k0 = 0u;
   while (rb < row_end) {
