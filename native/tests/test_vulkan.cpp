@@ -159,8 +159,34 @@ TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
   }
 }
 
+// The step's own profile (GpuModel::profile_decode on a persistent step): every op of the token,
+// by label, timed inside the dispatch from the device clock, with WKV-7's phases; the rows add up.
+TEST(VulkanPersistent, ProfileTimesEveryOpInsideTheStep) {
+  REQUIRE_VULKAN(dev);
+  bool clock = false;
+  for (const auto& d : vk::list_devices())
+    if (d.index == dev) clock = d.device_clock;
+  const std::string path = test::tiny_model("tiny-rwkv-7v0-834K-FP16");
+  TensorIndex index = open_rwkv_bin(path);
+  auto arch = make_architecture(index, path);
+  const ModelInfo& info = arch->info();
+  auto gpu = vk::GpuModel::create(index, info, {.layers = info.n_layer, .device = dev, .persistent = 2});
+  ASSERT_TRUE(gpu->persistent_decode());
+  const std::string text = gpu->profile_decode(3);
+  if (!clock) GTEST_SKIP() << "the device has no shader device clock (VK_KHR_shader_clock)";
+  std::printf("%s", text.c_str());
+  for (const char* op : {"att.ln1+rkv+lora_down:matvec_f16_ln", "att.wkv7", "ffn.ln2+key:matvec_f16_ln", "ffn.value:matvec_f16",
+                         "head:matvec_f16_ln", "phases (mean us per op): LoRA"})
+    EXPECT_NE(text.find(op), std::string::npos) << op;
+  // Each layer op ran once per layer: "  <label>  <ops> ..." with ops = n_layer.
+  const size_t at = text.find("ffn.value:matvec_f16");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(std::atoi(text.c_str() + at + std::strlen("ffn.value:matvec_f16")), info.n_layer);
+}
+
 // A persistent step whose grid barriers give up (more workgroups than can be resident: 64 on lavapipe,
-// which runs a few at a time; the load-time check skipped, as if other work took multiprocessors later).
+// which runs a few at a time; 16 per multiprocessor where the count is known, twice what fits of 256
+// invocations; the load-time check skipped, as if other work took multiprocessors later).
 // A call that uploaded its state runs again as dispatches and gives the right logits; a call whose
 // state lived on the GPU fails with a clear error. Either way one-token steps use dispatches afterwards.
 TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {
@@ -169,8 +195,11 @@ TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {
   TensorIndex index = open_rwkv_bin(path);
   auto arch = make_architecture(index, path);
   const ModelInfo& info = arch->info();
-  const vk::GpuOptions crowded{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 64,
-                               .persistent_check = false};
+  uint32_t too_many = 64;
+  for (const auto& d : vk::list_devices())
+    if (d.index == dev) too_many = std::max(too_many, d.multiprocessors * 16);
+  const vk::GpuOptions crowded{.layers = info.n_layer, .device = dev, .persistent = 2,
+                               .persistent_workgroups = int(too_many), .persistent_check = false};
   auto cpu = Model::load(path, {.threads = 2});
   const std::vector<uint32_t> prompt = text_prompt();
   std::vector<float> x(size_t(info.n_embd) * 2), l_cpu(size_t(info.n_vocab)), l_gpu(l_cpu.size());
@@ -184,7 +213,7 @@ TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {
       cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
       arch->embed(t, x.data());
       gpu->eval(x.data(), 1, s_gpu.data(), nullptr, l_gpu.data());
-      EXPECT_FALSE(gpu->persistent_decode()) << "64 workgroups were all resident: the test needs more";
+      EXPECT_FALSE(gpu->persistent_decode()) << too_many << " workgroups were all resident: the test needs more";
       EXPECT_LT(max_abs_delta(l_gpu, l_cpu), kFloatTol) << "token " << i;
     }
   }

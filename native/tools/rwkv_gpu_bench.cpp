@@ -4,7 +4,8 @@
 //   rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N] [--bandwidth GB/s]
 //                  [--streams B] [--step T] [--check] [--profile]
 // --step T: tokens per GPU step for the prefill (GpuOptions::max_tokens; default that of GpuOptions).
-// --profile: per-dispatch times of a decode step and of one prefill step.
+// --profile: per-dispatch times of a decode step and of one prefill step; a persistent decode step is
+// also timed op by op inside its dispatch (the device clock, VK_KHR_shader_clock).
 // Decode is reported three ways: the GPU's own time per step (one submission of N replays), a decode
 // loop as an application runs it (embed on the CPU, one submit per token, logits read back, state left
 // on the GPU), and the same with the state copied in and out every token (the engine's default).

@@ -116,8 +116,11 @@ DeviceInfo describe(VkPhysicalDevice pd, int index) {
   d.multiprocessors = sm.shaderSMCount;
   auto f12 = make<VkPhysicalDeviceVulkan12Features>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES);
   auto f2 = make<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+  auto clock = make<VkPhysicalDeviceShaderClockFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR);
   f2.pNext = &f12;
+  if (has_extension(pd, VK_KHR_SHADER_CLOCK_EXTENSION_NAME)) f12.pNext = &clock;
   vk().vkGetPhysicalDeviceFeatures2(pd, &f2);
+  d.device_clock = clock.shaderDeviceClock == VK_TRUE;
   const VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
   if (!f12.bufferDeviceAddress) d.why_not = "no bufferDeviceAddress feature";
   else if (!(sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) || (sub.supportedOperations & need) != need)
@@ -235,13 +238,25 @@ std::unique_ptr<Device> Device::create(int index) {
   d->coop_ = info.subgroup_size == 32 && coop_matrix_usable(d->physical_);  // gemm.comp: 16 subgroups of 32
   d->info_.coop_matrix = d->coop_;
   auto dci = make<VkDeviceCreateInfo>(VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO);
+  std::vector<const char*> exts;
+  void** chain = &f12.pNext;
   if (d->coop_) {
     f12.shaderFloat16 = VK_TRUE;
     cm.cooperativeMatrix = VK_TRUE;
-    f12.pNext = &cm;
-    dci.enabledExtensionCount = 1;
-    dci.ppEnabledExtensionNames = &coop_ext;
+    *chain = &cm;
+    chain = &cm.pNext;
+    exts.push_back(coop_ext);
   }
+  // The device clock timestamps ops inside the persistent decode step (GpuModel::profile_decode only).
+  auto clock = make<VkPhysicalDeviceShaderClockFeaturesKHR>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CLOCK_FEATURES_KHR);
+  if (info.device_clock) {
+    clock.shaderDeviceClock = VK_TRUE;
+    *chain = &clock;
+    chain = &clock.pNext;
+    exts.push_back(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+  }
+  dci.enabledExtensionCount = uint32_t(exts.size());
+  dci.ppEnabledExtensionNames = exts.empty() ? nullptr : exts.data();
   dci.pNext = &f12;
   dci.queueCreateInfoCount = 1;
   dci.pQueueCreateInfos = &qci;

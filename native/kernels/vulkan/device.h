@@ -24,6 +24,7 @@ struct DeviceInfo {
   bool usable = false;            // meets the requirements above
   bool coop_matrix = false;       // set by Device::create: the cooperative-matrix GEMM path is on
   uint32_t multiprocessors = 0;   // VK_NV_shader_sm_builtins where offered, else 0 (unknown)
+  bool device_clock = false;      // VK_KHR_shader_clock's device clock (Device::create turns it on: step profiles)
   std::string why_not;            // when !usable
 };
 

@@ -80,6 +80,13 @@ bool wo_fuse_default() {
   static const bool on = env_flag("RWKV_VK_WO_FUSE", true);
   return on;
 }
+// The persistent step: the output projection as a matvec op after WKV-7 instead of inside it
+// (RWKV_VK_STEP_WO=1). A grid barrier costs far less than a dispatch, and a matvec streams Wo over
+// every multiprocessor instead of each WKV-7 workgroup loading its slice besides its head's work.
+bool step_wo_op() {
+  static const bool on = env_flag("RWKV_VK_STEP_WO", false);
+  return on;
+}
 uint32_t wo_chunks() {
   static const uint32_t n = env_uint("RWKV_VK_WO_R", 0, 1, 128);  // 0: C / 256 (256 rows of Wo a workgroup)
   return n;
@@ -178,11 +185,14 @@ class GpuV7 final : public GpuLayers {
     const bool one_token = T == 1 || ops.seq_state_stride() != 0;
     bool fuse = one_token && fuse_lora_default();
     uint32_t f16_mask = 0;
+    uint32_t lora_in = 0;  // the up-projections' inputs, staged in shared memory (wkv7.glsl MAX_LORA_X)
     for (int m = 0; m < 4; ++m) {
       if (!ups[m]) continue;
+      lora_in += (uint32_t(ups[m]->cols) + 31) / 32 * 32;
       if (ups[m]->dtype == DType::F16) f16_mask |= 1u << m;
       else if (ups[m]->dtype != DType::F32) fuse = false;
     }
+    if (lora_in > 1024) fuse = false;
     if (!fuse) {
       std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
       if (l > 0) up.push_back({&L.v2, lora_[3], vl});
@@ -205,8 +215,11 @@ class GpuV7 final : public GpuLayers {
     pc.flags = (l == 0 ? 1u : 0u) | (fuse ? 2u | f16_mask << 4 : 0u);
     pc.eps = info_.group_norm_eps;
     pc.state_stride = ops.seq_state_stride();
-    const uint32_t S = uint32_t(info_.head_size), P = one_token ? wkv_split(S) : seq_wkv_split(S);
-    const bool wo_fuse = fuse && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
+    const uint32_t S = uint32_t(info_.head_size);
+    uint32_t P = one_token ? wkv_split(S) : seq_wkv_split(S);
+    if (ops.persistent_workgroups() && ops.persistent_threads() % S == 0 && ops.persistent_threads() / S <= S)
+      P = ops.persistent_threads() / S;  // the step's workgroup size (else the plan finds no match: dispatches)
+    const bool wo_fuse = (fuse || !fuse_lora_default()) && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
                          (L.output.dtype == DType::F16 || L.output.dtype == DType::F32) && pc.H <= 128;
     if (wo_fuse) {
       WkvWoPC q{};
@@ -217,11 +230,17 @@ class GpuV7 final : public GpuLayers {
       q.wo_units = L.output.row_units, q.R = wo_chunks() ? wo_chunks() : std::clamp<uint32_t>(C / 256, 1, 128);
       // The persistent step runs H * R tasks on its workgroups: R so that they take one round.
       if (ops.persistent_workgroups() && !wo_chunks()) q.R = std::clamp<uint32_t>(ops.persistent_workgroups() / q.H, 1, 128);
+      const bool wo_op = ops.persistent_workgroups() && step_wo_op();
+      if (wo_op) q.R = 1, q.flags |= 1024u;  // y to the io plane, state written by each head's workgroup
       const uint32_t upr = S / (L.output.dtype == DType::F16 ? 8u : 4u), cr = (C + q.R - 1) / q.R;
-      const uint32_t nslot = (cr * upr + S * P - 1) / (S * P);
-      ops.set_label("att.wkv7+output");
+      const uint32_t nslot = wo_op ? 1u : (cr * upr + S * P - 1) / (S * P);
+      ops.set_label(wo_op ? "att.wkv7" : "att.wkv7+output");
       ops.dispatch(L.output.dtype == DType::F16 ? "wkv7_wo_f16" : "wkv7_wo_f32", {S * P, S, P, nslot}, q, q.H * q.R);
       ops.barrier();
+      if (wo_op) {
+        ops.set_label("att.output");
+        ops.matvec({{&L.output, y, x, Epilogue::Add}});
+      }
     } else {
       ops.set_label(fuse ? "att.lora_up+wkv7" : "att.wkv7");
       // Sequences: GroupNorm, bonus and gate in a second dispatch over every (head, token) (wkv7.comp,

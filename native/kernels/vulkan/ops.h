@@ -109,7 +109,7 @@ class Ops {
   void dispatch(const std::string& shader, const std::vector<uint32_t>& spec, const PC& pc, uint32_t groups) {
     if (capture_) {
       const uint8_t* p = reinterpret_cast<const uint8_t*>(&pc);
-      captured_.push_back({shader, spec, std::vector<uint8_t>(p, p + sizeof pc), groups});
+      captured_.push_back({shader, spec, std::vector<uint8_t>(p, p + sizeof pc), groups, label_for(shader)});
       return;
     }
     rec_->dispatch(pipelines_.get(shader, spec), pc, groups, label_for(shader));
@@ -127,6 +127,7 @@ class Ops {
     std::vector<uint32_t> spec;
     std::vector<uint8_t> pc;
     uint32_t groups;
+    std::string label;  // as label_for() names it (step profiles)
   };
   void begin_persistent(uint32_t workgroups, uint32_t threads, uint32_t row_cols) {
     capture_ = true, persist_wgs_ = workgroups, persist_threads_ = threads, persist_cols_ = row_cols;
@@ -137,6 +138,7 @@ class Ops {
     return std::move(captured_);
   }
   uint32_t persistent_workgroups() const { return capture_ ? persist_wgs_ : 0; }
+  uint32_t persistent_threads() const { return capture_ ? persist_threads_ : 0; }
   // Labels for profiles: the shader name, prefixed by what the caller is doing (set_label("head")).
   void set_label(const std::string& prefix) { prefix_ = prefix; }
   const char* label_for(const std::string& shader);

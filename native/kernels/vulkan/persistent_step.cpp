@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "kernels/vulkan/env_knobs.h"
+
 namespace rwkv::vk {
 
 namespace {
@@ -15,6 +17,11 @@ static_assert(sizeof(GpuOp) == 32, "must match step7.comp");
 constexpr uint32_t kMatvec = 1, kWkv7 = 2;
 
 }  // namespace
+
+uint32_t persistent_threads() {
+  static const uint32_t t = env_uint("RWKV_VK_PERSISTENT_THREADS", kPersistentThreads, 256, 512);
+  return t == 512 ? 512 : kPersistentThreads;
+}
 
 bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t table_address, PersistentStep& out,
                           std::string* why) {
@@ -38,13 +45,13 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     g.groups = op.groups;
     if (s == "matvec_f16" || s == "matvec_f16_ln" || s == "matvec_f32" || s == "matvec_f32_ln") {
       if (!same(s.compare(0, 10, "matvec_f16") == 0 ? 1 : 0)) return fail("matvecs of several weight types");
-      if (op.spec.size() != 3 || op.spec[0] != kPersistentThreads) return fail(s + ": not shaped for the persistent step");
+      if (op.spec.size() != 3 || op.spec[0] != persistent_threads()) return fail(s + ": not shaped for the persistent step");
       if (mv_spec.empty()) mv_spec = op.spec;
       if (op.spec != mv_spec) return fail("matvecs of different shapes");
       g.kind = kMatvec;
     } else if (s == "wkv7_wo_f16" || s == "wkv7_wo_f32") {
       if (!same(s == "wkv7_wo_f16" ? 1 : 0)) return fail("WKV-7 output projection of another weight type");
-      if (op.spec.size() != 4 || op.spec[0] != kPersistentThreads) return fail(s + ": S * P is not the step's workgroup");
+      if (op.spec.size() != 4 || op.spec[0] != persistent_threads()) return fail(s + ": S * P is not the step's workgroup");
       if (wk_spec.empty()) wk_spec = op.spec;
       if (op.spec != wk_spec) return fail("WKV-7 ops of different shapes");
       g.kind = kWkv7;
@@ -56,11 +63,12 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     std::memcpy(out.table.data() + pc_at, op.pc.data(), op.pc.size());
     g.mv = g.wk = table_address + pc_at;
     std::memcpy(out.table.data() + i * sizeof(GpuOp), &g, sizeof g);
+    out.labels.push_back(op.label);
   }
   if (mv_spec.empty()) return fail("no matvec");
-  if (wk_spec.empty()) wk_spec = {kPersistentThreads, 64, kPersistentThreads / 64, 4};
+  if (wk_spec.empty()) wk_spec = {persistent_threads(), 64, persistent_threads() / 64, 4};
   out.shader = dtype == 1 ? "step7_f16" : "step7_f32";
-  out.spec = {kPersistentThreads, mv_spec[1], mv_spec[2], wk_spec[1], wk_spec[2], wk_spec[3]};
+  out.spec = {persistent_threads(), mv_spec[1], mv_spec[2], wk_spec[1], wk_spec[2], wk_spec[3]};
   out.n_ops = uint32_t(n);
   return true;
 }

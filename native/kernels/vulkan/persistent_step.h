@@ -11,19 +11,24 @@
 
 namespace rwkv::vk {
 
-constexpr uint32_t kPersistentThreads = 256;  // S * P of the one-token WKV-7 (head size 64, P = 4)
+// Invocations per workgroup: S * P of the one-token WKV-7 (head size 64, P = 4), 8 subgroups of 32 for
+// the matvecs. RWKV_VK_PERSISTENT_THREADS (256 or 512; measurements) overrides.
+constexpr uint32_t kPersistentThreads = 256;
+uint32_t persistent_threads();
 
 struct PersistentStep {
   std::string shader;           // step7_f16 or step7_f32
   std::vector<uint32_t> spec;   // {threads, RB, U, S, P, NSLOT} as step7.comp numbers them
   std::vector<uint8_t> table;   // op table, for upload at `table_address`
   uint32_t n_ops = 0;
+  std::vector<std::string> labels;  // each op's label (step profiles)
 };
 
 // Mirrors step7.comp's push constants.
 struct PersistentPC {
   uint64_t ops, sync;
   uint32_t n_ops, spin_limit;
+  uint64_t prof;  // the profiled variant's (op, workgroup) times; 0 otherwise
 };
 
 // Builds the op table for `ops` at device address `table_address`. Returns false, with `why`, when an

@@ -50,7 +50,7 @@ layout(local_size_x_id = 0) in;
   uint copy_n; \
   uint ln_C; /* LN_PROLOGUE: channels of the normed row */ \
   float ln_eps; \
-  uint ln_flags; /* 1: workgroup 0 writes the normed row to ln_out */ \
+  uint ln_flags; /* 1: workgroup 0 writes the normed row to ln_out; 2: persistent, two batches before the norm */ \
   Floats ln_x; /* (ln_C) the residual row to norm */ \
   Floats ln_w, ln_b; \
   Floats ln_state; /* (ln_C) token-shift state (previous token's normed row) */ \
@@ -336,12 +336,23 @@ float w_dot(uvec4 w, vec4 x0, vec4 x1) { return dot(uintBitsToFloat(w), x0); }
 #define X_PER_UNIT 1u
 #endif
 
-void load_batch(Job jb, uint rb, uint last, uint k0, uint units, out uvec4 dst[MAX_LOADS]) {
-  const uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize;
+// Lanes per row: the whole subgroup, or for short rows (the LoRA up-projections: 8-32 units) the fewest
+// lanes whose U loads each cover the row, so that a subgroup works on SG / L rows at once instead of
+// leaving most lanes idle (one round trip per row).
+uint lanes_per_row(uint units) {
+  uint L = gl_SubgroupSize;
+  while (L > 1u && (L / 2u) * U >= units) L /= 2u;
+  return L;
+}
+
+// Batch loads: rows rb + r * G + g (g = this lane's group of L lanes, G = SG / L groups), units
+// k0 + u * L + (lane % L).
+void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uvec4 dst[MAX_LOADS]) {
+  const uint lane = gl_SubgroupInvocationID, G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
   for (uint r = 0u; r < RB; ++r) {
-    const uint base = min(rb + r, last) * jb.w_row_units;
+    const uint base = min(rb + r * G + g, last) * jb.w_row_units;
     for (uint u = 0u; u < U; ++u) {
-      const uint k = k0 + u * SG + lane;
+      const uint k = k0 + u * L + li;
       dst[r * U + u] = k < units ? jb.w.v[base + k] : uvec4(0u);
     }
   }
@@ -351,10 +362,19 @@ void load_batch(Job jb, uint rb, uint last, uint k0, uint units, out uvec4 dst[M
 // grid barrier). Each batch's successor is loaded before the
 // batch is used (two batches in flight per lane).
 void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, inout uvec4 wb[MAX_LOADS]) {
-  const uint lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize, last = row_end - 1u;
-  const uint first = row0 + gl_SubgroupID * RB, rows_step = gl_NumSubgroups * RB;
-  if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, wb);  // streams during the norm
+  const uint lane = gl_SubgroupInvocationID, last = row_end - 1u;
+  const uint L = lanes_per_row(units), G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
+  const uint first = row0 + gl_SubgroupID * RB * G, rows_step = gl_NumSubgroups * RB * G;
+  if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, L, wb);  // streams during the norm
+  uvec4 wn[MAX_LOADS];
+  bool next_loaded = false;
 #ifdef PERSISTENT
+  if ((pc.ln_flags & 2u) != 0u && first < row_end) {  // the second batch streams during the norm (staging) too
+    uint nrb = first, nk0 = L * U;
+    if (nk0 >= units) nk0 = 0u, nrb = first + rows_step;
+    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn);
+    next_loaded = true;
+  }
   barrier();  // the previous task's reads of sh_x4 are done
   if (pc.ln_C != 0u) {
     ln_prologue(jb, wg, units * LN_PAD);
@@ -370,12 +390,12 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
   uint rb = first, k0 = 0u;
   while (rb < row_end) {
-    uint nrb = rb, nk0 = k0 + SG * U;
+    uint nrb = rb, nk0 = k0 + L * U;
     if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
-    uvec4 wn[MAX_LOADS];
-    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, wn);
+    if (nrb < row_end && !next_loaded) load_batch(jb, nrb, last, nk0, units, L, wn);
+    next_loaded = false;
     for (uint u = 0u; u < U; ++u) {
-      const uint k = k0 + u * SG + lane;
+      const uint k = k0 + u * L + li;
       if (k < units) {
         const vec4 x0 = x_unit(jb, X_PER_UNIT * k), x1 = X_PER_UNIT == 2u ? x_unit(jb, X_PER_UNIT * k + 1u) : x0;
         for (uint r = 0u; r < RB; ++r) acc[r] += w_dot(wb[r * U + u], x0, x1);
@@ -383,8 +403,14 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
     }
     if (nk0 == 0u) {  // the row block is done
       for (uint r = 0u; r < RB; ++r) {
-        const float s = subgroupAdd(acc[r]);
-        if (rb + r < row_end && subgroupElect()) finish(jb, 0u, rb + r, s);
+        float s = acc[r];
+        if (L == gl_SubgroupSize) {
+          s = subgroupAdd(s);
+        } else {  // the sum over this lane's group (adjacent lanes)
+          for (uint m = 1u; m < L; m <<= 1) s += subgroupShuffleXor(s, m);
+        }
+        const uint row = rb + r * G + g;
+        if (row < row_end && li == 0u) finish(jb, 0u, row, s);
         acc[r] = 0.0;
       }
     }
@@ -432,8 +458,8 @@ Task task_of(uint wg) {
 // The first batch of workgroup wg's weights, loaded ahead (before the grid barrier).
 void matvec_preload(uint wg, out uvec4 wb[MAX_LOADS]) {
   Task t = task_of(wg);
-  const uint first = t.row0 + gl_SubgroupID * RB;
-  if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, wb);
+  const uint L = lanes_per_row(t.units), first = t.row0 + gl_SubgroupID * RB * (gl_SubgroupSize / L);
+  if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, L, wb);
 }
 // Workgroup wg's share of the op (the persistent step's op loop calls it for every wg it runs).
 void matvec_task(uint wg, bool preloaded, inout uvec4 wb[MAX_LOADS]) {

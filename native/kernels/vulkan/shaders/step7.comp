@@ -22,8 +22,17 @@
 #define WO_FUSE 1
 #define WO_DTYPE DTYPE
 #extension GL_KHR_shader_subgroup_shuffle : require
+#ifdef STEP_PROFILE
+#extension GL_EXT_shader_realtime_clock : require
+#endif
 #include "common.glsl"
 layout(local_size_x_id = 0) in;  // S * P of WKV-7 (256 for head size 64)
+
+#ifdef STEP_PROFILE
+uint prof_op;  // the op being run (phase stamps inside WKV-7)
+void stamp(uint k, uint which);
+#define WK_STAMP(i) stamp(prof_op, i)
+#endif
 
 #include "matvec.glsl"
 #undef pc
@@ -40,19 +49,34 @@ struct Op {
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer Ops { Op o[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) coherent volatile buffer SyncWords { uint v[]; };
 
+layout(buffer_reference, std430, buffer_reference_align = 4) buffer ProfWords { uint v[]; };
+
 layout(push_constant) uniform StepPC {
   Ops ops;
   SyncWords sync;  // [0] arrivals (zeroed before the step), [1] set when a barrier gave up
   uint n_ops;
   uint spin_limit;
+  ProfWords prof;  // STEP_PROFILE: (op, workgroup) -> [released, done] device-clock times (low 32 bits, ns)
 } spc;
+
+// The profiled variant (step7_*_prof, GpuModel::profile_decode): invocation 0 of each workgroup notes
+// when it passed op k's grid barrier (0), when its whole workgroup had finished op k (1), and inside
+// WKV-7 when it passed phases 2..6 (wkv7.glsl WK_STAMP).
+#ifdef STEP_PROFILE
+void stamp(uint k, uint which) {
+  if (gl_LocalInvocationIndex == 0u) spc.prof.v[(k * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 8u + which] = clockRealtime2x32EXT().x;
+}
+#else
+void stamp(uint k, uint which) {}
+#endif
 
 // A grid barrier in two halves, so that a workgroup can issue the next op's weight loads in between:
 // arrive() makes this workgroup's writes visible to every workgroup and counts it in; wait() returns
 // once all n have arrived k times (the count runs up over the step; the k-th barrier waits for k * n).
-void grid_arrive() {
+void grid_arrive(uint k) {
   memoryBarrierBuffer();
   barrier();
+  stamp(k - 1u, 1u);
   if (gl_LocalInvocationIndex == 0u) atomicAdd(spc.sync.v[0], 1u);
 }
 void grid_wait(uint target) {
@@ -69,7 +93,10 @@ void main() {
   const uint me = gl_WorkGroupID.x, n = gl_NumWorkGroups.x;
   for (uint k = 0u; k < spc.n_ops; ++k) {
     Op op = spc.ops.o[k];
-    if (k > 0u) grid_arrive();
+#ifdef STEP_PROFILE
+    prof_op = k;
+#endif
+    if (k > 0u) grid_arrive(k);
     if (op.kind == 1u) {
       // The first batch of weights of this workgroup's first task, loaded while the others finish
       // the previous op (weights only: nothing the step writes).
@@ -78,11 +105,17 @@ void main() {
       const bool ahead = me < op.groups;
       if (ahead) matvec_preload(me, wb);
       if (k > 0u) grid_wait(k * n);
+      stamp(k, 0u);
       for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me, wb);
     } else {
       wk_pc = op.wk.v;
       if (k > 0u) grid_wait(k * n);
+      stamp(k, 0u);
       for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg);
     }
   }
+#ifdef STEP_PROFILE
+  barrier();
+  stamp(spc.n_ops - 1u, 1u);
+#endif
 }

@@ -103,7 +103,14 @@ layout(push_constant) uniform PC {
 
 shared float sh_r[S], sh_w[S], sh_kt[S], sh_nkk[S], sh_kka[S], sh_v[S];
 shared float sh_lora[4u * S];
+// The LoRA down-projections' outputs of the token (fused LoRA): wl | al | g | vl inputs at 32-padded offsets.
+const uint MAX_LORA_X = 1024u;
+shared float sh_lx[MAX_LORA_X];
 shared float sh_red[S * P];
+
+#ifndef WK_STAMP
+#define WK_STAMP(i)  // the persistent step's profiled variant notes the time of each phase (step7.comp)
+#endif
 
 uint pad32(uint n) { return (n + 31u) / 32u * 32u; }
 
@@ -126,21 +133,30 @@ float row_sum(float x, uint tid, uint i) {
   return s;
 }
 
-// Row `row` of LoRA matrix m times its input vector (at `xo` in the lora buffer, `d` long).
+// Row `row` of LoRA matrix m times its input vector (at `xo` in sh_lx, `d` long). Weights in batches of
+// 8 independent loads, summed in order (the same sum as one load at a time, without a round trip each:
+// a head's LoRA rows run up to 32 units, 256 for g of 1.5B).
+const uint LORA_BATCH = 8u;
 float lora_dot(uint m, uint row, uint xo, uint d) {
   Uvec4s w = m == 0u ? pc.w2 : m == 1u ? pc.a2 : m == 2u ? pc.g2 : pc.v2;
-  Vec4s x4 = Vec4s(pc.lora);
+  const bool f16 = (pc.flags & (16u << m)) != 0u;
+  const uint units = f16 ? (d + 7u) / 8u : (d + 3u) / 4u;
   float s = 0.0;
-  if ((pc.flags & (16u << m)) != 0u) {
-    const uint units = (d + 7u) / 8u;
-    for (uint u = 0; u < units; ++u) {
-      const uvec4 q = w.v[row * units + u];
-      s += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), x4.v[xo / 4u + 2u * u]) +
-           dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), x4.v[xo / 4u + 2u * u + 1u]);
+  for (uint u0 = 0u; u0 < units; u0 += LORA_BATCH) {
+    uvec4 q[LORA_BATCH];
+    for (uint j = 0u; j < LORA_BATCH; ++j) q[j] = u0 + j < units ? w.v[row * units + u0 + j] : uvec4(0u);
+    for (uint j = 0u; j < LORA_BATCH; ++j) {
+      const uint u = u0 + j;
+      if (u >= units) break;
+      if (f16) {
+        const uint x0 = xo + 8u * u;
+        s += dot(vec4(unpackHalf2x16(q[j].x), unpackHalf2x16(q[j].y)), vec4(sh_lx[x0], sh_lx[x0 + 1u], sh_lx[x0 + 2u], sh_lx[x0 + 3u])) +
+             dot(vec4(unpackHalf2x16(q[j].z), unpackHalf2x16(q[j].w)), vec4(sh_lx[x0 + 4u], sh_lx[x0 + 5u], sh_lx[x0 + 6u], sh_lx[x0 + 7u]));
+      } else {
+        const uint x0 = xo + 4u * u;
+        s += dot(uintBitsToFloat(q[j]), vec4(sh_lx[x0], sh_lx[x0 + 1u], sh_lx[x0 + 2u], sh_lx[x0 + 3u]));
+      }
     }
-  } else {
-    const uint units = (d + 3u) / 4u;
-    for (uint u = 0; u < units; ++u) s += dot(uintBitsToFloat(w.v[row * units + u]), x4.v[xo / 4u + u]);
   }
   return s;
 }
@@ -186,12 +202,17 @@ uint state_base(uint wg) {
 void wkv7_task(uint wg) {
   const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x;
 #ifdef WO_FUSE
+  // Flag 1024 (the persistent step, RWKV_VK_STEP_WO): no output projection here; y goes to the io plane
+  // like the plain variant's, and a matvec op after this one adds Wo·y to x (R = 1).
+  const bool wo_here = (pc.flags & 1024u) == 0u;
   // This workgroup's Wo slots (rows of chunk `seq`, head h's columns), loaded before the WKV.
   const uint CR = (pc.H * S + pc.R - 1u) / pc.R, c_lo = seq * CR, c_hi = min(c_lo + CR, pc.H * S);
   uvec4 wor[NSLOT];
   for (uint q = 0u; q < NSLOT; ++q) {
+    wor[q] = uvec4(0u);
+    if (!wo_here) continue;
     const uint slot = tid + q * S * P, row = c_lo + slot / UPR;
-    wor[q] = row < c_hi ? pc.wo.v[row * pc.wo_units + h * UPR + slot % UPR] : uvec4(0u);
+    if (row < c_hi) wor[q] = pc.wo.v[row * pc.wo_units + h * UPR + slot % UPR];
   }
 #endif
   const uint i = tid / P, p = tid % P;  // state row i, keys [p*SP, (p+1)*SP)
@@ -219,16 +240,20 @@ void wkv7_task(uint wg) {
     float q[7] = nq;
     if (chan && t + 1u < t_end) load_inputs(o + PC_STRIDE, fused, layer0, nq);
     if (fused) {
+      const uint lx_n = og + pad32(pc.dgv >> 16);  // <= MAX_LORA_X (gpu_v7.cpp fuses only then)
+      for (uint u = tid; u < lx_n; u += S * P) sh_lx[u] = pc.lora.v[t * PC_LORA_STRIDE + u];
+      barrier();
       for (uint u = tid; u < 4u * S; u += S * P) {
-        const uint m = u / S, row = h * S + u % S, lo = t * PC_LORA_STRIDE;
+        const uint m = u / S, row = h * S + u % S;
         float d = 0.0;
-        if (m == 0u) d = lora_dot(0u, row, lo, (pc.dwa & 0xFFFFu));
-        else if (m == 1u) d = lora_dot(1u, row, lo + ow, (pc.dwa >> 16));
-        else if (m == 2u) d = lora_dot(2u, row, lo + oa, (pc.dgv & 0xFFFFu));
-        else if (!layer0) d = lora_dot(3u, row, lo + og, (pc.dgv >> 16));
+        if (m == 0u) d = lora_dot(0u, row, 0u, (pc.dwa & 0xFFFFu));
+        else if (m == 1u) d = lora_dot(1u, row, ow, (pc.dwa >> 16));
+        else if (m == 2u) d = lora_dot(2u, row, oa, (pc.dgv & 0xFFFFu));
+        else if (!layer0) d = lora_dot(3u, row, og, (pc.dgv >> 16));
         sh_lora[u] = d;
       }
       barrier();
+      WK_STAMP(2u);
     }
     float kk = 0.0, kt = 0.0, r = 0.0, v = 0.0, a = 0.0;
     if (chan) {
@@ -258,6 +283,7 @@ void wkv7_task(uint wg) {
       sh_kka[tid] = kk * a;
     }
     barrier();
+    WK_STAMP(3u);
 
     float sa = 0.0;
     for (uint j = 0; j < SP; ++j) sa -= st[j] * sh_nkk[p * SP + j];
@@ -290,47 +316,54 @@ void wkv7_task(uint wg) {
       float out_i = (yi - mean) * (1.0 / sqrt(var + pc.eps)) * lnw + lnb;
       out_i += bonus * vi;
 #ifdef WO_FUSE
-      sh_y[i] = out_i * g;
+      if (wo_here) sh_y[i] = out_i * g;
+      else pc.io.v[8u * pc.plane + oi] = out_i * g;
 #else
       pc.io.v[8u * pc.plane + oi] = out_i * g;
 #endif
     }
+    WK_STAMP(4u);
     // wg_sum's barriers also order this token's shared reads before the next token's writes.
   }
 #ifdef WO_FUSE
   // The last of the head's R workgroups to get here writes the state: all of them have read it.
-  if (arrive_last(Uints(pc.red), 128u + h, pc.R))
+  if (!wo_here || arrive_last(Uints(pc.red), 128u + h, pc.R))
     for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
   if (wg == 0u)
     for (uint q = tid; q < C; q += S * P) pc.state.v[q] = pc.copy_src.v[q];
-  // Partial Wo[c_lo:c_hi, h*S:(h+1)*S] · y_h: one uvec4 slot per product, summed per row in order.
-  for (uint q = 0u; q < NSLOT; ++q) {
-    const uint slot = tid + q * S * P;
-    const uvec4 w = wor[q];
-#if WO_DTYPE == 1
-    const uint y0 = (slot % UPR) * 8u;
-    const float d = dot(vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), vec4(sh_y[y0], sh_y[y0 + 1u], sh_y[y0 + 2u], sh_y[y0 + 3u])) +
-                    dot(vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)), vec4(sh_y[y0 + 4u], sh_y[y0 + 5u], sh_y[y0 + 6u], sh_y[y0 + 7u]));
-#else
-    const uint y0 = (slot % UPR) * 4u;
-    const float d = dot(uintBitsToFloat(w), vec4(sh_y[y0], sh_y[y0 + 1u], sh_y[y0 + 2u], sh_y[y0 + 3u]));
-#endif
-    SH_WO(slot) = d;
-  }
-  barrier();
-  CFloats part = CFloats(pc.red);
-  for (uint c = c_lo + tid; c < c_hi; c += S * P) {
-    const uint b = (c - c_lo) * UPR;
-    float sum = SH_WO(b);
-    for (uint u = 1u; u < UPR; ++u) sum += SH_WO(b + u);
-    part.v[256u + h * C + c] = sum;
-  }
   // (No early return: the persistent step calls this in a loop, and lavapipe ended the whole invocation.)
-  if (arrive_last(Uints(pc.red), seq, pc.H)) {
+  if (wo_here) {  // uniform: a push constant
+    // Partial Wo[c_lo:c_hi, h*S:(h+1)*S] · y_h: one uvec4 slot per product, summed per row in order.
+    for (uint q = 0u; q < NSLOT; ++q) {
+      const uint slot = tid + q * S * P;
+      const uvec4 w = wor[q];
+#if WO_DTYPE == 1
+      const uint y0 = (slot % UPR) * 8u;
+      const float d = dot(vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), vec4(sh_y[y0], sh_y[y0 + 1u], sh_y[y0 + 2u], sh_y[y0 + 3u])) +
+                      dot(vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)), vec4(sh_y[y0 + 4u], sh_y[y0 + 5u], sh_y[y0 + 6u], sh_y[y0 + 7u]));
+#else
+      const uint y0 = (slot % UPR) * 4u;
+      const float d = dot(uintBitsToFloat(w), vec4(sh_y[y0], sh_y[y0 + 1u], sh_y[y0 + 2u], sh_y[y0 + 3u]));
+#endif
+      SH_WO(slot) = d;
+    }
+    barrier();
+    WK_STAMP(5u);
+    CFloats part = CFloats(pc.red);
     for (uint c = c_lo + tid; c < c_hi; c += S * P) {
-      float sum = part.v[256u + c];
-      for (uint hh = 1u; hh < pc.H; ++hh) sum += part.v[256u + hh * C + c];
-      pc.x.v[c] = pc.x.v[c] + sum;
+      const uint b = (c - c_lo) * UPR;
+      float sum = SH_WO(b);
+      for (uint u = 1u; u < UPR; ++u) sum += SH_WO(b + u);
+      part.v[256u + h * C + c] = sum;
+    }
+    const bool last_head = arrive_last(Uints(pc.red), seq, pc.H);
+    WK_STAMP(6u);
+    if (last_head) {
+      for (uint c = c_lo + tid; c < c_hi; c += S * P) {
+        float sum = part.v[256u + c];
+        for (uint hh = 1u; hh < pc.H; ++hh) sum += part.v[256u + hh * C + c];
+        pc.x.v[c] = pc.x.v[c] + sum;
+      }
     }
   }
 #else
