@@ -112,7 +112,7 @@ struct StepProfile {
       out += line;
       if (e.phase_n) {
         const double d = double(e.phase_n) * 1e3;  // us, mean over the (op, workgroup) pairs with a task
-        std::snprintf(line, sizeof line, "    phases (mean us per op): LoRA %.2f, kk norm %.2f, state+y+norm %.2f, Wo partial %.2f, partials out %.2f, reduce %.2f\n",
+        std::snprintf(line, sizeof line, "    phases (mean us per op): LoRA %.2f, kk norm %.2f, state+y+norm %.2f, Wo partial (or state out) %.2f, partials out %.2f, reduce %.2f\n",
                       e.phase[0] / d, e.phase[1] / d, e.phase[2] / d, e.phase[3] / d, e.phase[4] / d, e.phase[5] / d);
         out += line;
       }
@@ -211,11 +211,30 @@ struct GpuModel::Impl {
   // Runs the decode step once; false when a grid barrier gave up (workgroups not all resident).
   bool persistent_step_works();
   // One-token steps as a dispatch per op from now on (the persistent step did not complete).
+  // A step that did not complete also left WKV-7's reduction counters (wkv7.glsl WO_FUSE, in the
+  // scratch) short of zero, which the dispatches read next: the scratch is zeroed again.
   void stop_persistent() {
     persistent_wgs = 0;
     drop_steps();
+    zero_scratch();
   }
   void drop_steps();
+  // Zeroed scratch: padding columns are read (times zero weights) by the vec4 / block loads, and split
+  // reductions count workgroups in at counters that every complete step leaves at zero.
+  void zero_scratch() {
+    VkCommandBuffer cb = device->allocate_command_buffer();
+    {
+      Recorder rec(*device, *pipelines, cb);
+      rec.begin();
+      rec.fill_zero(whole(*scratch));
+      rec.fill_zero(whole(*act_q));
+      rec.fill_zero(whole(*act_d));
+      if (persist_words) rec.fill_zero(whole(*persist_words));
+      rec.end();
+    }
+    device->submit_and_wait(&cb, 1);
+    device->free_command_buffer(cb);
+  }
 };
 
 PersistentStep GpuModel::Impl::capture_persistent(Step& s, bool with_head) {
@@ -515,19 +534,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.state_up = m.record_copy(whole(*m.state_host), whole(*m.state), m.state_bytes);
   m.state_down = m.record_copy(whole(*m.state), whole(*m.state_host), m.state_bytes);
 
-  // Zeroed scratch: padding columns are read (times zero weights) by the vec4 / block loads.
-  VkCommandBuffer cb = m.device->allocate_command_buffer();
-  {
-    Recorder rec(*m.device, *m.pipelines, cb);
-    rec.begin();
-    rec.fill_zero(whole(*m.scratch));
-    rec.fill_zero(whole(*m.act_q));
-    rec.fill_zero(whole(*m.act_d));
-    if (m.persist_words) rec.fill_zero(whole(*m.persist_words));
-    rec.end();
-  }
-  m.device->submit_and_wait(&cb, 1);
-  m.device->free_command_buffer(cb);
+  m.zero_scratch();
   m.step(1, m.head);  // the decode step: build its pipelines now rather than on the first token
   // A step that did not complete means the workgroups were not all resident: dispatches instead.
   if (o.persistent_check && !m.persistent_step_works() && !m.persistent_step_works()) {

@@ -65,6 +65,11 @@ bool fuse_lora_default() {
   static const bool on = env_flag("RWKV_VK_WKV_LORA", true);
   return on;
 }
+bool fuse_lora_forced() {
+  static const bool set = std::getenv("RWKV_VK_WKV_LORA") && *std::getenv("RWKV_VK_WKV_LORA");
+  return set;
+}
+constexpr uint64_t kStepLoraBytes = 48 << 10;
 
 // LN1 + mixes and LN2 + mix computed inside the following matvec (one token, one sequence, float
 // weights; RWKV_VK_LN_FUSE=0 turns it off): 5 dispatches per layer instead of 7.
@@ -81,10 +86,11 @@ bool wo_fuse_default() {
   return on;
 }
 // The persistent step: the output projection as a matvec op after WKV-7 instead of inside it
-// (RWKV_VK_STEP_WO=1). A grid barrier costs far less than a dispatch, and a matvec streams Wo over
-// every multiprocessor instead of each WKV-7 workgroup loading its slice besides its head's work.
+// (RWKV_VK_STEP_WO=0 puts it back inside). A grid barrier costs far less than a dispatch, and a matvec
+// streams Wo over every multiprocessor instead of each WKV-7 workgroup loading its slice besides its
+// head's work (H100, GPU replay ms per token, inside / op: 1.5B FP16 1.998 / 1.853, 0.4B 0.972 / 0.904).
 bool step_wo_op() {
-  static const bool on = env_flag("RWKV_VK_STEP_WO", false);
+  static const bool on = env_flag("RWKV_VK_STEP_WO", true);
   return on;
 }
 uint32_t wo_chunks() {
@@ -193,6 +199,15 @@ class GpuV7 final : public GpuLayers {
       else if (ups[m]->dtype != DType::F32) fuse = false;
     }
     if (lora_in > 1024) fuse = false;
+    // The persistent step runs WKV-7 on one workgroup per head (the output projection is its own op), so
+    // a head's LoRA rows load through one multiprocessor: past kStepLoraBytes they run as a matvec op over
+    // all of them (H100, GPU replay ms per token, fused / op: 1.5B FP16 (64 KB a head) 1.853 / 1.779,
+    // 0.4B (36 KB) 0.904 / 0.921). RWKV_VK_WKV_LORA=0/1 decides instead where set.
+    const bool persistent = ops.persistent_workgroups() != 0;
+    uint64_t lora_head_bytes = 0;
+    for (int m = 0; m < 4; ++m)
+      if (ups[m]) lora_head_bytes += uint64_t(ups[m]->cols) * info_.head_size * (ups[m]->dtype == DType::F16 ? 2 : 4);
+    if (persistent && lora_head_bytes > kStepLoraBytes && !fuse_lora_forced()) fuse = false;
     if (!fuse) {
       std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
       if (l > 0) up.push_back({&L.v2, lora_[3], vl});
@@ -219,7 +234,7 @@ class GpuV7 final : public GpuLayers {
     uint32_t P = one_token ? wkv_split(S) : seq_wkv_split(S);
     if (ops.persistent_workgroups() && ops.persistent_threads() % S == 0 && ops.persistent_threads() / S <= S)
       P = ops.persistent_threads() / S;  // the step's workgroup size (else the plan finds no match: dispatches)
-    const bool wo_fuse = (fuse || !fuse_lora_default()) && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
+    const bool wo_fuse = (fuse || persistent || !fuse_lora_default()) && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
                          (L.output.dtype == DType::F16 || L.output.dtype == DType::F32) && pc.H <= 128;
     if (wo_fuse) {
       WkvWoPC q{};

@@ -331,6 +331,10 @@ void wkv7_task(uint wg) {
     for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
   if (wg == 0u)
     for (uint q = tid; q < C; q += S * P) pc.state.v[q] = pc.copy_src.v[q];
+  if (!wo_here) {
+    WK_STAMP(5u);  // "Wo partial": here the state written
+    WK_STAMP(6u);
+  }
   // (No early return: the persistent step calls this in a loop, and lavapipe ended the whole invocation.)
   if (wo_here) {  // uniform: a push constant
     // Partial Wo[c_lo:c_hi, h*S:(h+1)*S] · y_h: one uvec4 slot per product, summed per row in order.
