@@ -93,6 +93,13 @@ bool step_wo_op() {
   static const bool on = env_flag("RWKV_VK_STEP_WO", true);
   return on;
 }
+// The persistent step with the output projection as its own op: each head's WKV-7 state rows split over
+// RWKV_VK_WKV_SPLIT workgroups (1: one workgroup per head), the GroupNorm moved into the projection's
+// input staging (matvec.glsl gn_stage), the LoRA up-projections then always their own op.
+uint32_t wkv_split_parts() {
+  static const uint32_t n = env_uint("RWKV_VK_WKV_SPLIT", 1, 1, 16);
+  return n;
+}
 uint32_t wo_chunks() {
   static const uint32_t n = env_uint("RWKV_VK_WO_R", 0, 1, 128);  // 0: C / 256 (256 rows of Wo a workgroup)
   return n;
@@ -148,7 +155,7 @@ class GpuV7 final : public GpuLayers {
     ffn_k_ = s.plane(F);
     // wkv7.comp WO_FUSE's reduction area (zeroed with the scratch; every step leaves its counters at
     // zero): counters, then one partial row per head.
-    wo_red_ = s.flat(256 + int64_t(info_.n_head) * C);
+    wo_red_ = s.flat(256 + std::max<int64_t>(info_.n_head, 2) * C);  // also a split WKV-7's bonus and v (2C)
   }
 
   const Act* v_first() const override { return &wkv_[7]; }
@@ -208,6 +215,8 @@ class GpuV7 final : public GpuLayers {
     for (int m = 0; m < 4; ++m)
       if (ups[m]) lora_head_bytes += uint64_t(ups[m]->cols) * info_.head_size * (ups[m]->dtype == DType::F16 ? 2 : 4);
     if (persistent && lora_head_bytes > kStepLoraBytes && !fuse_lora_forced()) fuse = false;
+    const uint32_t split = persistent && step_wo_op() && info_.head_size % wkv_split_parts() == 0 ? wkv_split_parts() : 1;
+    if (split > 1) fuse = false;
     if (!fuse) {
       std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
       if (l > 0) up.push_back({&L.v2, lora_[3], vl});
@@ -246,7 +255,7 @@ class GpuV7 final : public GpuLayers {
       // The persistent step runs H * R tasks on its workgroups: R so that they take one round.
       if (ops.persistent_workgroups() && !wo_chunks()) q.R = std::clamp<uint32_t>(ops.persistent_workgroups() / q.H, 1, 128);
       const bool wo_op = ops.persistent_workgroups() && step_wo_op();
-      if (wo_op) q.R = 1, q.flags |= 1024u;  // y to the io plane, state written by each head's workgroup
+      if (wo_op) q.R = split, q.flags |= 1024u | (split > 1 ? 2048u : 0u);  // y to the io plane; state by each head's workgroup(s)
       const uint32_t upr = S / (L.output.dtype == DType::F16 ? 8u : 4u), cr = (C + q.R - 1) / q.R;
       const uint32_t nslot = wo_op ? 1u : (cr * upr + S * P - 1) / (S * P);
       ops.set_label(wo_op ? "att.wkv7" : "att.wkv7+output");
@@ -254,7 +263,9 @@ class GpuV7 final : public GpuLayers {
       ops.barrier();
       if (wo_op) {
         ops.set_label("att.output");
-        ops.matvec({{&L.output, y, x, Epilogue::Add}});
+        const GroupNormPrologue gn{ops.addr(g), L.params.address + uint64_t(6 * C) * 4, L.params.address + uint64_t(7 * C) * 4,
+                                   ops.addr(wo_red_) + 256 * 4, ops.addr(wo_red_) + (256 + uint64_t(C)) * 4, S, info_.group_norm_eps};
+        ops.matvec({{&L.output, y, x, Epilogue::Add}}, nullptr, nullptr, split > 1 ? &gn : nullptr);
       }
     } else {
       ops.set_label(fuse ? "att.lora_up+wkv7" : "att.wkv7");

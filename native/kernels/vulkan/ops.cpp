@@ -214,8 +214,9 @@ bool Ops::can_prologue(const std::vector<MatJob>& jobs, uint32_t C) const {
   return true;
 }
 
-void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const StateCopy* copy) {
+void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const StateCopy* copy, const GroupNormPrologue* gn) {
   if (pre && !can_prologue(jobs, pre->C)) throw Error(ErrorCode::Internal, "matvec: LN prologue not possible here");
+  if (gn && (pre || !capture_ || T_ != 1)) throw Error(ErrorCode::Internal, "matvec: GroupNorm prologue only in the persistent step");
   bool first_group = true;
   std::map<DType, std::vector<const MatJob*>> groups;
   for (const MatJob& j : jobs) groups[j.m->dtype].push_back(&j);
@@ -368,6 +369,10 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       pc.ln_x = addr(pre->x), pc.ln_w = pre->w, pc.ln_b = pre->b, pc.ln_state = pre->state, pc.ln_out = addr(pre->ln_out);
     }
     if (capture_ && two_batches_before_norm()) pc.ln_flags |= 2u;  // also before a plain op's input staging
+    if (gn) {
+      pc.ln_flags |= 4u, pc.ln_C = gn->head_size, pc.ln_eps = gn->eps;
+      pc.ln_x = gn->g, pc.ln_w = gn->w, pc.ln_b = gn->b, pc.ln_state = gn->bonus, pc.ln_out = gn->v;
+    }
     first_group = false;
     dispatch(shader, spec, pc, wg);
   }

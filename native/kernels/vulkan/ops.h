@@ -63,6 +63,15 @@ struct LnPrologue {
   uint32_t C = 0;
   float eps = 1e-5f;
 };
+// The persistent step's output projection after a split WKV-7 (wkv7.glsl flag 2048): its input, raw
+// y rows, is group-normed per head, plus the bonus r*kt*r_k summed over the head times v, times the gate,
+// as each workgroup stages it (matvec.glsl gn_stage).
+struct GroupNormPrologue {
+  VkDeviceAddress g = 0, w = 0, b = 0;  // (C) gate, GroupNorm weight and bias
+  VkDeviceAddress bonus = 0, v = 0;     // (C) r*kt*r_k per channel, the mixed v
+  uint32_t head_size = 0;
+  float eps = 0;
+};
 struct StateCopy {
   Act src;
   VkDeviceAddress dst = 0;
@@ -102,7 +111,8 @@ class Ops {
   void layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDeviceAddress b, uint32_t C, float eps,
                       const MixSpec& mix);
   // Any number of independent matrix-vector products over T tokens (grouped by weight type).
-  void matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre = nullptr, const StateCopy* copy = nullptr);
+  void matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre = nullptr, const StateCopy* copy = nullptr,
+              const GroupNormPrologue* gn = nullptr);
   // Whether matvec() can take `pre` for these jobs (T = 1, one sequence, float weights, C <= 4096).
   bool can_prologue(const std::vector<MatJob>& jobs, uint32_t C) const;
   template <class PC>

@@ -50,7 +50,9 @@ layout(local_size_x_id = 0) in;
   uint copy_n; \
   uint ln_C; /* LN_PROLOGUE: channels of the normed row */ \
   float ln_eps; \
-  uint ln_flags; /* 1: workgroup 0 writes the normed row to ln_out; 2: persistent, two batches before the norm */ \
+  uint ln_flags; /* 1: workgroup 0 writes the normed row to ln_out; 2: persistent, two batches before the norm; */ \
+                 /* 4: persistent plain op, GroupNorm prologue (gn_stage: ln_C head size, ln_x gate, ln_state */ \
+                 /*    bonus, ln_out v) */ \
   Floats ln_x; /* (ln_C) the residual row to norm */ \
   Floats ln_w, ln_b; \
   Floats ln_state; /* (ln_C) token-shift state (previous token's normed row) */ \
@@ -336,6 +338,36 @@ float w_dot(uvec4 w, vec4 x0, vec4 x1) { return dot(uintBitsToFloat(w), x0); }
 #define X_PER_UNIT 1u
 #endif
 
+#ifdef PERSISTENT
+// The input of the output projection after a split WKV-7 (ln_flags 4): x holds each head's raw y; every
+// workgroup stages out = (GroupNorm_head(y) * w + b + (sum over the head of bonus) * v) * g, one subgroup
+// per head at a time (the same operations per element as wkv7.glsl's fused norm).
+void gn_stage(Job jb) {
+  const uint HS = pc.ln_C, C = jb.cols, lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize;
+  Floats y = Floats(jb.x), g = Floats(pc.ln_x), w = Floats(pc.ln_w), b = Floats(pc.ln_b);
+  Floats bonus = Floats(pc.ln_state), v = Floats(pc.ln_out);
+  for (uint h = gl_SubgroupID; h * HS < C; h += gl_NumSubgroups) {
+    const uint c0 = h * HS;
+    float s = 0.0, r = 0.0;
+    for (uint j = lane; j < HS; j += SG) s += y.v[c0 + j], r += bonus.v[c0 + j];
+    const float mean = subgroupAdd(s) / float(HS), bsum = subgroupAdd(r);
+    float q = 0.0;
+    for (uint j = lane; j < HS; j += SG) {
+      const float d = y.v[c0 + j] - mean;
+      q += d * d;
+    }
+    const float inv = 1.0 / sqrt(subgroupAdd(q) / float(HS) + pc.ln_eps);
+    for (uint j = lane; j < HS; j += SG) {
+      const uint c = c0 + j;
+      float o = (y.v[c] - mean) * inv * w.v[c] + b.v[c];
+      o += bsum * v.v[c];
+      sh_x4[c >> 2][c & 3u] = o * g.v[c];
+    }
+  }
+  barrier();
+}
+#endif
+
 // Lanes per row: the whole subgroup, or for short rows (the LoRA up-projections: 8-32 units) the fewest
 // lanes whose U loads each cover the row, so that a subgroup works on SG / L rows at once instead of
 // leaving most lanes idle (one round trip per row).
@@ -376,7 +408,9 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
     next_loaded = true;
   }
   barrier();  // the previous task's reads of sh_x4 are done
-  if (pc.ln_C != 0u) {
+  if ((pc.ln_flags & 4u) != 0u) {
+    gn_stage(jb);
+  } else if (pc.ln_C != 0u) {
     ln_prologue(jb, wg, units * LN_PAD);
   } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
     Vec4s x4 = Vec4s(jb.x);

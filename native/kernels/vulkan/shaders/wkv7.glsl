@@ -205,6 +205,10 @@ void wkv7_task(uint wg) {
   // Flag 1024 (the persistent step, RWKV_VK_STEP_WO): no output projection here; y goes to the io plane
   // like the plain variant's, and a matvec op after this one adds Wo·y to x (R = 1).
   const bool wo_here = (pc.flags & 1024u) == 0u;
+  // Flag 2048 (with 1024): the head's state rows split over R workgroups (part `seq` of them, S / R rows
+  // each); each writes its rows' raw y, and part 0 the bonus terms and the mixed v (`red` + 256, + 256 + C),
+  // for the output projection's GroupNorm prologue (matvec.glsl gn_stage).
+  const bool split = (pc.flags & 2048u) != 0u;
   // This workgroup's Wo slots (rows of chunk `seq`, head h's columns), loaded before the WKV.
   const uint CR = (pc.H * S + pc.R - 1u) / pc.R, c_lo = seq * CR, c_hi = min(c_lo + CR, pc.H * S);
   uvec4 wor[NSLOT];
@@ -217,6 +221,11 @@ void wkv7_task(uint wg) {
 #endif
   const uint i = tid / P, p = tid % P;  // state row i, keys [p*SP, (p+1)*SP)
   const uint C = pc.H * S;
+#ifdef WO_FUSE
+  const bool my_row = !split || i / (S / pc.R) == seq;  // this invocation's state row is this part's
+#else
+  const bool my_row = true;
+#endif
   const bool chan = tid < S;  // invocations [0, S) also own channel h*S + tid
   const uint c = h * S + (chan ? tid : 0u);
   const bool batched = PC_STATE_STRIDE != 0u;
@@ -224,7 +233,7 @@ void wkv7_task(uint wg) {
   const uint t_begin = batched ? seq : 0u, t_end = batched ? seq + 1u : PC_T;
   const bool layer0 = (pc.flags & 1u) != 0u, fused = (pc.flags & 2u) != 0u, deferred = (pc.flags & 256u) != 0u;
   float st[SP];
-  for (uint j = 0; j < SP; ++j) st[j] = pc.state.v[sbase + j];
+  for (uint j = 0; j < SP; ++j) st[j] = my_row ? pc.state.v[sbase + j] : 0.0;
   const float w0 = pc.params.v[c], a0 = pc.params.v[C + c], v0 = pc.params.v[2u * C + c];
   const float k_k = pc.params.v[3u * C + c], k_a = pc.params.v[4u * C + c], r_k = pc.params.v[5u * C + c];
   const uint ci = h * S + i;  // row i's channel (GroupNorm, bonus, gate)
@@ -297,6 +306,17 @@ void wkv7_task(uint wg) {
       yi += st[j] * sh_r[jj];
     }
     yi = row_sum(yi, tid, i);
+#ifdef WO_FUSE
+    if (split) {
+      if (my_row && p == 0u) pc.io.v[8u * pc.plane + oi] = yi;
+      if (chan && seq == 0u) {
+        CFloats gn_in = CFloats(pc.red);
+        gn_in.v[256u + c] = r * kt * r_k;
+        gn_in.v[256u + C + c] = v;
+      }
+      continue;  // T = 1
+    }
+#endif
     if (deferred) {
       pc.io.v[8u * pc.plane + oi] = yi;
       if (chan) {
@@ -327,7 +347,7 @@ void wkv7_task(uint wg) {
   }
 #ifdef WO_FUSE
   // The last of the head's R workgroups to get here writes the state: all of them have read it.
-  if (!wo_here || arrive_last(Uints(pc.red), 128u + h, pc.R))
+  if (!wo_here ? my_row : arrive_last(Uints(pc.red), 128u + h, pc.R))
     for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
   if (wg == 0u)
     for (uint q = tid; q < C; q += S * P) pc.state.v[q] = pc.copy_src.v[q];
