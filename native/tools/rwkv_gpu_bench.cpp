@@ -44,7 +44,13 @@ int usage() {
 
 float max_delta(const std::vector<float>& a, const std::vector<float>& b) {
   float m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  size_t bad = 0, first = a.size();
+  for (size_t i = 0; i < a.size(); ++i) {
+    const float d = std::fabs(a[i] - b[i]);
+    m = std::max(m, d);
+    if (d > 1e-3f) bad++, first = std::min(first, i);
+  }
+  if (bad && std::getenv("RWKV_BENCH_DEBUG")) std::fprintf(stderr, "  %zu of %zu differ by > 1e-3, the first at %zu\n", bad, a.size(), first);
   return m;
 }
 

@@ -253,6 +253,7 @@ PersistentStep GpuModel::Impl::capture_persistent(Step& s, bool with_head) {
   s.op_table = std::make_unique<Buffer>(*device, persistent_table_bytes(captured.size()), Buffer::Kind::Device);
   std::string why;
   s.persistent = plan_persistent_step(captured, s.op_table->address(), ps, &why);
+  if (!s.persistent && std::getenv("RWKV_VK_PERSISTENT_DEBUG")) std::fprintf(stderr, "vulkan: no persistent step: %s\n", why.c_str());
   if (!s.persistent) s.op_table.reset();
   return ps;
 }
@@ -418,9 +419,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       // RWKV_VK_PERSISTENT_OPS=K: only the first K ops (timing experiments; results wrong).
       static const uint32_t op_limit = env_uint("RWKV_VK_PERSISTENT_OPS", 0, 0, 1u << 20);
       const uint32_t n_ops = op_limit ? std::min(op_limit, ps.n_ops) : ps.n_ops;
-      // RWKV_VK_PREFETCH=N: N rounds of weight loads while a workgroup waits before a matvec op.
-      static const uint32_t prefetch = env_uint("RWKV_VK_PREFETCH", 0, 0, 64);
-      PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit, 0, prefetch, 0};
+      PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit, 0};
       s.arrivals = (n_ops - 1) * persistent_wgs;
       std::string shader = ps.shader;
       if (s.prof) {

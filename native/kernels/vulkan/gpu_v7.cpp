@@ -215,7 +215,11 @@ class GpuV7 final : public GpuLayers {
     for (int m = 0; m < 4; ++m)
       if (ups[m]) lora_head_bytes += uint64_t(ups[m]->cols) * info_.head_size * (ups[m]->dtype == DType::F16 ? 2 : 4);
     if (persistent && lora_head_bytes > kStepLoraBytes && !fuse_lora_forced()) fuse = false;
-    const uint32_t split = persistent && step_wo_op() && info_.head_size % wkv_split_parts() == 0 ? wkv_split_parts() : 1;
+    // (gn_stage holds at most 8 channels per invocation, a head's in whole subgroups or one.)
+    const uint32_t S_ = uint32_t(info_.head_size), sg = ops.subgroup_size();
+    const bool can_split = persistent && step_wo_op() && S_ % wkv_split_parts() == 0 && C <= 8 * int64_t(ops.persistent_threads()) &&
+                           (S_ % sg == 0 || S_ < sg);
+    const uint32_t split = can_split ? wkv_split_parts() : 1;
     if (split > 1) fuse = false;
     if (!fuse) {
       std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};

@@ -129,13 +129,6 @@ uint32_t blocked_loads() {
 // (dispatches: 1.116 / 2.192).
 constexpr uint32_t kPersistentLoads = 4;
 
-// The persistent step: each lane's second batch of weights loaded before the LN prologue too (twice the
-// loads in flight while the norm runs; RWKV_VK_PRELOAD2=1).
-bool two_batches_before_norm() {
-  static const bool on = env_flag("RWKV_VK_PRELOAD2", false);
-  return on;
-}
-
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
 uint32_t rows_per_subgroup() {
   static const uint32_t n = env_uint("RWKV_VK_ROWS_PER_SUBGROUP", 1, 1, 64);
@@ -368,7 +361,6 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       pc.ln_C = pre->C, pc.ln_eps = pre->eps, pc.ln_flags = first_group ? 1u : 0u;
       pc.ln_x = addr(pre->x), pc.ln_w = pre->w, pc.ln_b = pre->b, pc.ln_state = pre->state, pc.ln_out = addr(pre->ln_out);
     }
-    if (capture_ && two_batches_before_norm()) pc.ln_flags |= 2u;  // also before a plain op's input staging
     if (gn) {
       pc.ln_flags |= 4u, pc.ln_C = gn->head_size, pc.ln_eps = gn->eps;
       pc.ln_x = gn->g, pc.ln_w = gn->w, pc.ln_b = gn->b, pc.ln_state = gn->bonus, pc.ln_out = gn->v;

@@ -29,7 +29,6 @@ struct PersistentPC {
   uint64_t ops, sync;
   uint32_t n_ops, spin_limit;
   uint64_t prof;  // the profiled variant's (op, workgroup) times; 0 otherwise
-  uint32_t prefetch_rounds, pad;
 };
 
 // Builds the op table for `ops` at device address `table_address`. Returns false, with `why`, when an

@@ -50,9 +50,8 @@ layout(local_size_x_id = 0) in;
   uint copy_n; \
   uint ln_C; /* LN_PROLOGUE: channels of the normed row */ \
   float ln_eps; \
-  uint ln_flags; /* 1: workgroup 0 writes the normed row to ln_out; 2: persistent, two batches before the norm; */ \
-                 /* 4: persistent plain op, GroupNorm prologue (gn_stage: ln_C head size, ln_x gate, ln_state */ \
-                 /*    bonus, ln_out v) */ \
+  uint ln_flags; /* 1: workgroup 0 writes the normed row to ln_out; 4: persistent plain op, GroupNorm */ \
+                 /* prologue (gn_stage: ln_C head size, ln_x gate, ln_state bonus, ln_out v) */ \
   Floats ln_x; /* (ln_C) the residual row to norm */ \
   Floats ln_w, ln_b; \
   Floats ln_state; /* (ln_C) token-shift state (previous token's normed row) */ \
@@ -340,28 +339,42 @@ float w_dot(uvec4 w, vec4 x0, vec4 x1) { return dot(uintBitsToFloat(w), x0); }
 
 #ifdef PERSISTENT
 // The input of the output projection after a split WKV-7 (ln_flags 4): x holds each head's raw y; every
-// workgroup stages out = (GroupNorm_head(y) * w + b + (sum over the head of bonus) * v) * g, one subgroup
-// per head at a time (the same operations per element as wkv7.glsl's fused norm).
+// workgroup stages out = (GroupNorm_head(y) * w + b + (sum over the head of bonus) * v) * g (the same
+// operations per element as wkv7.glsl's fused norm). Subgroup s takes heads s, s + n, ...; each lane
+// loads all its channels' six inputs at once (one round trip to L2 rather than one per head and pass),
+// then the sums per head are subgroup reductions. At most GN_N channels per lane: C <= 8 x invocations
+// and a head size that is a multiple of the subgroup size or below it (gpu_v7.cpp checks).
+const uint GN_N = 8u;
 void gn_stage(Job jb) {
   const uint HS = pc.ln_C, C = jb.cols, lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize;
+  const uint per_head = max(1u, HS / SG);  // channels of one head per lane
   Floats y = Floats(jb.x), g = Floats(pc.ln_x), w = Floats(pc.ln_w), b = Floats(pc.ln_b);
   Floats bonus = Floats(pc.ln_state), v = Floats(pc.ln_out);
-  for (uint h = gl_SubgroupID; h * HS < C; h += gl_NumSubgroups) {
-    const uint c0 = h * HS;
+  float ys[GN_N], rs[GN_N], vs[GN_N], gs[GN_N], ws[GN_N], bs[GN_N];
+  uint cs[GN_N];
+  for (uint n = 0u; n < GN_N; ++n) {
+    const uint h = gl_SubgroupID + (n / per_head) * gl_NumSubgroups, j = lane + (n % per_head) * SG;
+    const bool ok = j < HS && h * HS < C;
+    cs[n] = ok ? h * HS + j : 0xFFFFFFFFu;
+    const uint c = ok ? h * HS + j : 0u;
+    ys[n] = ok ? y.v[c] : 0.0, rs[n] = ok ? bonus.v[c] : 0.0, vs[n] = ok ? v.v[c] : 0.0;
+    gs[n] = ok ? g.v[c] : 0.0, ws[n] = ok ? w.v[c] : 0.0, bs[n] = ok ? b.v[c] : 0.0;
+  }
+  for (uint k = 0u; k < GN_N / per_head; ++k) {  // the k-th head of this subgroup (uniform)
+    if ((gl_SubgroupID + k * gl_NumSubgroups) * HS >= C) break;
     float s = 0.0, r = 0.0;
-    for (uint j = lane; j < HS; j += SG) s += y.v[c0 + j], r += bonus.v[c0 + j];
+    for (uint n = 0u; n < GN_N; ++n)
+      if (n / per_head == k) s += ys[n], r += rs[n];
     const float mean = subgroupAdd(s) / float(HS), bsum = subgroupAdd(r);
     float q = 0.0;
-    for (uint j = lane; j < HS; j += SG) {
-      const float d = y.v[c0 + j] - mean;
-      q += d * d;
-    }
+    for (uint n = 0u; n < GN_N; ++n)
+      if (n / per_head == k && cs[n] != 0xFFFFFFFFu) q += (ys[n] - mean) * (ys[n] - mean);
     const float inv = 1.0 / sqrt(subgroupAdd(q) / float(HS) + pc.ln_eps);
-    for (uint j = lane; j < HS; j += SG) {
-      const uint c = c0 + j;
-      float o = (y.v[c] - mean) * inv * w.v[c] + b.v[c];
-      o += bsum * v.v[c];
-      sh_x4[c >> 2][c & 3u] = o * g.v[c];
+    for (uint n = 0u; n < GN_N; ++n) {
+      if (n / per_head != k || cs[n] == 0xFFFFFFFFu) continue;
+      float o = (ys[n] - mean) * inv * ws[n] + bs[n];
+      o += bsum * vs[n];
+      sh_x4[cs[n] >> 2][cs[n] & 3u] = o * gs[n];
     }
   }
   barrier();
@@ -398,15 +411,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   const uint L = lanes_per_row(units), G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
   const uint first = row0 + gl_SubgroupID * RB * G, rows_step = gl_NumSubgroups * RB * G;
   if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, L, wb);  // streams during the norm
-  uvec4 wn[MAX_LOADS];
-  bool next_loaded = false;
 #ifdef PERSISTENT
-  if ((pc.ln_flags & 2u) != 0u && first < row_end) {  // the second batch streams during the norm (staging) too
-    uint nrb = first, nk0 = L * U;
-    if (nk0 >= units) nk0 = 0u, nrb = first + rows_step;
-    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn);
-    next_loaded = true;
-  }
   barrier();  // the previous task's reads of sh_x4 are done
   if ((pc.ln_flags & 4u) != 0u) {
     gn_stage(jb);
@@ -426,8 +431,8 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   while (rb < row_end) {
     uint nrb = rb, nk0 = k0 + L * U;
     if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
-    if (nrb < row_end && !next_loaded) load_batch(jb, nrb, last, nk0, units, L, wn);
-    next_loaded = false;
+    uvec4 wn[MAX_LOADS];
+    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn);
     for (uint u = 0u; u < U; ++u) {
       const uint k = k0 + u * L + li;
       if (k < units) {

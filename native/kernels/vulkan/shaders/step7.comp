@@ -57,8 +57,6 @@ layout(push_constant) uniform StepPC {
   uint n_ops;
   uint spin_limit;
   ProfWords prof;  // STEP_PROFILE: (op, workgroup) -> [released, done] device-clock times (low 32 bits, ns)
-  uint prefetch_rounds;  // matvec ops: rounds of weight loads while waiting at the grid barrier (0: none)
-  uint pad;
 } spc;
 
 // The profiled variant (step7_*_prof, GpuModel::profile_decode): invocation 0 of each workgroup notes
@@ -91,39 +89,6 @@ void grid_wait(uint target) {
   barrier();
 }
 
-// While this workgroup waits at the grid barrier before a matvec op: load its task's weights past the
-// preloaded batch, in the order the op will read them, a round (two batches) at a time, until the
-// barrier opens or the task is covered. The values are dropped (folded into a word never written in
-// practice); the point is the cache: the memory works during the wait, and the op's first batches come
-// from L1/L2. Returns whether the barrier opened (else grid_wait() still has to wait).
-shared bool sh_open;
-bool matvec_prefetch_while_waiting(uint wg, uint target) {
-  Task t = task_of(wg);
-  const uint L = lanes_per_row(t.units), G = gl_SubgroupSize / L, last = t.row_end - 1u;
-  const uint rows_step = gl_NumSubgroups * RB * G;
-  uint rb = t.row0 + gl_SubgroupID * RB * G, k0 = 0u;
-  uint fold = 0u;
-  bool open = false;
-  for (uint round = 0u; round < spc.prefetch_rounds && !open; ++round) {
-    if (gl_LocalInvocationIndex == 0u)
-      sh_open = atomicOr(spc.sync.v[0], 0u) >= target || atomicOr(spc.sync.v[1], 0u) != 0u;
-    for (uint b = 0u; b < 2u; ++b) {
-      k0 += L * U;  // the next batch (the first one is preloaded)
-      if (k0 >= t.units) k0 = 0u, rb += rows_step;
-      if (rb < t.row_end) {
-        uvec4 w[MAX_LOADS];
-        load_batch(t.jb, rb, last, k0, t.units, L, w);
-        for (uint i = 0u; i < MAX_LOADS; ++i) fold ^= w[i].x ^ w[i].w;
-      }
-    }
-    barrier();
-    open = sh_open;
-    barrier();
-  }
-  if (fold == 0x9E3779B9u && spc.pad == 1u) spc.sync.v[4] = fold;  // keeps the loads; pad is 0
-  return open;
-}
-
 void main() {
   const uint me = gl_WorkGroupID.x, n = gl_NumWorkGroups.x;
   for (uint k = 0u; k < spc.n_ops; ++k) {
@@ -139,9 +104,7 @@ void main() {
       uvec4 wb[MAX_LOADS];
       const bool ahead = me < op.groups;
       if (ahead) matvec_preload(me, wb);
-      bool open = false;
-      if (k > 0u && ahead && spc.prefetch_rounds != 0u) open = matvec_prefetch_while_waiting(me, k * n);
-      if (k > 0u && !open) grid_wait(k * n);
+      if (k > 0u) grid_wait(k * n);
       stamp(k, 0u);
       for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me, wb);
     } else {
