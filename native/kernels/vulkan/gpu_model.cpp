@@ -85,9 +85,10 @@ struct StepProfile {
       for (uint32_t w = 0; w < wgs; ++w) {
         if (!raw(k, w, 6)) continue;
         double prev = at(k, w, 0);
-        for (int ph = 2; ph <= 7; ++ph) {
+        for (int ph = 2; ph <= 7; ++ph) {  // a phase not stamped (no LoRA here, ...) counts as 0
+          if (ph < 7 && !raw(k, w, ph)) continue;
           const double now = at(k, w, ph == 7 ? 1 : ph);
-          if (ph != 2 || raw(k, w, 2)) e.phase[ph - 2] += now - prev, prev = now;
+          e.phase[ph - 2] += now - prev, prev = now;
         }
         e.phase_n += 1;
       }

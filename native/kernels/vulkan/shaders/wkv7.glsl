@@ -308,6 +308,7 @@ void wkv7_task(uint wg) {
     yi = row_sum(yi, tid, i);
 #ifdef WO_FUSE
     if (split) {
+      WK_STAMP(4u);
       if (my_row && p == 0u) pc.io.v[8u * pc.plane + oi] = yi;
       if (chan && seq == 0u) {
         CFloats gn_in = CFloats(pc.red);
