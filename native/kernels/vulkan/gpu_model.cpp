@@ -27,15 +27,15 @@ struct Step {
   VkCommandBuffer cb = VK_NULL_HANDLE;
   std::unique_ptr<Buffer> jobs, op_table;
   bool persistent = false;
-  uint32_t arrivals = 0;  // persistent: the grid barriers' count after a complete step, (ops - 1) x workgroups
+  uint32_t arrivals = 0;  // persistent: the arrivals' count after a complete step, ops x workgroups (step7.comp)
   // A profiled persistent step (profile_decode): each op's label and its (op, workgroup) times, copied out.
   std::vector<std::string> op_labels;
   std::unique_ptr<Buffer> prof, prof_host;
 };
 
 // Whether a persistent step ran as it should, from its sync words: no grid barrier gave up, and every
-// workgroup arrived at every barrier. (On lavapipe with several workgroups the count can stop short while
-// no barrier reports giving up; the count catches that.)
+// workgroup arrived at every barrier and at the end. (On lavapipe the count can stop short while no barrier
+// reports giving up: with several workgroups, or one that ran a long step; the count catches that.)
 bool step_completed(const Step& s, const uint32_t* words) { return words[1] == 0 && words[0] == s.arrivals; }
 
 // Where a persistent step's time goes, from the device-clock times its profiled variant notes for every
@@ -421,7 +421,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       static const uint32_t op_limit = env_uint("RWKV_VK_PERSISTENT_OPS", 0, 0, 1u << 20);
       const uint32_t n_ops = op_limit ? std::min(op_limit, ps.n_ops) : ps.n_ops;
       PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit, 0};
-      s.arrivals = (n_ops - 1) * persistent_wgs;
+      s.arrivals = n_ops * persistent_wgs;
       std::string shader = ps.shader;
       if (s.prof) {
         s.op_labels.assign(ps.labels.begin(), ps.labels.begin() + n_ops);

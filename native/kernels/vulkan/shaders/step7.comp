@@ -114,8 +114,11 @@ void main() {
       for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg);
     }
   }
-#ifdef STEP_PROFILE
+  // Counted in once more after the last op, so that a workgroup that ended during it shows too: a complete
+  // step counts ops x workgroups.
   barrier();
+#ifdef STEP_PROFILE
   stamp(spc.n_ops - 1u, 1u);
 #endif
+  if (gl_LocalInvocationIndex == 0u) atomicAdd(spc.sync.v[0], 1u);
 }
