@@ -38,90 +38,6 @@ struct Step {
 // reports giving up: with several workgroups, or one that ran a long step; the count catches that.)
 bool step_completed(const Step& s, const uint32_t* words) { return words[1] == 0 && words[0] == s.arrivals; }
 
-// Where a persistent step's time goes, from the device-clock times its profiled variant notes for every
-// (op, workgroup): when the workgroup passed the op's grid barrier and when it finished the op. Per op:
-// `barrier` = first release - last finish of the op before (the grid barrier's own latency), `spread` =
-// last release - first release, `work` = last finish - first release (the op's critical path), `mean` =
-// the mean of each workgroup's finish - release, `tail` = last finish - median finish (imbalance).
-// Summed per label over the steps added.
-struct StepProfile {
-  struct Sums {
-    int ops = 0;
-    double barrier = 0, spread = 0, work = 0, mean = 0, tail = 0;
-    double phase[6] = {};  // WKV-7: release -> LoRA done -> kk norm -> y -> Wo partials -> counted in -> finish
-    int phase_n = 0;       // (op, workgroup) pairs that stamped them
-  };
-  std::map<std::string, Sums> per_label;
-  std::vector<std::string> order;
-  double total = 0;
-
-  void add(const std::vector<std::string>& labels, const uint32_t* t, uint32_t wgs) {
-    const size_t n_ops = labels.size();
-    if (!n_ops || !wgs) return;
-    const uint32_t base = t[0];
-    auto raw = [&](size_t k, uint32_t w, int which) { return t[(k * wgs + w) * 8 + size_t(which)]; };
-    auto at = [&](size_t k, uint32_t w, int which) { return double(int32_t(raw(k, w, which) - base)); };
-    double prev_done = 0, first_rel0 = 0;
-    std::vector<double> done(wgs);
-    for (size_t k = 0; k < n_ops; ++k) {
-      double rel_lo = 1e300, rel_hi = -1e300, done_hi = -1e300, mean = 0;
-      for (uint32_t w = 0; w < wgs; ++w) {
-        const double r = at(k, w, 0), d = at(k, w, 1);
-        rel_lo = std::min(rel_lo, r), rel_hi = std::max(rel_hi, r), done_hi = std::max(done_hi, d);
-        done[w] = d;
-        mean += (d - r) / wgs;
-      }
-      std::nth_element(done.begin(), done.begin() + wgs / 2, done.end());
-      if (k == 0) first_rel0 = rel_lo;
-      if (!per_label.count(labels[k])) order.push_back(labels[k]);
-      Sums& e = per_label[labels[k]];
-      e.ops += 1;
-      if (k > 0) e.barrier += rel_lo - prev_done;
-      e.spread += rel_hi - rel_lo;
-      e.work += done_hi - rel_lo;
-      e.mean += mean;
-      e.tail += done_hi - done[wgs / 2];
-      // WKV-7's phases (stamps 2..6, zero where a workgroup had no task): mean of each phase's length.
-      for (uint32_t w = 0; w < wgs; ++w) {
-        if (!raw(k, w, 6)) continue;
-        double prev = at(k, w, 0);
-        for (int ph = 2; ph <= 7; ++ph) {  // a phase not stamped (no LoRA here, ...) counts as 0
-          if (ph < 7 && !raw(k, w, ph)) continue;
-          const double now = at(k, w, ph == 7 ? 1 : ph);
-          e.phase[ph - 2] += now - prev, prev = now;
-        }
-        e.phase_n += 1;
-      }
-      prev_done = done_hi;
-    }
-    total += prev_done - first_rel0;
-  }
-  std::string text(int steps) const {
-    if (!steps || order.empty()) return "";
-    std::string out;
-    char line[320];
-    std::snprintf(line, sizeof line, "  inside the persistent step (device clock, us per step): %.1f from the first release to the last finish\n",
-                  total / steps / 1e3);
-    out += line;
-    std::snprintf(line, sizeof line, "  %-36s %5s %9s %9s %9s %9s %9s\n", "op", "ops", "barrier", "spread", "work", "mean", "tail");
-    out += line;
-    for (const std::string& l : order) {
-      const Sums& e = per_label.at(l);
-      const double d = double(steps) * 1e3;
-      std::snprintf(line, sizeof line, "  %-36s %5d %9.1f %9.1f %9.1f %9.1f %9.1f\n", l.c_str(), e.ops / steps, e.barrier / d,
-                    e.spread / d, e.work / d, e.mean / d, e.tail / d);
-      out += line;
-      if (e.phase_n) {
-        const double d = double(e.phase_n) * 1e3;  // us, mean over the (op, workgroup) pairs with a task
-        std::snprintf(line, sizeof line, "    phases (mean us per op): LoRA %.2f, kk norm %.2f, state+y+norm %.2f, Wo partial (or state out) %.2f, partials out %.2f, reduce %.2f\n",
-                      e.phase[0] / d, e.phase[1] / d, e.phase[2] / d, e.phase[3] / d, e.phase[4] / d, e.phase[5] / d);
-        out += line;
-      }
-    }
-    return out;
-  }
-};
-
 // Workgroups of the persistent decode step: one per multiprocessor, so that all are resident at once
 // (its grid barriers wait for every one of them). Mode (GpuOptions::persistent, or RWKV_VK_PERSISTENT):
 // 0 off; 1 where the multiprocessor count is known; 2 also elsewhere, with RWKV_VK_PERSISTENT_WGS
@@ -406,7 +322,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       ps = capture_persistent(s, with_head);
       if (!s.persistent) ops->set_job_table(whole(*s.jobs));  // drop the capture's jobs
       if (s.persistent && pool && device->info().device_clock) {  // profile_decode: times inside the step
-        const uint64_t bytes = uint64_t(ps.n_ops) * persistent_wgs * 32;  // 8 words per (op, workgroup)
+        const uint64_t bytes = uint64_t(ps.n_ops) * persistent_wgs * kProfileWords * 4;
         s.prof = std::make_unique<Buffer>(*device, bytes, Buffer::Kind::Device);
         s.prof_host = std::make_unique<Buffer>(*device, bytes, Buffer::Kind::Host);
       }

@@ -198,12 +198,16 @@ class GpuV7 final : public GpuLayers {
     // per state row. Sequences (T > 1) keep the separate up-projection (inside, its barriers per token cost
     // more than they save: H100, 0.4B prefill 2320 vs 2980 tok/s) and 2 invocations per row.
     const bool one_token = T == 1 || ops.seq_state_stride() != 0;
+    const bool persistent = ops.persistent_workgroups() != 0;
+    const uint32_t S = uint32_t(info_.head_size);
     bool fuse = one_token && fuse_lora_default();
     uint32_t f16_mask = 0;
-    uint32_t lora_in = 0;  // the up-projections' inputs, staged in shared memory (wkv7.glsl MAX_LORA_X)
+    uint32_t lora_in = 0;          // the up-projections' inputs, staged in shared memory (wkv7.glsl MAX_LORA_X)
+    uint64_t lora_head_bytes = 0;  // a head's rows of them
     for (int m = 0; m < 4; ++m) {
       if (!ups[m]) continue;
       lora_in += (uint32_t(ups[m]->cols) + 31) / 32 * 32;
+      lora_head_bytes += uint64_t(ups[m]->cols) * S * (ups[m]->dtype == DType::F16 ? 2 : 4);
       if (ups[m]->dtype == DType::F16) f16_mask |= 1u << m;
       else if (ups[m]->dtype != DType::F32) fuse = false;
     }
@@ -212,15 +216,12 @@ class GpuV7 final : public GpuLayers {
     // a head's LoRA rows load through one multiprocessor: past kStepLoraBytes they run as a matvec op over
     // all of them (H100, GPU replay ms per token, fused / op: 1.5B FP16 (64 KB a head) 1.853 / 1.779,
     // 0.4B (36 KB) 0.904 / 0.921). RWKV_VK_WKV_LORA=0/1 decides instead where set.
-    const bool persistent = ops.persistent_workgroups() != 0;
-    uint64_t lora_head_bytes = 0;
-    for (int m = 0; m < 4; ++m)
-      if (ups[m]) lora_head_bytes += uint64_t(ups[m]->cols) * info_.head_size * (ups[m]->dtype == DType::F16 ? 2 : 4);
     if (persistent && lora_head_bytes > kStepLoraBytes && !fuse_lora_forced()) fuse = false;
-    // (gn_stage holds at most 8 channels per invocation, a head's in whole subgroups or one.)
-    const uint32_t S_ = uint32_t(info_.head_size), sg = ops.subgroup_size();
-    const bool can_split = persistent && step_wo_op() && S_ % wkv_split_parts() == 0 && C <= 8 * int64_t(ops.persistent_threads()) &&
-                           (S_ % sg == 0 || S_ < sg);
+    // WKV-7 split over workgroups per head (gn_stage holds at most 8 channels per invocation, a head's in
+    // whole subgroups or one); its workgroups then need the up-projections' outputs from an op before.
+    const uint32_t sg = ops.subgroup_size();
+    const bool can_split = persistent && step_wo_op() && S % wkv_split_parts() == 0 &&
+                           C <= 8 * int64_t(ops.persistent_threads()) && (S % sg == 0 || S < sg);
     const uint32_t split = can_split ? wkv_split_parts() : 1;
     if (split > 1) fuse = false;
     if (!fuse) {
@@ -245,11 +246,10 @@ class GpuV7 final : public GpuLayers {
     pc.flags = (l == 0 ? 1u : 0u) | (fuse ? 2u | f16_mask << 4 : 0u);
     pc.eps = info_.group_norm_eps;
     pc.state_stride = ops.seq_state_stride();
-    const uint32_t S = uint32_t(info_.head_size);
     uint32_t P = one_token ? wkv_split(S) : seq_wkv_split(S);
-    if (ops.persistent_workgroups() && ops.persistent_threads() % S == 0 && ops.persistent_threads() / S <= S)
+    if (persistent && ops.persistent_threads() % S == 0 && ops.persistent_threads() / S <= S)
       P = ops.persistent_threads() / S;  // the step's workgroup size (else the plan finds no match: dispatches)
-    const bool wo_fuse = (fuse || persistent || !fuse_lora_default()) && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
+    const bool wo_fuse = (fuse || persistent) && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
                          (L.output.dtype == DType::F16 || L.output.dtype == DType::F32) && pc.H <= 128;
     if (wo_fuse) {
       WkvWoPC q{};
@@ -258,10 +258,11 @@ class GpuV7 final : public GpuLayers {
       q.wo = L.output.w.address, q.x = ops.addr(x), q.red = ops.addr(wo_red_), q.copy_src = ops.addr(ln_);
       q.H = pc.H, q.flags = pc.flags, q.eps = pc.eps, q.plane = pc.plane, q.dwa = pc.dwa, q.dgv = pc.dgv;
       q.wo_units = L.output.row_units, q.R = wo_chunks() ? wo_chunks() : std::clamp<uint32_t>(C / 256, 1, 128);
-      // The persistent step runs H * R tasks on its workgroups: R so that they take one round.
-      if (ops.persistent_workgroups() && !wo_chunks()) q.R = std::clamp<uint32_t>(ops.persistent_workgroups() / q.H, 1, 128);
-      const bool wo_op = ops.persistent_workgroups() && step_wo_op();
-      if (wo_op) q.R = split, q.flags |= 1024u | (split > 1 ? 2048u : 0u);  // y to the io plane; state by each head's workgroup(s)
+      // The persistent step: the output projection an op after this one (y to the io plane, the state
+      // written by each head's `split` workgroups), or H * R tasks, R so that they take one round.
+      const bool wo_op = persistent && step_wo_op();
+      if (wo_op) q.R = split, q.flags |= 1024u | (split > 1 ? 2048u : 0u);
+      else if (persistent && !wo_chunks()) q.R = std::clamp<uint32_t>(ops.persistent_workgroups() / q.H, 1, 128);
       const uint32_t upr = S / (L.output.dtype == DType::F16 ? 8u : 4u), cr = (C + q.R - 1) / q.R;
       const uint32_t nslot = wo_op ? 1u : (cr * upr + S * P - 1) / (S * P);
       ops.set_label(wo_op ? "att.wkv7" : "att.wkv7+output");

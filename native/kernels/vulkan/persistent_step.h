@@ -1,9 +1,11 @@
 // The persistent decode step (shaders/step7.comp): the ops that Ops captured for one RWKV-7 token
-// (matvecs with and without the LN prologue, WKV-7 with the output projection) become one dispatch
-// that runs them in order with grid barriers between them. This file checks that the persistent
-// shader can run what was captured and lays out its op table; gpu_model.cpp records and checks it.
+// (matvecs with and without the LN prologue, WKV-7 with or without the output projection) become one
+// dispatch that runs them in order with grid barriers between them. This file checks that the persistent
+// shader can run what was captured, lays out its op table and sums the times its profiled variant notes;
+// gpu_model.cpp records and checks it.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,33 @@ struct PersistentPC {
   uint64_t ops, sync;
   uint32_t n_ops, spin_limit;
   uint64_t prof;  // the profiled variant's (op, workgroup) times; 0 otherwise
+};
+
+// The profiled variant (step7_*_prof) writes kProfileWords words per (op, workgroup): the device clock when
+// the workgroup passed the op's grid barrier [0], finished it [1], and WKV-7's phases [2..6].
+constexpr uint32_t kProfileWords = 8;
+
+// Where a persistent step's time goes, from the device-clock times its profiled variant notes for every
+// (op, workgroup): when the workgroup passed the op's grid barrier and when it finished the op. Per op:
+// `barrier` = first release - last finish of the op before (the grid barrier's own latency), `spread` =
+// last release - first release, `work` = last finish - first release (the op's critical path), `mean` =
+// the mean of each workgroup's finish - release, `tail` = last finish - median finish (imbalance).
+// Summed per label over the steps added.
+struct StepProfile {
+  struct Sums {
+    int ops = 0;
+    double barrier = 0, spread = 0, work = 0, mean = 0, tail = 0;
+    double phase[6] = {};  // WKV-7: release -> LoRA done -> kk norm -> y -> Wo partials -> counted in -> finish
+    int phase_n = 0;       // (op, workgroup) pairs that stamped them
+  };
+  std::map<std::string, Sums> per_label;
+  std::vector<std::string> order;
+  double total = 0;
+
+  // One step's words (kProfileWords per (op, workgroup)) for ops labelled `labels`.
+  void add(const std::vector<std::string>& labels, const uint32_t* words, uint32_t workgroups);
+  // The sums as a table, per step of the `steps` added.
+  std::string text(int steps) const;
 };
 
 // Builds the op table for `ops` at device address `table_address`. Returns false, with `why`, when an

@@ -64,7 +64,8 @@ layout(push_constant) uniform StepPC {
 // WKV-7 when it passed phases 2..6 (wkv7.glsl WK_STAMP).
 #ifdef STEP_PROFILE
 void stamp(uint k, uint which) {
-  if (gl_LocalInvocationIndex == 0u) spc.prof.v[(k * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 8u + which] = clockRealtime2x32EXT().x;
+  if (gl_LocalInvocationIndex == 0u)  // 8 words per (op, workgroup): kProfileWords in persistent_step.h
+    spc.prof.v[(k * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 8u + which] = clockRealtime2x32EXT().x;
 }
 #else
 void stamp(uint k, uint which) {}

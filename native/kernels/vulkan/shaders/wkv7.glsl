@@ -203,7 +203,7 @@ void wkv7_task(uint wg) {
   const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x;
 #ifdef WO_FUSE
   // Flag 1024 (the persistent step, RWKV_VK_STEP_WO): no output projection here; y goes to the io plane
-  // like the plain variant's, and a matvec op after this one adds Wo·y to x (R = 1).
+  // like the plain variant's, and a matvec op after this one adds Wo·y to x (R = 1, or the parts below).
   const bool wo_here = (pc.flags & 1024u) == 0u;
   // Flag 2048 (with 1024): the head's state rows split over R workgroups (part `seq` of them, S / R rows
   // each); each writes its rows' raw y, and part 0 the bonus terms and the mixed v (`red` + 256, + 256 + C),
@@ -352,12 +352,11 @@ void wkv7_task(uint wg) {
     for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
   if (wg == 0u)
     for (uint q = tid; q < C; q += S * P) pc.state.v[q] = pc.copy_src.v[q];
+  // (No early return: the persistent step calls this in a loop, and lavapipe ended the whole invocation.)
   if (!wo_here) {
     WK_STAMP(5u);  // "Wo partial": here the state written
     WK_STAMP(6u);
-  }
-  // (No early return: the persistent step calls this in a loop, and lavapipe ended the whole invocation.)
-  if (wo_here) {  // uniform: a push constant
+  } else {  // uniform: a push constant
     // Partial Wo[c_lo:c_hi, h*S:(h+1)*S] · y_h: one uvec4 slot per product, summed per row in order.
     for (uint q = 0u; q < NSLOT; ++q) {
       const uint slot = tid + q * S * P;
