@@ -344,6 +344,40 @@ struct OpHarness {
   }
 };
 
+// The wait that polls near a submission's expected end (Device::submit_and_wait with an estimate; the
+// polling itself runs on GPUs only): the estimate is learnt from the first wait, blended after, and the fence
+// is reset for the next submission either way; the work is done when the wait returns.
+TEST(VulkanDevice, SubmitAndWaitLearnsHowLongASubmissionTakes) {
+  REQUIRE_VULKAN(dev);
+  auto device = vk::Device::create(dev);
+  vk::Pipelines pipelines(*device);
+  vk::Buffer host(*device, 1 << 20, vk::Buffer::Kind::Host);
+  vk::Buffer gpu(*device, 1 << 20, vk::Buffer::Kind::Device);
+  std::memset(host.mapped(), 0x5A, 1 << 20);
+  VkCommandBuffer cb = device->allocate_command_buffer();
+  vk::Recorder rec(*device, pipelines, cb);
+  rec.begin();
+  rec.fill_zero(vk::whole(gpu));
+  rec.barrier();
+  rec.copy(vk::whole(gpu), vk::whole(host), 1 << 20);
+  rec.end();
+  double estimate = 0;
+  device->submit_and_wait(&cb, 1, &estimate);
+  EXPECT_GT(estimate, 0.0);
+  const uint8_t* p = static_cast<const uint8_t*>(host.mapped());
+  EXPECT_EQ(p[0], 0);
+  EXPECT_EQ(p[(1 << 20) - 1], 0);
+  const double first = estimate;
+  std::memset(host.mapped(), 0x5A, 1 << 20);
+  device->submit_and_wait(&cb, 1, &estimate);  // waits with the estimate: polls on a GPU
+  EXPECT_GT(estimate, 0.75 * first);           // a quarter of the new time is blended in
+  EXPECT_EQ(p[12345], 0);
+  std::memset(host.mapped(), 0x5A, 1 << 20);
+  device->submit_and_wait(&cb, 1);  // and without one
+  EXPECT_EQ(p[(1 << 20) - 1], 0);
+  device->free_command_buffer(cb);
+}
+
 class VulkanMatvec : public ::testing::TestWithParam<DType> {};
 
 TEST_P(VulkanMatvec, MatchesReferenceKernel) {

@@ -193,14 +193,19 @@ int main(int argc, char** argv) {
     const rwkv::vk::StateSync resident{.generation = 1, .download = false};
     gpu->eval(x.data(), 1, state.data(), nullptr, logits.data());  // uploads the state once
     t0 = now();
+    double in_eval = 0;
     for (int i = 0; i < decode; ++i) {
       arch->embed(tok, x.data());
+      const double e0 = now();
       gpu->eval(x.data(), 1, state.data(), nullptr, logits.data(), resident);
+      in_eval += now() - e0;
       tok = uint32_t(argmax(logits));
     }
     const double loop_s = (now() - t0) / decode;
     std::printf("decode (eval loop, state on GPU): %.3f ms/token, %.0f tokens/s, %.0f GB/s = %.0f%% of %.0f GB/s\n",
                 loop_s * 1e3, 1 / loop_s, gb / loop_s, 100 * gb / loop_s / bandwidth, bandwidth);
+    std::printf("  of which in GpuModel::eval %.3f ms/token (GPU replay %.3f), embed and argmax %.3f\n", in_eval / decode * 1e3,
+                step_s * 1e3, loop_s * 1e3 - in_eval / decode * 1e3);
 
     // The engine's default: state uploaded and downloaded every call.
     const int n_sync = std::min(decode, 64);

@@ -1,6 +1,7 @@
 #include "kernels/vulkan/device.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -301,17 +302,32 @@ uint32_t Device::host_visible_type(uint32_t allowed) const {
   throw Error(ErrorCode::Device, "no host-visible coherent memory type");
 }
 
-void Device::submit_and_wait(const VkCommandBuffer* cbs, uint32_t count) {
+void Device::submit_and_wait(const VkCommandBuffer* cbs, uint32_t count, double* estimate_us) {
   auto si = make<VkSubmitInfo>(VK_STRUCTURE_TYPE_SUBMIT_INFO);
   si.commandBufferCount = count;
   si.pCommandBuffers = cbs;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point t0 = Clock::now();
   VK_CHECK("vkQueueSubmit", vk().vkQueueSubmit(queue_, 1, &si, fence_));
+  static const uint32_t margin_us = env_uint("RWKV_VK_SPIN_US", 300, 0, 1000000);
+  VkResult r = VK_NOT_READY;
+  if (estimate_us && *estimate_us > 0 && margin_us && info_.type != "cpu") {
+    const double sleep_us = *estimate_us - margin_us;
+    if (sleep_us > 20) r = vk().vkWaitForFences(device_, 1, &fence_, VK_TRUE, uint64_t(sleep_us * 1e3));
+    // Poll until the fence signals, for at most twice the margin past the expected end (then sleep).
+    const Clock::time_point until = t0 + std::chrono::microseconds(uint64_t(*estimate_us) + 2ull * margin_us);
+    if (r == VK_TIMEOUT || r == VK_NOT_READY)
+      while ((r = vk().vkGetFenceStatus(device_, fence_)) == VK_NOT_READY && Clock::now() < until) {
+      }
+  }
   // Wait in slices so a lost device still returns an error instead of hanging forever.
-  VkResult r;
-  do r = vk().vkWaitForFences(device_, 1, &fence_, VK_TRUE, 1000000000ull);
-  while (r == VK_TIMEOUT);
+  while (r == VK_NOT_READY || r == VK_TIMEOUT) r = vk().vkWaitForFences(device_, 1, &fence_, VK_TRUE, 1000000000ull);
   VK_CHECK("vkWaitForFences", r);
   VK_CHECK("vkResetFences", vk().vkResetFences(device_, 1, &fence_));
+  if (estimate_us) {
+    const double took = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+    *estimate_us = *estimate_us > 0 ? 0.75 * *estimate_us + 0.25 * took : took;
+  }
 }
 
 VkCommandBuffer Device::allocate_command_buffer() {

@@ -28,6 +28,7 @@ struct Step {
   std::unique_ptr<Buffer> jobs, op_table;
   bool persistent = false;
   uint32_t arrivals = 0;  // persistent: the arrivals' count after a complete step, ops x workgroups (step7.comp)
+  double wait_us[4] = {};  // how long a submission of this step with n command buffers took (submit_and_wait)
   // A profiled persistent step (profile_decode): each op's label and its (op, workgroup) times, copied out.
   std::vector<std::string> op_labels;
   std::unique_ptr<Buffer> prof, prof_host;
@@ -498,7 +499,7 @@ void GpuModel::eval(const float* x_in, int64_t T, float* state, float* x_out, fl
     }
     cbs[count++] = s.cb;
     if (last && sync.download) cbs[count++] = m.state_down;
-    m.device->submit_and_wait(cbs, count);
+    m.device->submit_and_wait(cbs, count, &s.wait_us[count]);
     if (s.persistent && !step_completed(s, static_cast<const uint32_t*>(m.persist_flags_host->mapped()))) {
       // A grid barrier gave up or was passed early: the workgroups were not all resident (the check at
       // load passed, so something else took multiprocessors, e.g. another process on a shared GPU). The
@@ -593,7 +594,7 @@ void GpuModel::eval_batch(const float* x_in, int B, float* const* states, const 
   }
   for (int b = 0; b < B; ++b) m.slots[size_t(b)] = {};  // until the step completes
   try {
-    m.device->submit_and_wait(cbs, count);
+    m.device->submit_and_wait(cbs, count, &s.wait_us[count]);
   } catch (...) {
     if (up) m.device->free_command_buffer(up);
     if (down) m.device->free_command_buffer(down);

@@ -65,6 +65,7 @@ namespace rwkv::vk {
   X(vkCreateFence)                      \
   X(vkDestroyFence)                     \
   X(vkWaitForFences)                    \
+  X(vkGetFenceStatus)                   \
   X(vkResetFences)                      \
   X(vkCreateQueryPool)                  \
   X(vkDestroyQueryPool)                 \
