@@ -223,6 +223,8 @@ std::unique_ptr<Device> Device::create(int index) {
   d->instance_ = instance;
   d->physical_ = pds[size_t(chosen)];
   d->info_ = info;
+  // A CPU device's polling thread would take a core from the driver's own threads.
+  d->poll_margin_us_ = info.type == "cpu" ? 0 : env_uint("RWKV_VK_SPIN_US", 300, 0, 1000000);
   vk().vkGetPhysicalDeviceProperties(d->physical_, &d->props_);
   vk().vkGetPhysicalDeviceMemoryProperties(d->physical_, &d->mem_);
   d->queue_family_ = uint32_t(compute_queue_family(d->physical_));
@@ -309,13 +311,12 @@ void Device::submit_and_wait(const VkCommandBuffer* cbs, uint32_t count, double*
   using Clock = std::chrono::steady_clock;
   const Clock::time_point t0 = Clock::now();
   VK_CHECK("vkQueueSubmit", vk().vkQueueSubmit(queue_, 1, &si, fence_));
-  static const uint32_t margin_us = env_uint("RWKV_VK_SPIN_US", 300, 0, 1000000);
   VkResult r = VK_NOT_READY;
-  if (estimate_us && *estimate_us > 0 && margin_us && info_.type != "cpu") {
-    const double sleep_us = *estimate_us - margin_us;
+  if (estimate_us && *estimate_us > 0 && poll_margin_us_) {
+    const double sleep_us = *estimate_us - poll_margin_us_;
     if (sleep_us > 20) r = vk().vkWaitForFences(device_, 1, &fence_, VK_TRUE, uint64_t(sleep_us * 1e3));
     // Poll until the fence signals, for at most twice the margin past the expected end (then sleep).
-    const Clock::time_point until = t0 + std::chrono::microseconds(uint64_t(*estimate_us) + 2ull * margin_us);
+    const Clock::time_point until = t0 + std::chrono::microseconds(uint64_t(*estimate_us) + 2ull * poll_margin_us_);
     if (r == VK_TIMEOUT || r == VK_NOT_READY)
       while ((r = vk().vkGetFenceStatus(device_, fence_)) == VK_NOT_READY && Clock::now() < until) {
       }

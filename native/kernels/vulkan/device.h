@@ -83,6 +83,7 @@ class Device {
   VkPhysicalDeviceMemoryProperties mem_{};
   DeviceInfo info_;
   bool coop_ = false;
+  uint32_t poll_margin_us_ = 0;  // submit_and_wait: polling starts this long before the expected end (0: none)
 };
 
 }  // namespace rwkv::vk
