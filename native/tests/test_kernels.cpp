@@ -230,7 +230,7 @@ TEST(Kernels, MatmulIsBitIdenticalToMatvec) {
 TEST(Kernels, FloatMatmulIsBitIdenticalToMatvecAtOddWidths) {
   for (DType t : {DType::F32, DType::F16})
     for (int64_t cols : {1100, 2051})
-      for (int64_t T : {8, 9, 16}) {
+      for (int64_t T : {8, 9, 16, 17, 40}) {  // 17, 40: the prompt GEMM, with partial token tiles and groups
         const int64_t rows = 37;
         const Weights w = make_weights(t, rows, cols, uint32_t(cols));
         const std::vector<float> x = make_activations(T, cols, uint32_t(T));
@@ -256,6 +256,28 @@ TEST(Kernels, RowRangesWriteOnlyTheirRows) {
       for (int64_t r = 0; r < rows; ++r) {
         const float p = part[size_t(i * rows + r)];
         if (r >= 5 && r < 78)
+          EXPECT_EQ(p, full[size_t(i * rows + r)]) << label(t, rows, cols, T) << " r=" << r;
+        else
+          EXPECT_EQ(p, 12345.0f) << label(t, rows, cols, T) << " r=" << r;
+      }
+  }
+}
+
+// The float prompt GEMM packs 48-row blocks from r0: a range that starts and ends mid-block writes
+// exactly its rows, with the bits of the whole product.
+TEST(Kernels, FloatGemmRowRangesWriteOnlyTheirRows) {
+  for (DType t : {DType::F32, DType::F16}) {
+    const int64_t rows = 150, cols = 272, T = 33;
+    const Weights w = make_weights(t, rows, cols, 21);
+    const std::vector<float> x = make_activations(T, cols, 22);
+    const size_t xrb = size_t(cols) * sizeof(float);
+    std::vector<float> full(size_t(rows * T)), part(size_t(rows * T), 12345.0f);
+    best_kernels().matmul_rows(w.args(), x.data(), xrb, T, full.data(), rows, 0, rows);
+    best_kernels().matmul_rows(w.args(), x.data(), xrb, T, part.data(), rows, 5, 101);
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t r = 0; r < rows; ++r) {
+        const float p = part[size_t(i * rows + r)];
+        if (r >= 5 && r < 101)
           EXPECT_EQ(p, full[size_t(i * rows + r)]) << label(t, rows, cols, T) << " r=" << r;
         else
           EXPECT_EQ(p, 12345.0f) << label(t, rows, cols, T) << " r=" << r;

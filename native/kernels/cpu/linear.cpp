@@ -5,6 +5,7 @@
 
 #include "core/blas.h"
 #include "core/error.h"
+#include "kernels/cpu/gemm_float.h"
 
 namespace rwkv::cpu {
 
@@ -64,9 +65,11 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
   if (prepared_.size() < total) prepared_.resize(total);
   for (int i = 0; i < n; ++i) {
     xs[i] = in[i];
+    // Names the input, so a kernel that repacks it (quantized types; the float prompt GEMM) does so
+    // once per thread, not once per row range.
+    if (T > 1 || dtype_is_quantized(args[i].dtype)) args[i].x_id = next_activation_id();
     if (!dtype_is_quantized(args[i].dtype)) continue;
     uint8_t* out = prepared_.data() + offsets[i];
-    args[i].x_id = next_activation_id();
     for (int64_t t = 0; t < T; ++t)
       kernels_.quantize_row(in[i] + t * args[i].cols, args[i].cols, reinterpret_cast<ActBlockQ8*>(out + size_t(t) * x_row_bytes[i]));
     xs[i] = out;
@@ -87,8 +90,9 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
   const size_t target = std::max<size_t>(bytes / size_t(pool_.size() * 8), 16 * 1024);
   tasks_.clear();
   for (int i = 0; i < n; ++i) {
-    // Whole 3- and 4-row register tiles per task.
-    const int64_t step = std::max<int64_t>(12, int64_t(target / std::max<size_t>(1, args[i].w_row_bytes)) / 12 * 12);
+    // Whole 3- and 4-row register tiles per task; whole 48-row blocks for the float prompt GEMM.
+    const int64_t tile = !dtype_is_quantized(args[i].dtype) && T > kGemmMinTokens ? 48 : 12;
+    const int64_t step = std::max<int64_t>(tile, int64_t(target / std::max<size_t>(1, args[i].w_row_bytes)) / tile * tile);
     for (int64_t r = 0; r < rows[i]; r += step) tasks_.push_back({i, r, std::min(rows[i], r + step)});
   }
   pool_.run(int64_t(tasks_.size()), [&](int64_t k, int) {

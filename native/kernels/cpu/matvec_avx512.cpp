@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/gemm_float.h"
 #include "kernels/cpu/matvec.h"
 #include "kernels/cpu/reduce_avx512.h"  // hsum512, sum16: one reduction order for every tile
 
@@ -629,6 +630,7 @@ void matvec_float(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int
 template <bool kF16>
 void matmul_float(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y, int64_t ldy, int64_t r0,
                   int64_t r1) {
+  if (T > kGemmMinTokens && a.cols >= kGemmMinCols) return gemm_float_avx512(a, X, x_row_bytes, T, Y, ldy, r0, r1);
   const uint8_t* xb = static_cast<const uint8_t*>(X);
   const float* x[kWideTokens];
   auto bind = [&](int64_t t, int n) {
