@@ -219,6 +219,34 @@ function newer(a, b) {
   }
 }
 
+// The newest modification time of the engine's sources (what the addon is compiled from).
+function newestSourceMs() {
+  let newest = 0;
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(cpp|h|glsl|comp|txt)$/.test(e.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+    }
+  };
+  walk(path.join(ROOT, 'native'));
+  return newest;
+}
+
+// A bench of an addon older than the sources measures old code: rebuild it (npm run build) unless
+// --no-build, in which case the run goes on and says so.
+function ensureAddonCurrent(opts) {
+  const addon = path.join(ROOT, 'build', 'Release', 'rwkv_node.node');
+  if (!fs.existsSync(addon) || fs.statSync(addon).mtimeMs >= newestSourceMs()) return;
+  if (!opts.build) {
+    log('WARNING: build/Release/rwkv_node.node is older than native/ (--no-build): this run measures the old addon');
+    return;
+  }
+  log('the addon is older than native/: rebuilding it (npm run build)');
+  const r = sh(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { timeout: 1800e3 });
+  if (r.status !== 0) fail(`npm run build failed:\n${(r.stdout + r.stderr).split('\n').slice(-15).join('\n')}`);
+}
+
 // rwkv_bandwidth and rwkv_eval_timing from build-cmake/ (built incrementally with -j1 unless --no-build);
 // rwkv_bandwidth needs nothing from the engine, so it is compiled alone into bench-out/bin/ when CMake fails.
 function cppTools(opts) {
@@ -684,6 +712,7 @@ async function main() {
   if (os.loadavg()[0] > mach.cores) log(`note: the load average (${os.loadavg()[0].toFixed(1)}) is above the core count; timings will be noisy`);
 
   waitForAddon();
+  ensureAddonCurrent(opts);
   const { RWKV } = require(path.join(ROOT, 'lib', 'rwkv.js'));
   const tools = cppTools(opts);
 

@@ -37,6 +37,7 @@ namespace {
 constexpr int kTileRows = 4;    // rows per register tile in prefill
 constexpr int kTileTokens = 4;  // tokens per register tile in prefill
 constexpr int kWideTokens = 8;  // tokens per register tile of the float kernels, when there are 8
+constexpr int64_t kUnpackTokens = 16;  // quantized chunks of more tokens unpack each row tile once (unpacked_rows)
 constexpr int kFloatRowBlock = 12;  // rows whose weights stay in L1 across a chunk's token tiles (2 and 4 divide it)
 // Software prefetch distance on the weight stream. The row kernels consume a quantized row slowly
 // enough that the hardware prefetchers alone leave DRAM idle between demand misses; 8 KB ahead
@@ -187,6 +188,7 @@ struct Scratch {
   std::vector<float> dx, spat;
   std::vector<int32_t> corr;
   std::vector<PackedAct> views;
+  std::vector<__m512i> unpacked;  // a row tile's quads, unpacked for a prompt chunk (unpacked_rows)
   uint64_t packed = 0;
   int64_t packed_tokens = 0;
   bool holds(uint64_t x_id, int64_t tokens) const { return x_id != 0 && packed == x_id && packed_tokens == tokens; }
@@ -310,9 +312,64 @@ inline void quant_quad(const uint8_t* const* w, size_t off, const PackedAct* x, 
   }
 }
 
-// An R x NT tile over a whole row: out[r*NT + t] = dot(row r, token t).
+// Prompts: a row tile's quads unpacked once into vectors (u0, u1, the scales and, for the _1 types, the
+// two pairs' mins: what quant_quad computes from the stored blocks), then read back by every token group
+// of the chunk. The unpacking (loads, byte flips or nibble splits, 128-bit regrouping, fp16 widening: ~8
+// uops a row and quad, several on the shuffle port) was otherwise repeated for every group of 4 tokens.
+template <class F>
+constexpr int kUnpackedVecs = F::kHasMin ? 5 : 3;
+
+template <class F>
+void unpack_quads(const uint8_t* row, int64_t nq, __m512i* out) {
+  for (int64_t q = 0; q < nq; ++q) {
+    const uint8_t* pw = row + size_t(q) * 4 * F::kBytes;
+    const __m512i a = F::template unpack<false>(pw), b = F::template unpack<false>(pw + 2 * F::kBytes);
+    __m512i* o = out + q * kUnpackedVecs<F>;
+    _mm512_storeu_si512(o + 0, _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(o + 1, _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_si512(o + 2, _mm512_castps_si512(F::scales_quad(pw)));
+    if constexpr (F::kHasMin) {
+      _mm512_storeu_si512(o + 3, _mm512_castps_si512(F::template mins<false>(pw)));
+      _mm512_storeu_si512(o + 4, _mm512_castps_si512(F::template mins<false>(pw + 2 * F::kBytes)));
+    }
+  }
+}
+
+// quant_quad with the row tile's quads read from unpack_quads' vectors: the same values, the same ops.
 template <class F, int R, int NT>
-void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, int64_t nb, float* out) {
+inline void quant_quad_unpacked(const __m512i* const* uq, const PackedAct* x, const float* spat, int64_t q,
+                                __m512 (&acc)[R][NT], __m512 (&accm)[R]) {
+  __m512i u0[R], u1[R];
+  __m512 dw[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const __m512i* o = uq[r] + q * kUnpackedVecs<F>;
+    u0[r] = _mm512_loadu_si512(o + 0);
+    u1[r] = _mm512_loadu_si512(o + 1);
+    dw[r] = _mm512_castsi512_ps(_mm512_loadu_si512(o + 2));
+    if constexpr (F::kHasMin) {
+      accm[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_loadu_si512(o + 3)), _mm512_loadu_ps(spat + 2 * q * 16), accm[r]);
+      accm[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_loadu_si512(o + 4)), _mm512_loadu_ps(spat + (2 * q + 1) * 16), accm[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; ++t) {
+    const __m512i x0 = _mm512_loadu_si512(x[t].qs + q * 128), x1 = _mm512_loadu_si512(x[t].qs + q * 128 + 64);
+    const __m512 dx = _mm512_loadu_ps(x[t].dx + q * 32);
+    const __m512i c = F::kOffset != 0 ? _mm512_loadu_si512(x[t].corr + q * 32) : _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(c, u0[r], x0), u1[r], x1);
+      acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[r][t]);
+    }
+  }
+}
+
+// An R x NT tile over a whole row: out[r*NT + t] = dot(row r, token t). With uq, the quads come from
+// unpack_quads' vectors (uq[r]: row r's), the pairs after them from the rows as stored.
+template <class F, int R, int NT>
+void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, int64_t nb, float* out,
+                const __m512i* const* uq = nullptr) {
   __m512 acc[R][NT];
   __m512 accm[R];
 #pragma GCC unroll 8
@@ -323,7 +380,10 @@ void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, 
   }
   const int64_t full = nb / 2, nq = quads(nb);
   // HOT LOOP (decode and prefill): four 32-weight blocks of R rows against NT tokens.
-  for (int64_t q = 0; q < nq; ++q) quant_quad<F, R, NT>(w, size_t(q) * 4 * F::kBytes, x, spat, q, acc, accm);
+  if (uq)
+    for (int64_t q = 0; q < nq; ++q) quant_quad_unpacked<F, R, NT>(uq, x, spat, q, acc, accm);
+  else
+    for (int64_t q = 0; q < nq; ++q) quant_quad<F, R, NT>(w, size_t(q) * 4 * F::kBytes, x, spat, q, acc, accm);
   for (int64_t p = 2 * nq; p < full; ++p) quant_pair<F, R, NT, false>(w, size_t(p) * 2 * F::kBytes, x, spat, p, acc, accm);
   if (nb % 2) quant_pair<F, R, NT, true>(w, size_t(full) * 2 * F::kBytes, x, spat, full, acc, accm);
   hsum_tile<R, NT>(acc, out);
@@ -445,6 +505,53 @@ void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int
   });
 }
 
+// Rows [r0, r1) against the n packed tokens of views, each 4-row tile's quads unpacked once (see
+// unpack_quads) for all of the chunk's token groups.
+template <class F>
+void unpacked_rows(const MatvecArgs& a, const PackedAct* views, Scratch& s, int64_t n, int64_t nb, int64_t np,
+                   int64_t r0, int64_t r1, float* Y, int64_t ldy) {
+  const int64_t nq = quads(nb);
+  const size_t per_row = size_t(nq * kUnpackedVecs<F>);
+  if (s.unpacked.size() < per_row * kTileRows) s.unpacked.resize(per_row * kTileRows);
+  for (int64_t r = r0; r < r1; r += kTileRows) {
+    const int64_t re = std::min(r1, r + kTileRows);
+    const uint8_t* w[kTileRows];
+    const __m512i* uq[kTileRows];
+    for (int64_t i = 0; i < re - r; ++i) {
+      w[i] = a.w + size_t(r + i) * a.w_row_bytes;
+      unpack_quads<F>(w[i], nq, s.unpacked.data() + per_row * size_t(i));
+      uq[i] = s.unpacked.data() + per_row * size_t(i);
+    }
+    for (int64_t g = 0; g * kTileTokens < n; ++g) {
+      const PackedAct* x = views + g * kTileTokens;
+      const float* spat = F::kHasMin ? s.spat.data() + g * np * 16 : nullptr;
+      float* Yt = Y + g * kTileTokens * ldy;
+      const int nt = int(std::min<int64_t>(kTileTokens, n - g * kTileTokens));
+      auto run = [&](auto rows, auto tokens) {
+        constexpr int R = decltype(rows)::value, NT = decltype(tokens)::value;
+        float out[R * NT];
+        quant_tile<F, R, NT>(w, x, spat, nb, out, uq);
+        for (int i = 0; i < R; ++i)
+          for (int t = 0; t < NT; ++t) Yt[t * ldy + r + i] = out[i * NT + t];
+      };
+      auto with_rows = [&](auto tokens) {
+        switch (int(re - r)) {
+          case 4: run(std::integral_constant<int, 4>{}, tokens); break;
+          case 3: run(std::integral_constant<int, 3>{}, tokens); break;
+          case 2: run(std::integral_constant<int, 2>{}, tokens); break;
+          default: run(std::integral_constant<int, 1>{}, tokens); break;
+        }
+      };
+      switch (nt) {
+        case 4: with_rows(std::integral_constant<int, 4>{}); break;
+        case 3: with_rows(std::integral_constant<int, 3>{}); break;
+        case 2: with_rows(std::integral_constant<int, 2>{}); break;
+        default: with_rows(std::integral_constant<int, 1>{}); break;
+      }
+    }
+  }
+}
+
 template <class F>
 void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y, int64_t ldy, int64_t r0,
                   int64_t r1) {
@@ -480,6 +587,10 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
       if (one_chunk) s.packed = a.x_id, s.packed_tokens = T;
     }
     const PackedAct* views = s.views.data();
+    if (n > kUnpackTokens && quads(nb) > 0) {
+      unpacked_rows<F>(a, views, s, n, nb, np, r0, r1, Y + t0 * ldy, ldy);
+      continue;
+    }
     for (int64_t r = r0; r < r1; r += kTileRows) {
       const int64_t re = std::min(r1, r + kTileRows);
       for (int64_t g = 0; g * kTileTokens < n; ++g) {
