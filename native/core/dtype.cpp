@@ -108,8 +108,13 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
       std::memcpy(dst, src, size_t(n) * 4);
       return;
     case DType::F16: {
-      const uint16_t* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_fp32(s[i]);
+      // Rows of a file may start at any byte (tensor data is not padded): read each half with memcpy.
+      const uint8_t* s = static_cast<const uint8_t*>(src);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        dst[i] = fp16_to_fp32(h);
+      }
       return;
     }
     case DType::Q4_0: {
