@@ -276,6 +276,24 @@ inline void quant_pair(const uint8_t* const* w, size_t off, const PackedAct* x, 
   }
 }
 
+// The token side of a quad, for R rows already unpacked (u0, u1: the regrouped quants; dw: the scales):
+// exact integer dots of each block, then d_w*d_x per block. Identical ops for every (row, token).
+template <class F, int R, int NT>
+inline void quad_tokens(const __m512i (&u0)[R], const __m512i (&u1)[R], const __m512 (&dw)[R], const PackedAct* x,
+                        int64_t q, __m512 (&acc)[R][NT]) {
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; ++t) {
+    const __m512i x0 = _mm512_loadu_si512(x[t].qs + q * 128), x1 = _mm512_loadu_si512(x[t].qs + q * 128 + 64);
+    const __m512 dx = _mm512_loadu_ps(x[t].dx + q * 32);
+    const __m512i c = F::kOffset != 0 ? _mm512_loadu_si512(x[t].corr + q * 32) : _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(c, u0[r], x0), u1[r], x1);
+      acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[r][t]);
+    }
+  }
+}
+
 // Four blocks (two pairs) of R rows against NT tokens. The pair unpacks are regrouped by 128-bit lane
 // (one shuffle each) so that two vpdpbusd accumulate into one vector whose 4-lane groups each hold one
 // block: the convert, the scale product and the fma then serve four blocks instead of two. The
@@ -299,17 +317,7 @@ inline void quant_quad(const uint8_t* const* w, size_t off, const PackedAct* x, 
       accm[r] = _mm512_fmadd_ps(F::template mins<false>(pw + 2 * F::kBytes), _mm512_loadu_ps(spat + (2 * q + 1) * 16), accm[r]);
     }
   }
-#pragma GCC unroll 8
-  for (int t = 0; t < NT; ++t) {
-    const __m512i x0 = _mm512_loadu_si512(x[t].qs + q * 128), x1 = _mm512_loadu_si512(x[t].qs + q * 128 + 64);
-    const __m512 dx = _mm512_loadu_ps(x[t].dx + q * 32);
-    const __m512i c = F::kOffset != 0 ? _mm512_loadu_si512(x[t].corr + q * 32) : _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(c, u0[r], x0), u1[r], x1);
-      acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[r][t]);
-    }
-  }
+  quad_tokens<F, R, NT>(u0, u1, dw, x, q, acc);
 }
 
 // Prompts: a row tile's quads unpacked once into vectors (u0, u1, the scales and, for the _1 types, the
@@ -352,17 +360,7 @@ inline void quant_quad_unpacked(const __m512i* const* uq, const PackedAct* x, co
       accm[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_loadu_si512(o + 4)), _mm512_loadu_ps(spat + (2 * q + 1) * 16), accm[r]);
     }
   }
-#pragma GCC unroll 8
-  for (int t = 0; t < NT; ++t) {
-    const __m512i x0 = _mm512_loadu_si512(x[t].qs + q * 128), x1 = _mm512_loadu_si512(x[t].qs + q * 128 + 64);
-    const __m512 dx = _mm512_loadu_ps(x[t].dx + q * 32);
-    const __m512i c = F::kOffset != 0 ? _mm512_loadu_si512(x[t].corr + q * 32) : _mm512_setzero_si512();
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(c, u0[r], x0), u1[r], x1);
-      acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw[r], dx), acc[r][t]);
-    }
-  }
+  quad_tokens<F, R, NT>(u0, u1, dw, x, q, acc);
 }
 
 // An R x NT tile over a whole row: out[r*NT + t] = dot(row r, token t). With uq, the quads come from
