@@ -5,7 +5,8 @@
 // lane l summing the columns c = l (mod 16) in order, then the 16 lanes in one fixed tree (hsum512).
 // A register tile of R rows x NT tokens loads R weight and NT activation vectors per R x NT fmas, and
 // at prompt sizes those vectors come from L2 (4 rows and 4 tokens of 2048 floats overflow L1): on the
-// issue's 2-core machine kind the 4 x 4 tile ran at 163 GFLOP/s of the ~560 the fma ports give.
+// issue's 2-core machine kind the 4 x 4 tile ran at 163 GFLOP/s of the ~345 its fma ports give (two ports,
+// ~5.4 G fma/s a core).
 //
 // Here each lane's partial sum gets a register of its own across 16 *rows* instead: for lane l, a
 // vector of 16 rows accumulates W[r][16j + l] * x[t][16j + l] over j, in the same order and with the
