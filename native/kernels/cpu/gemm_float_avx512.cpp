@@ -5,7 +5,7 @@
 // lane l summing the columns c = l (mod 16) in order, then the 16 lanes in one fixed tree (hsum512).
 // A register tile of R rows x NT tokens loads R weight and NT activation vectors per R x NT fmas, and
 // at prompt sizes those vectors come from L2 (4 rows and 4 tokens of 2048 floats overflow L1): on the
-// issue's 2-core machine kind the 4 x 4 tile ran at 163 GFLOP/s of the ~345 its fma ports give (two ports,
+// 2-core Sapphire-Rapids-class machine the 4 x 4 tile ran at 163 GFLOP/s of the ~345 its fma ports give (two ports,
 // ~5.4 G fma/s a core).
 //
 // Here each lane's partial sum gets a register of its own across 16 *rows* instead: for lane l, a
