@@ -74,7 +74,7 @@ function buildProgram() {
   program.command('make-synthetic <size> <file>').description('write a random-weight RWKV-7 model of a real shape (0.1B, 0.4B, 1.5B, 2.9B, 7B) for benchmarks')
     .option('--type <type>', 'FP32, FP16, Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0', 'FP16')
     .option('--seed <n>', 'random seed', number('seed', { min: 0, integer: true }), 42)
-    .option('--gguf <file>', 'also write the same weights as GGUF (for llama.cpp comparisons)')
+    .option('--gguf <file>', 'also write the same weights as GGUF, in the same quantized type or FP16 (for llama.cpp comparisons)')
     .option('--vocab <file>', 'World vocabulary for the GGUF')
     .action(lazy('../lib/cli-tools', 'runMakeSynthetic'));
   return program;

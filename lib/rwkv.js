@@ -369,6 +369,8 @@ class RWKV {
   /**
    * Writes a random-weight RWKV-7 model of a real shape ('0.1B', '0.4B', '1.5B', '2.9B', '7B'),
    * deterministic from `seed`, for measuring hardware without a download. Its text is noise.
+   * `gguf`: also write the same weights as a GGUF file in llama.cpp's layout, in the same type where
+   * ggml has it (the quantized types share rwkv.cpp's blocks byte for byte), else FP16.
    * @param {{type?: string, seed?: number, gguf?: string, vocab?: string, onProgress?: (f: number) => void}} [options]
    */
   static async makeSynthetic(size, outPath, options = {}) {

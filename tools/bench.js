@@ -55,7 +55,7 @@ function decodeGoal(size, type) {
 const USAGE = `usage: npm run bench -- [options]
   --quick             0.1B and 0.4B, FP16 and Q8_0 only, shorter time budgets (about 2 minutes)
   --peer              also run llama.cpp (node-llama-cpp ${PEER_PACKAGE.split('@')[1]}, installed on demand into
-                      bench-out/peer/) on the same weights as GGUF (FP16), interleaved with rwkv-node
+                      bench-out/peer/) on the same weights as GGUF (each row's type), interleaved with rwkv-node
   --sizes 0.1B,0.4B   model sizes (default 0.1B,0.4B,1.5B)
   --types FP16,Q8_0   weight types (default FP16,Q8_0,Q5_1,Q4_0)
   --threads N         threads for every engine (default 2)
@@ -313,13 +313,14 @@ function evalTiming(tools, model, args) {
 function modelPath(size, type, seed) {
   return path.join(MODEL_DIR, `rwkv7-synthetic-${size}-${type}-seed${seed}.bin`);
 }
-function ggufPath(size, seed) {
-  return path.join(MODEL_DIR, `rwkv7-synthetic-${size}-FP16-seed${seed}.gguf`);
+// The same weights for llama.cpp: FP16, or the .bin's quantized type (ggml's blocks are rwkv.cpp's).
+function ggufPath(size, type, seed) {
+  return path.join(MODEL_DIR, `rwkv7-synthetic-${size}-${type}-seed${seed}.gguf`);
 }
 
 async function ensureModel(RWKV, size, type, opts, withGguf) {
   const bin = modelPath(size, type, opts.seed);
-  const gguf = withGguf ? ggufPath(size, opts.seed) : null;
+  const gguf = withGguf ? ggufPath(size, type, opts.seed) : null;
   if (!opts.regen && fs.existsSync(bin) && (!gguf || fs.existsSync(gguf))) return { bin, gguf };
   fs.mkdirSync(MODEL_DIR, { recursive: true });
   const t0 = Date.now();
@@ -745,7 +746,7 @@ async function main() {
   const bwSamples = [bw.n.medianGBs];
   for (const size of opts.sizes) {
     for (const type of opts.types) {
-      const withPeer = peer.ok && type === 'FP16';
+      const withPeer = peer.ok && type !== 'FP32';
       log(`${size} ${type}`);
       const { bin, gguf } = await ensureModel(RWKV, size, type, opts, withPeer);
       warmPageCache(bin);
@@ -818,9 +819,9 @@ async function main() {
   let peerNote = '';
   if (opts.peer) {
     if (!peer.ok) peerNote = `not run: ${peer.why}.`;
-    else if (peer.failedOnce) peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries) failed on some models; see the log. The GGUF holds the same weights in FP16 (llama.cpp's converter layout), so llama.cpp is measured on the FP16 rows only.`;
-    else peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries from npm, installed into bench-out/peer/), the same weights as GGUF, ${opts.threads} threads, batch 512, greedy decoding, interleaved with the rwkv-node load and prefill runs (rwkv-node's decode slices run before them); the synthetic GGUF is FP16 only, so llama.cpp is measured on the FP16 rows.`;
-    const loads = rows.filter((r) => r.peer).map((r) => `${r.size} load ${fmt(r.peer.loadS, 3)} s, peak RSS ${fmt(r.peer.peakRssMB, 0)} MB (GGUF ${fmt(fs.statSync(ggufPath(r.size, opts.seed)).size / 1e6, 0)} MB)`);
+    else if (peer.failedOnce) peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries) failed on some models; see the log. Each GGUF holds the row's weights (FP16 or the row's quantized type, llama.cpp's converter layout).`;
+    else peerNote = `${PEER_PACKAGE} (prebuilt CPU binaries from npm, installed into bench-out/peer/), the same weights as GGUF, ${opts.threads} threads, batch 512, greedy decoding, interleaved with the rwkv-node load and prefill runs (rwkv-node's decode slices run before them); each row's GGUF holds that row's weights in its type (FP16, or the same quantized blocks as the .bin: ggml's Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 blocks are rwkv.cpp's), except the decay LoRA, FP32 as llama.cpp's converter writes it.`;
+    const loads = rows.filter((r) => r.peer).map((r) => `${r.size} ${r.type} load ${fmt(r.peer.loadS, 3)} s, peak RSS ${fmt(r.peer.peakRssMB, 0)} MB (GGUF ${fmt(fs.statSync(ggufPath(r.size, r.type, opts.seed)).size / 1e6, 0)} MB)`);
     if (loads.length) peerNote += ` llama.cpp's \`loadModel()\` and peak RSS: ${loads.join('; ')}.`;
   }
 

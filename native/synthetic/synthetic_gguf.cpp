@@ -15,7 +15,31 @@ namespace {
 
 constexpr uint32_t kAlign = 32;  // general.alignment's default; we do not write the key
 enum : uint32_t { kU32 = 4, kI32 = 5, kF32 = 6, kString = 8, kArray = 9 };
-enum : uint32_t { kGgmlF32 = 0, kGgmlF16 = 1 };
+
+// ggml's type ids, and its "mostly X" file types, for the types whose blocks ggml and rwkv.cpp share
+// byte for byte (fp16 d [and m], then qh and qs in the same order).
+uint32_t ggml_type(DType t) {
+  switch (t) {
+    case DType::F32: return 0;
+    case DType::F16: return 1;
+    case DType::Q4_0: return 2;
+    case DType::Q4_1: return 3;
+    case DType::Q5_0: return 6;
+    case DType::Q5_1: return 7;
+    case DType::Q8_0: return 8;
+  }
+  return 0;
+}
+uint32_t ggml_file_type(DType t) {
+  switch (t) {
+    case DType::Q4_0: return 2;
+    case DType::Q4_1: return 3;
+    case DType::Q8_0: return 7;
+    case DType::Q5_0: return 8;
+    case DType::Q5_1: return 9;
+    default: return 1;  // mostly FP16
+  }
+}
 enum : int32_t { kTokNormal = 1, kTokControl = 3, kTokUnused = 5 };
 
 // Little-endian metadata, built in memory (it is small next to the tensors) and written at once.
@@ -34,7 +58,8 @@ struct GgufTensor {
   std::string name;
   int n_dims = 1;
   int64_t ne[4] = {1, 1, 1, 1};
-  uint32_t type = kGgmlF32;
+  uint32_t type = 0;
+  DType dtype = DType::F32;  // how the data is encoded (type is its ggml id)
   const SyntheticTensor* src = nullptr;
   uint64_t offset = 0, nbytes = 0;
 };
@@ -74,15 +99,19 @@ void gguf_name(const SyntheticTensor& t, int64_t C, std::string* name, int* n_di
   return set(blk + "time_mix_" + leaf + ".weight", {C});
 }
 
-std::vector<GgufTensor> gguf_tensors(const std::vector<SyntheticTensor>& tensors, int64_t C) {
+std::vector<GgufTensor> gguf_tensors(const std::vector<SyntheticTensor>& tensors, int64_t C, DType file_type) {
   std::vector<GgufTensor> out;
   for (const SyntheticTensor& t : tensors) {
     GgufTensor g;
     g.src = &t;
     gguf_name(t, C, &g.name, &g.n_dims, g.ne);
-    // As llama.cpp's converter: FP16 for what the .bin FP16 rule makes FP16, except the decay LoRA.
+    // As llama.cpp's converter: FP16 for what the .bin FP16 rule makes FP16, except the decay LoRA; a
+    // quantized file type quantizes what the .bin of that type quantizes (the decay LoRA stays FP32).
     const bool decay_lora = g.name.ends_with("time_mix_w1.weight") || g.name.ends_with("time_mix_w2.weight");
-    g.type = t.fp16_values && !decay_lora ? kGgmlF16 : kGgmlF32;
+    g.dtype = t.fp16_values && !decay_lora ? DType::F16 : DType::F32;
+    if (dtype_is_quantized(file_type) && !decay_lora && dtype_is_quantized(synthetic_tensor_dtype(t, file_type)))
+      g.dtype = file_type;
+    g.type = ggml_type(g.dtype);
     out.push_back(g);
     // llama.cpp wants v0/v1/v2 in layer 0 too; its converter writes copies of a0/a1/a2 there.
     if (t.name.rfind("blocks.0.att.a", 0) == 0) {
@@ -189,15 +218,17 @@ void add_tokenizer(Meta& meta, int64_t n_vocab, const std::string& vocab_path) {
 }  // namespace
 
 void write_synthetic_gguf(const SyntheticShape& shape, uint64_t seed, const std::string& path, const std::string& vocab_path,
-                          const std::function<void(double fraction)>& progress) {
+                          const std::function<void(double fraction)>& progress, DType file_type) {
+  if (file_type != DType::F16 && !dtype_is_quantized(file_type))
+    throw Error(ErrorCode::Argument, "synthetic GGUF '" + path + "': FP16 or a quantized type");
   const std::vector<SyntheticTensor> tensors = synthetic_tensors(shape);
-  std::vector<GgufTensor> gts = gguf_tensors(tensors, shape.n_embd);
+  std::vector<GgufTensor> gts = gguf_tensors(tensors, shape.n_embd, file_type);
 
   Meta meta;
   const std::string arch = "rwkv7";
   meta.string("general.architecture", arch);
   meta.string("general.name", "synthetic-rwkv7-" + shape.name);
-  meta.u32("general.file_type", 1);  // mostly FP16
+  meta.u32("general.file_type", ggml_file_type(file_type));
   meta.u32(arch + ".context_length", 1048576);
   meta.u32(arch + ".embedding_length", uint32_t(shape.n_embd));
   meta.u32(arch + ".block_count", uint32_t(shape.n_layer));
@@ -216,7 +247,7 @@ void write_synthetic_gguf(const SyntheticShape& shape, uint64_t seed, const std:
   int64_t total = 0;
   for (GgufTensor& g : gts) {
     g.offset = data_size;
-    g.nbytes = uint64_t(g.src->ne[0] * g.src->rows()) * (g.type == kGgmlF16 ? 2 : 4);
+    g.nbytes = uint64_t(g.src->rows()) * dtype_row_bytes(g.dtype, g.src->ne[0]);
     data_size += (g.nbytes + kAlign - 1) / kAlign * kAlign;
     total += g.src->ne[0] * g.src->rows();
     Meta info;  // reuse the little-endian helpers
@@ -244,7 +275,7 @@ void write_synthetic_gguf(const SyntheticShape& shape, uint64_t seed, const std:
   int64_t done = 0, reported = 0;
   for (const GgufTensor& g : gts) {
     if (out.bytes_written() != data_start + g.offset) throw Error(ErrorCode::Internal, "GGUF offsets out of step in '" + path + "'");
-    const DType dt = g.type == kGgmlF16 ? DType::F16 : DType::F32;
+    const DType dt = g.dtype;
     const int64_t n = g.src->ne[0];
     row.resize(size_t(n));
     packed.resize(dtype_row_bytes(dt, n));

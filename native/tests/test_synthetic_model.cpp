@@ -398,6 +398,39 @@ TEST(SyntheticModel, GgufHoldsTheSameWeightsInLlamaCppLayout) {
   }
 }
 
+// A quantized GGUF holds, for every matrix the .bin of that type quantizes, the .bin's blocks byte for byte
+// under ggml's id of the type; the decay LoRA stays FP32 and the rest as in the FP16 GGUF.
+TEST(SyntheticModel, QuantizedGgufHoldsTheBinsBlocks) {
+  TempDir dir;
+  const SyntheticShape s = small_shape();
+  struct Case { DType type; uint32_t ggml; uint32_t file_type; };
+  for (const Case c : {Case{DType::Q8_0, 8, 7}, Case{DType::Q5_1, 7, 9}, Case{DType::Q4_0, 2, 2}}) {
+    SCOPED_TRACE(dtype_name(c.type));
+    write_synthetic_model(s, c.type, 9, dir.file("q.bin"));
+    write_synthetic_model(s, DType::F32, 9, dir.file("q32.bin"));
+    write_synthetic_gguf(s, 9, dir.file("q.gguf"), "", {}, c.type);
+    const GgufInfo g = read_gguf(dir.file("q.gguf"));
+    const TensorIndex bin = open_rwkv_bin(dir.file("q.bin")), bin32 = open_rwkv_bin(dir.file("q32.bin"));
+    EXPECT_EQ(g.u32s.at("general.file_type"), c.file_type);
+    const std::pair<const char*, const char*> quantized[] = {
+        {"blk.1.time_mix_key.weight", "blocks.1.att.key.weight"},
+        {"blk.1.channel_mix_value.weight", "blocks.1.ffn.value.weight"},
+    };
+    for (const auto& [gname, bname] : quantized) {
+      SCOPED_TRACE(gname);
+      const Tensor* b = bin.find(bname);
+      ASSERT_TRUE(b);
+      ASSERT_EQ(b->dtype, c.type);
+      EXPECT_EQ(g.tensors.at(gname).type, c.ggml);
+      EXPECT_EQ(std::memcmp(g.data(gname), b->data, b->nbytes), 0);
+    }
+    EXPECT_EQ(g.tensors.at("blk.1.time_mix_w1.weight").type, 0u);
+    EXPECT_EQ(std::memcmp(g.data("blk.1.time_mix_w1.weight"), bin32.find("blocks.1.att.w1")->data,
+                          bin32.find("blocks.1.att.w1")->nbytes), 0);
+    EXPECT_EQ(g.tensors.at("blk.1.attn_norm.weight").type, 0u);
+  }
+}
+
 TEST(SyntheticModel, GgufTokensComeFromTheWorldVocab) {
   TempDir dir;
   SyntheticShape s = small_shape();

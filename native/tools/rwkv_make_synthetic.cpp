@@ -70,9 +70,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\rwrote %s (%s %s, seed %llu) in %.1f s\n", out.c_str(), size.c_str(), rwkv::dtype_name(type),
                  (unsigned long long)seed, std::chrono::duration<double>(t1 - t0).count());
     if (!gguf.empty()) {
-      rwkv::write_synthetic_gguf(shape, seed, gguf, vocab, progress_line(gguf));
+      const rwkv::DType gguf_type = rwkv::dtype_is_quantized(type) ? type : rwkv::DType::F16;
+      rwkv::write_synthetic_gguf(shape, seed, gguf, vocab, progress_line(gguf), gguf_type);
       auto t2 = std::chrono::steady_clock::now();
-      std::fprintf(stderr, "\rwrote %s (GGUF rwkv7, FP16) in %.1f s\n", gguf.c_str(), std::chrono::duration<double>(t2 - t1).count());
+      std::fprintf(stderr, "\rwrote %s (GGUF rwkv7, %s) in %.1f s\n", gguf.c_str(), rwkv::dtype_name(gguf_type),
+                   std::chrono::duration<double>(t2 - t1).count());
     }
   } catch (const rwkv::Error& e) {
     std::fprintf(stderr, "\nrwkv_make_synthetic: %s (%s)\n", e.what(), e.code_name());
