@@ -93,9 +93,7 @@ Napi::Value make_synthetic(const Napi::CallbackInfo& info) {
     const SyntheticShape shape = synthetic_shape(preset);
     const bool both = !gguf.empty();
     write_synthetic_model(shape, type, seed, path, [&](double f) { progress(both ? f / 2 : f); });
-    // The GGUF in the same type where ggml has it (the quantized ones), else FP16.
-    const DType gguf_type = dtype_is_quantized(type) ? type : DType::F16;
-    if (both) write_synthetic_gguf(shape, seed, gguf, vocab, [&](double f) { progress(0.5 + f / 2); }, gguf_type);
+    if (both) write_synthetic_gguf(shape, seed, gguf, vocab, [&](double f) { progress(0.5 + f / 2); }, type);
   });
   Napi::Promise p = task->promise();
   task->Queue();

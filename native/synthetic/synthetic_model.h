@@ -58,11 +58,11 @@ void write_synthetic_model(const SyntheticShape& shape, DType type, uint64_t see
 
 // Writes the same weights as a GGUF v3 file in llama.cpp's `rwkv7` layout (engine-spec §12):
 // 2-D matrices FP16 (time_mix_w1/w2 FP32, as llama.cpp's converter does), vectors FP32. With a quantized
-// `file_type`, the matrices the .bin of that type quantizes are stored in it (ggml's blocks of Q4_0, Q4_1,
-// Q5_0, Q5_1 and Q8_0 are rwkv.cpp's, byte for byte), so both files hold the same bytes.
+// `model_type` (the .bin's), the matrices the .bin of that type quantizes are stored in it (ggml's blocks of
+// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 are rwkv.cpp's, byte for byte), so both files hold the same bytes.
 // Tokens come from an rwkv_vocab_v20230424.txt-style file if `vocab_path` is given, else placeholders.
 void write_synthetic_gguf(const SyntheticShape& shape, uint64_t seed, const std::string& path,
                           const std::string& vocab_path = "",
-                          const std::function<void(double fraction)>& progress = {}, DType file_type = DType::F16);
+                          const std::function<void(double fraction)>& progress = {}, DType model_type = DType::F16);
 
 }  // namespace rwkv

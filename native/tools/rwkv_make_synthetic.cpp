@@ -70,10 +70,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "\rwrote %s (%s %s, seed %llu) in %.1f s\n", out.c_str(), size.c_str(), rwkv::dtype_name(type),
                  (unsigned long long)seed, std::chrono::duration<double>(t1 - t0).count());
     if (!gguf.empty()) {
-      const rwkv::DType gguf_type = rwkv::dtype_is_quantized(type) ? type : rwkv::DType::F16;
-      rwkv::write_synthetic_gguf(shape, seed, gguf, vocab, progress_line(gguf), gguf_type);
+      rwkv::write_synthetic_gguf(shape, seed, gguf, vocab, progress_line(gguf), type);
       auto t2 = std::chrono::steady_clock::now();
-      std::fprintf(stderr, "\rwrote %s (GGUF rwkv7, %s) in %.1f s\n", gguf.c_str(), rwkv::dtype_name(gguf_type),
+      std::fprintf(stderr, "\rwrote %s (GGUF rwkv7, %s) in %.1f s\n", gguf.c_str(),
+                   rwkv::dtype_name(rwkv::dtype_is_quantized(type) ? type : rwkv::DType::F16),
                    std::chrono::duration<double>(t2 - t1).count());
     }
   } catch (const rwkv::Error& e) {

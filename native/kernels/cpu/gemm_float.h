@@ -12,8 +12,11 @@ namespace rwkv::cpu {
 void gemm_float_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y, int64_t ldy,
                        int64_t r0, int64_t r1);
 
-// Prompts of more tokens than this, on rows at least kGemmMinCols wide, go through the GEMM.
-constexpr int64_t kGemmMinTokens = 16;
-constexpr int64_t kGemmMinCols = 256;
+// Whether a float product of T tokens on rows of `cols` goes through the GEMM (prompts; batched decoding
+// of up to 16 sequences and narrow rows keep the row kernels' tiles).
+constexpr bool float_gemm_applies(int64_t T, int64_t cols) { return T > 16 && cols >= 256; }
+// The GEMM packs and walks the weights in blocks of this many rows: row ranges handed to it in whole
+// blocks waste no lanes.
+constexpr int64_t kGemmBlockRows = 48;
 
 }  // namespace rwkv::cpu

@@ -35,6 +35,7 @@ namespace {
 
 constexpr int kRowVecs = 3;                // rows per tile, in vectors of 16
 constexpr int kBlockRows = kRowVecs * 16;  // rows packed at a time
+static_assert(kBlockRows == kGemmBlockRows);
 constexpr int kTileTokens = 8;             // tokens per tile
 constexpr int kGroupTokens = 16;           // tokens per activation panel (one transpose)
 constexpr int64_t kAhead = 16;             // software prefetch distance in panel columns

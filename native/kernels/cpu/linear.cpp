@@ -91,7 +91,7 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
   tasks_.clear();
   for (int i = 0; i < n; ++i) {
     // Whole 3- and 4-row register tiles per task; whole 48-row blocks for the float prompt GEMM.
-    const int64_t tile = !dtype_is_quantized(args[i].dtype) && T > kGemmMinTokens ? 48 : 12;
+    const int64_t tile = !dtype_is_quantized(args[i].dtype) && float_gemm_applies(T, args[i].cols) ? kGemmBlockRows : 12;
     const int64_t step = std::max<int64_t>(tile, int64_t(target / std::max<size_t>(1, args[i].w_row_bytes)) / tile * tile);
     for (int64_t r = 0; r < rows[i]; r += step) tasks_.push_back({i, r, std::min(rows[i], r + step)});
   }

@@ -37,7 +37,7 @@ namespace {
 constexpr int kTileRows = 4;    // rows per register tile in prefill
 constexpr int kTileTokens = 4;  // tokens per register tile in prefill
 constexpr int kWideTokens = 8;  // tokens per register tile of the float kernels, when there are 8
-constexpr int64_t kUnpackTokens = 16;  // quantized chunks of more tokens unpack each row tile once (unpacked_rows)
+constexpr int64_t kUnpackTokens = 16;  // quantized chunks of more tokens unpack each row tile once (unpack_quads)
 constexpr int kFloatRowBlock = 12;  // rows whose weights stay in L1 across a chunk's token tiles (2 and 4 divide it)
 // Software prefetch distance on the weight stream. The row kernels consume a quantized row slowly
 // enough that the hardware prefetchers alone leave DRAM idle between demand misses; 8 KB ahead
@@ -188,7 +188,7 @@ struct Scratch {
   std::vector<float> dx, spat;
   std::vector<int32_t> corr;
   std::vector<PackedAct> views;
-  std::vector<__m512i> unpacked;  // a row tile's quads, unpacked for a prompt chunk (unpacked_rows)
+  std::vector<__m512i> unpacked;  // a row tile's quads, unpacked for a prompt chunk (unpack_quads)
   uint64_t packed = 0;
   int64_t packed_tokens = 0;
   bool holds(uint64_t x_id, int64_t tokens) const { return x_id != 0 && packed == x_id && packed_tokens == tokens; }
@@ -363,9 +363,9 @@ inline void quant_quad_unpacked(const __m512i* const* uq, const PackedAct* x, co
   quad_tokens<F, R, NT>(u0, u1, dw, x, q, acc);
 }
 
-// An R x NT tile over a whole row: out[r*NT + t] = dot(row r, token t). With uq, the quads come from
+// An R x NT tile over a whole row: out[r*NT + t] = dot(row r, token t). kUnpacked: the quads come from
 // unpack_quads' vectors (uq[r]: row r's), the pairs after them from the rows as stored.
-template <class F, int R, int NT>
+template <class F, int R, int NT, bool kUnpacked = false>
 void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, int64_t nb, float* out,
                 const __m512i* const* uq = nullptr) {
   __m512 acc[R][NT];
@@ -378,7 +378,7 @@ void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, 
   }
   const int64_t full = nb / 2, nq = quads(nb);
   // HOT LOOP (decode and prefill): four 32-weight blocks of R rows against NT tokens.
-  if (uq)
+  if constexpr (kUnpacked)
     for (int64_t q = 0; q < nq; ++q) quant_quad_unpacked<F, R, NT>(uq, x, spat, q, acc, accm);
   else
     for (int64_t q = 0; q < nq; ++q) quant_quad<F, R, NT>(w, size_t(q) * 4 * F::kBytes, x, spat, q, acc, accm);
@@ -420,12 +420,14 @@ inline void for_row_tiles(const MatvecArgs& a, int64_t r0, int64_t r1, float* Y,
   }
 }
 
+// uq: the rows' quads as unpack_quads left them (uq[i]: row r0 + i; a range of one tile), or null.
 template <class F, int NT, int kRows>
 void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int64_t r0, int64_t r1, float* Y,
-                int64_t ldy) {
+                int64_t ldy, const __m512i* const* uq = nullptr) {
   const int64_t nb = a.cols / kQuantBlock;
   for_row_tiles<NT, kRows>(a, r0, r1, Y, ldy, [&](auto rows, const uint8_t* const* w, float* out) {
-    quant_tile<F, decltype(rows)::value, NT>(w, x, spat, nb, out);
+    if (uq) quant_tile<F, decltype(rows)::value, NT, true>(w, x, spat, nb, out, uq);
+    else quant_tile<F, decltype(rows)::value, NT>(w, x, spat, nb, out);
   });
 }
 
@@ -503,53 +505,6 @@ void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int
   });
 }
 
-// Rows [r0, r1) against the n packed tokens of views, each 4-row tile's quads unpacked once (see
-// unpack_quads) for all of the chunk's token groups.
-template <class F>
-void unpacked_rows(const MatvecArgs& a, const PackedAct* views, Scratch& s, int64_t n, int64_t nb, int64_t np,
-                   int64_t r0, int64_t r1, float* Y, int64_t ldy) {
-  const int64_t nq = quads(nb);
-  const size_t per_row = size_t(nq * kUnpackedVecs<F>);
-  if (s.unpacked.size() < per_row * kTileRows) s.unpacked.resize(per_row * kTileRows);
-  for (int64_t r = r0; r < r1; r += kTileRows) {
-    const int64_t re = std::min(r1, r + kTileRows);
-    const uint8_t* w[kTileRows];
-    const __m512i* uq[kTileRows];
-    for (int64_t i = 0; i < re - r; ++i) {
-      w[i] = a.w + size_t(r + i) * a.w_row_bytes;
-      unpack_quads<F>(w[i], nq, s.unpacked.data() + per_row * size_t(i));
-      uq[i] = s.unpacked.data() + per_row * size_t(i);
-    }
-    for (int64_t g = 0; g * kTileTokens < n; ++g) {
-      const PackedAct* x = views + g * kTileTokens;
-      const float* spat = F::kHasMin ? s.spat.data() + g * np * 16 : nullptr;
-      float* Yt = Y + g * kTileTokens * ldy;
-      const int nt = int(std::min<int64_t>(kTileTokens, n - g * kTileTokens));
-      auto run = [&](auto rows, auto tokens) {
-        constexpr int R = decltype(rows)::value, NT = decltype(tokens)::value;
-        float out[R * NT];
-        quant_tile<F, R, NT>(w, x, spat, nb, out, uq);
-        for (int i = 0; i < R; ++i)
-          for (int t = 0; t < NT; ++t) Yt[t * ldy + r + i] = out[i * NT + t];
-      };
-      auto with_rows = [&](auto tokens) {
-        switch (int(re - r)) {
-          case 4: run(std::integral_constant<int, 4>{}, tokens); break;
-          case 3: run(std::integral_constant<int, 3>{}, tokens); break;
-          case 2: run(std::integral_constant<int, 2>{}, tokens); break;
-          default: run(std::integral_constant<int, 1>{}, tokens); break;
-        }
-      };
-      switch (nt) {
-        case 4: with_rows(std::integral_constant<int, 4>{}); break;
-        case 3: with_rows(std::integral_constant<int, 3>{}); break;
-        case 2: with_rows(std::integral_constant<int, 2>{}); break;
-        default: with_rows(std::integral_constant<int, 1>{}); break;
-      }
-    }
-  }
-}
-
 template <class F>
 void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y, int64_t ldy, int64_t r0,
                   int64_t r1) {
@@ -585,22 +540,31 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
       if (one_chunk) s.packed = a.x_id, s.packed_tokens = T;
     }
     const PackedAct* views = s.views.data();
-    if (n > kUnpackTokens && quads(nb) > 0) {
-      unpacked_rows<F>(a, views, s, n, nb, np, r0, r1, Y + t0 * ldy, ldy);
-      continue;
-    }
+    // A prompt chunk unpacks each row tile's quads once for all of its token groups (unpack_quads).
+    const int64_t nq = quads(nb);
+    const bool unpack = n > kUnpackTokens && nq > 0;
+    const size_t per_row = size_t(nq * kUnpackedVecs<F>);
+    if (unpack && s.unpacked.size() < per_row * kTileRows) s.unpacked.resize(per_row * kTileRows);
     for (int64_t r = r0; r < r1; r += kTileRows) {
       const int64_t re = std::min(r1, r + kTileRows);
+      const __m512i* rows[kTileRows] = {};
+      if (unpack)
+        for (int64_t i = 0; i < re - r; ++i) {
+          __m512i* u = s.unpacked.data() + per_row * size_t(i);
+          unpack_quads<F>(a.w + size_t(r + i) * a.w_row_bytes, nq, u);
+          rows[i] = u;
+        }
+      const __m512i* const* uq = unpack ? rows : nullptr;
       for (int64_t g = 0; g * kTileTokens < n; ++g) {
         const int64_t t = t0 + g * kTileTokens;
         const PackedAct* x = views + g * kTileTokens;
         const float* spat = F::kHasMin ? s.spat.data() + g * np * 16 : nullptr;
         float* Yt = Y + t * ldy;
         switch (std::min<int64_t>(kTileTokens, n - g * kTileTokens)) {
-          case 4: quant_rows<F, 4, kTileRows>(a, x, spat, r, re, Yt, ldy); break;
-          case 3: quant_rows<F, 3, kTileRows>(a, x, spat, r, re, Yt, ldy); break;
-          case 2: quant_rows<F, 2, kTileRows>(a, x, spat, r, re, Yt, ldy); break;
-          default: quant_rows<F, 1, kTileRows>(a, x, spat, r, re, Yt, ldy); break;
+          case 4: quant_rows<F, 4, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
+          case 3: quant_rows<F, 3, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
+          case 2: quant_rows<F, 2, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
+          default: quant_rows<F, 1, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
         }
       }
     }
@@ -739,7 +703,7 @@ void matvec_float(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int
 template <bool kF16>
 void matmul_float(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y, int64_t ldy, int64_t r0,
                   int64_t r1) {
-  if (T > kGemmMinTokens && a.cols >= kGemmMinCols) return gemm_float_avx512(a, X, x_row_bytes, T, Y, ldy, r0, r1);
+  if (float_gemm_applies(T, a.cols)) return gemm_float_avx512(a, X, x_row_bytes, T, Y, ldy, r0, r1);
   const uint8_t* xb = static_cast<const uint8_t*>(X);
   const float* x[kWideTokens];
   auto bind = [&](int64_t t, int n) {
