@@ -13,7 +13,8 @@
 // same fma as lane l of the row kernel. A tile of 48 rows (3 vectors) x 8 tokens is 24 accumulators
 // fed by 3 vector loads and 8 broadcasts per 24 fmas, all from panels packed for this walk:
 //   weights:     wp[l][j][48 rows]       (one 48-row block at a time, F16 widened, exact)
-//   activations: xp[g][l][j][16 tokens]  (all T tokens, once per product and thread)
+//   activations: xp[g][l][j][16 tokens]  (all T tokens, once per product: Linear packs them for every
+//                thread through gemm_float_pack, or each thread packs its own)
 // The 16 lane sums of a row are then added in hsum512's tree with vertical adds, so every output has
 // exactly the bits the row kernels (and token-by-token decoding) give it.
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() and trip -Wuninitialized under -O3.
@@ -39,6 +40,13 @@ static_assert(kBlockRows == kGemmBlockRows);
 constexpr int kTileTokens = 8;             // tokens per tile
 constexpr int kGroupTokens = 16;           // tokens per activation panel (one transpose)
 constexpr int64_t kAhead = 16;             // software prefetch distance in panel columns
+
+// Floats from one lane's panel to the next. Unpadded, the 16 lanes of a panel lie a multiple of 4 KB
+// apart whenever a row has a multiple of 256 columns, so the 16 stores of one transpose all fall into the
+// same L1 set and evict each other (the packing ran at ~1.5 cycles a weight in cache); one extra cache
+// line per lane spreads them over 16 sets.
+inline int64_t weight_lane_stride(int64_t J) { return J * kBlockRows + 16; }
+inline int64_t act_lane_stride(int64_t J) { return J * kGroupTokens + 16; }
 
 // r[i][c] -> r[c][i] for a 16 x 16 block of floats.
 inline void transpose16(__m512 (&r)[16]) {
@@ -91,18 +99,19 @@ GemmScratch& gemm_scratch() {
   return s;
 }
 
-// All T tokens into xp[g][l][j][16] (tokens past T are zeros).
-void pack_activations(const uint8_t* X, size_t x_row_bytes, int64_t T, int64_t cols, float* xp) {
-  const int64_t J = (cols + 15) / 16, G = (T + kGroupTokens - 1) / kGroupTokens;
-  for (int64_t g = 0; g < G; ++g) {
+// Tokens [t0, t1) (X: token t0's row; t0 a multiple of 16) into xp[g][l][j][16]; the rest of the last
+// group zeros.
+void pack_activations(const uint8_t* X, size_t x_row_bytes, int64_t t0, int64_t t1, int64_t cols, float* xp) {
+  const int64_t J = (cols + 15) / 16;
+  for (int64_t g = t0 / kGroupTokens; g * kGroupTokens < t1; ++g) {
     for (int64_t j = 0; j < J; ++j) {
       __m512 v[16];
       for (int i = 0; i < 16; ++i) {
         const int64_t t = g * kGroupTokens + i;
-        v[i] = t < T ? load_cols<false>(X + size_t(t) * x_row_bytes, 16 * j, cols) : _mm512_setzero_ps();
+        v[i] = t < t1 ? load_cols<false>(X + size_t(t - t0) * x_row_bytes, 16 * j, cols) : _mm512_setzero_ps();
       }
       transpose16(v);
-      for (int l = 0; l < 16; ++l) _mm512_storeu_ps(xp + ((g * 16 + l) * J + j) * kGroupTokens, v[l]);
+      for (int l = 0; l < 16; ++l) _mm512_storeu_ps(xp + (g * 16 + l) * act_lane_stride(J) + j * kGroupTokens, v[l]);
     }
   }
 }
@@ -110,16 +119,24 @@ void pack_activations(const uint8_t* X, size_t x_row_bytes, int64_t T, int64_t c
 // Rows [r, r + 48) (those below r_end; the rest zeros) into wp[l][j][48].
 template <bool kF16>
 void pack_weights(const MatvecArgs& a, int64_t r, int64_t r_end, float* wp) {
-  const int64_t J = (a.cols + 15) / 16;
-  for (int v = 0; v < kRowVecs; ++v) {
-    for (int64_t j = 0; j < J; ++j) {
+  const int64_t J = (a.cols + 15) / 16, stride = weight_lane_stride(J);
+  const uint8_t* row[kBlockRows];
+  for (int i = 0; i < kBlockRows; ++i) row[i] = r + i < r_end ? a.w + size_t(r + i) * a.w_row_bytes : nullptr;
+  for (int64_t j = 0; j < J; ++j) {
+    const bool whole = 16 * j + 16 <= a.cols;
+#pragma GCC unroll 3
+    for (int v = 0; v < kRowVecs; ++v) {
       __m512 rows[16];
-      for (int i = 0; i < 16; ++i) {
-        const int64_t row = r + 16 * v + i;
-        rows[i] = row < r_end ? load_cols<kF16>(a.w + size_t(row) * a.w_row_bytes, 16 * j, a.cols) : _mm512_setzero_ps();
+      if (whole && row[16 * v + 15]) {
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) rows[i] = load_cols<kF16>(row[16 * v + i], 16 * j, 16 * j + 16);
+      } else {
+        for (int i = 0; i < 16; ++i)
+          rows[i] = row[16 * v + i] ? load_cols<kF16>(row[16 * v + i], 16 * j, a.cols) : _mm512_setzero_ps();
       }
       transpose16(rows);
-      for (int l = 0; l < 16; ++l) _mm512_storeu_ps(wp + (l * J + j) * kBlockRows + 16 * v, rows[l]);
+#pragma GCC unroll 16
+      for (int l = 0; l < 16; ++l) _mm512_storeu_ps(wp + l * stride + j * kBlockRows + 16 * v, rows[l]);
     }
   }
 }
@@ -127,8 +144,8 @@ void pack_weights(const MatvecArgs& a, int64_t r, int64_t r_end, float* wp) {
 // 48 rows x 8 tokens: part[(tt * 16 + l) * 48 + row] = lane l's sum for token tt.
 void tile(const float* wp, const float* xp, int64_t J, float* part) {
   for (int l = 0; l < 16; ++l) {
-    const float* wl = wp + l * J * kBlockRows;
-    const float* xl = xp + l * J * kGroupTokens;
+    const float* wl = wp + l * weight_lane_stride(J);
+    const float* xl = xp + l * act_lane_stride(J);
     __m512 acc[kRowVecs][kTileTokens];
 #pragma GCC unroll 8
     for (int v = 0; v < kRowVecs; ++v)
@@ -174,19 +191,23 @@ void gemm(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, flo
           int64_t r1) {
   GemmScratch& s = gemm_scratch();
   const int64_t J = (a.cols + 15) / 16, G = (T + kGroupTokens - 1) / kGroupTokens;
-  if (!(a.x_id != 0 && s.x_id == a.x_id && s.x_tokens == T)) {
-    if (s.xp.size() < size_t(G * 16 * J * kGroupTokens)) s.xp.resize(size_t(G * 16 * J * kGroupTokens));
-    pack_activations(static_cast<const uint8_t*>(X), x_row_bytes, T, a.cols, s.xp.data());
-    s.x_id = a.x_id;
-    s.x_tokens = T;
+  const float* xp_all = static_cast<const float*>(a.packed);
+  if (!xp_all) {
+    if (!(a.x_id != 0 && s.x_id == a.x_id && s.x_tokens == T)) {
+      if (s.xp.size() < size_t(G * 16 * act_lane_stride(J))) s.xp.resize(size_t(G * 16 * act_lane_stride(J)));
+      pack_activations(static_cast<const uint8_t*>(X), x_row_bytes, 0, T, a.cols, s.xp.data());
+      s.x_id = a.x_id;
+      s.x_tokens = T;
+    }
+    xp_all = s.xp.data();
   }
-  if (s.wp.size() < size_t(16 * J * kBlockRows)) s.wp.resize(size_t(16 * J * kBlockRows));
+  if (s.wp.size() < size_t(16 * weight_lane_stride(J))) s.wp.resize(size_t(16 * weight_lane_stride(J)));
   s.part.resize(size_t(kTileTokens * 16 * kBlockRows));
   for (int64_t r = r0; r < r1; r += kBlockRows) {
     const int64_t re = std::min(r1, r + kBlockRows);
     pack_weights<kF16>(a, r, re, s.wp.data());
     for (int64_t t = 0; t < T; t += kTileTokens) {
-      const float* xp = s.xp.data() + (t / kGroupTokens) * 16 * J * kGroupTokens + t % kGroupTokens;
+      const float* xp = xp_all + (t / kGroupTokens) * 16 * act_lane_stride(J) + t % kGroupTokens;
       tile(s.wp.data(), xp, J, s.part.data());
       for (int64_t tt = 0; tt < kTileTokens && t + tt < T; ++tt) {
         float* y = Y + (t + tt) * ldy + r;
@@ -201,6 +222,16 @@ void gemm(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, flo
 }
 
 }  // namespace
+
+size_t gemm_float_packed_bytes(int64_t cols, int64_t T) {
+  const int64_t J = (cols + 15) / 16, G = (T + kGroupTokens - 1) / kGroupTokens;
+  return size_t(G * 16 * act_lane_stride(J)) * sizeof(float);
+}
+
+void gemm_float_pack(const void* X, size_t x_row_bytes, int64_t cols, int64_t t0, int64_t t1, void* packed) {
+  static_assert(kPackSliceTokens % kGroupTokens == 0);
+  pack_activations(static_cast<const uint8_t*>(X), x_row_bytes, t0, t1, cols, static_cast<float*>(packed));
+}
 
 void gemm_float_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, float* Y, int64_t ldy,
                        int64_t r0, int64_t r1) {

@@ -20,7 +20,8 @@ uint64_t next_activation_id() {
   return last.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
-Linear::Linear(ThreadPool& pool) : pool_(pool), kernels_(best_kernels()), tile_(size_t(pool.size())) {}
+Linear::Linear(ThreadPool& pool)
+    : pool_(pool), kernels_(best_kernels()), slice_(size_t(pool.size())), tile_(size_t(pool.size())) {}
 
 void Linear::run(const Tensor& W, const float* X, int64_t T, float* Y) { run_group({{&W, X, Y}}, T); }
 
@@ -37,12 +38,16 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
   const bool blas = T > 1 && !exact_rows_ && &kernels_ == &reference_kernels() && Blas::get();
   MatvecArgs args[kMaxJobs];
   const void* xs[kMaxJobs];
-  size_t x_row_bytes[kMaxJobs], offsets[kMaxJobs];
+  size_t x_row_bytes[kMaxJobs], offsets[kMaxJobs], packed_offsets[kMaxJobs];
   int64_t rows[kMaxJobs];
   float* ys[kMaxJobs];
   const float* in[kMaxJobs];
-  // Quantized inputs are prepared once per job, into one buffer.
-  size_t total = 0;
+  // Prompts: every input quantized (quantized weights) and packed into the kernels' layout once, by all
+  // threads together, into one shared buffer, instead of each thread repacking it for each of its row
+  // ranges. Otherwise quantized inputs are prepared here, into one buffer, and the kernels pack for
+  // themselves.
+  const bool shared = T > kSharedPackTokens && kernels_.pack != nullptr;
+  size_t total = 0, packed_total = 0;
   int n = 0;
   int64_t work = 0;
   for (const Job& j : jobs) {
@@ -56,23 +61,52 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
     rows[n] = r1 - r0;
     in[n] = j.X;
     ys[n] = j.Y;
-    x_row_bytes[n] = dtype_is_quantized(a.dtype) ? prepared_row_bytes(a.dtype, a.cols) : size_t(a.cols) * sizeof(float);
+    const bool quantized = dtype_is_quantized(a.dtype);
+    x_row_bytes[n] = quantized ? prepared_row_bytes(a.dtype, a.cols) : size_t(a.cols) * sizeof(float);
     offsets[n] = total;
-    if (dtype_is_quantized(a.dtype)) total += x_row_bytes[n] * size_t(T);
+    // Shared packing quantizes a slice at a time into per-thread rows: no prepared copy of the whole input.
+    if (quantized && !shared) total += x_row_bytes[n] * size_t(T);
+    packed_offsets[n] = packed_total;
+    if (shared) packed_total += (kernels_.packed_bytes(a, T) + 63) / 64 * 64;
     work += rows[n] * a.cols * T;
     ++n;
   }
   if (prepared_.size() < total) prepared_.resize(total);
+  if (packed_.size() < packed_total + 64) packed_.resize(packed_total + 64);
+  uint8_t* packed_base = packed_.data() + (64 - reinterpret_cast<uintptr_t>(packed_.data()) % 64) % 64;
   for (int i = 0; i < n; ++i) {
     xs[i] = in[i];
     // Names the input, so a kernel that repacks it (quantized types; the float prompt GEMM) does so
     // once per thread, not once per row range.
     if (T > 1 || dtype_is_quantized(args[i].dtype)) args[i].x_id = next_activation_id();
-    if (!dtype_is_quantized(args[i].dtype)) continue;
+    const bool packs = shared && kernels_.packed_bytes(args[i], T) > 0;
+    if (packs) args[i].packed = packed_base + packed_offsets[i];
+    if (!dtype_is_quantized(args[i].dtype) || shared) continue;
     uint8_t* out = prepared_.data() + offsets[i];
     for (int64_t t = 0; t < T; ++t)
       kernels_.quantize_row(in[i] + t * args[i].cols, args[i].cols, reinterpret_cast<ActBlockQ8*>(out + size_t(t) * x_row_bytes[i]));
     xs[i] = out;
+  }
+  if (shared) {
+    tasks_.clear();
+    for (int i = 0; i < n; ++i)
+      if (args[i].packed)
+        for (int64_t t = 0; t < T; t += kPackSliceTokens) tasks_.push_back({i, t, std::min(T, t + kPackSliceTokens)});
+    pool_.run(int64_t(tasks_.size()), [&](int64_t k, int thread) {
+      const Task& task = tasks_[size_t(k)];
+      const MatvecArgs& a = args[task.job];
+      const float* x = in[task.job] + task.r0 * a.cols;
+      if (!dtype_is_quantized(a.dtype)) {
+        kernels_.pack(a, x, x_row_bytes[task.job], T, task.r0, task.r1, const_cast<void*>(a.packed));
+        return;
+      }
+      std::vector<uint8_t>& q = slice_[size_t(thread)];
+      if (q.size() < x_row_bytes[task.job] * size_t(kPackSliceTokens)) q.resize(x_row_bytes[task.job] * size_t(kPackSliceTokens));
+      for (int64_t t = task.r0; t < task.r1; ++t)
+        kernels_.quantize_row(x + (t - task.r0) * a.cols, a.cols,
+                              reinterpret_cast<ActBlockQ8*>(q.data() + size_t(t - task.r0) * x_row_bytes[task.job]));
+      kernels_.pack(a, q.data(), x_row_bytes[task.job], T, task.r0, task.r1, const_cast<void*>(a.packed));
+    });
   }
   auto rows_of = [&](int i, int64_t r0, int64_t r1) {
     if (T == 1) kernels_.matvec_rows(args[i], xs[i], ys[i], r0, r1);

@@ -44,6 +44,8 @@ class Linear {
   const KernelSet& kernels_;
   bool exact_rows_ = false;
   std::vector<uint8_t> prepared_;              // prepared activation rows
+  std::vector<uint8_t> packed_;                // prompts: every input in the kernels' layout, shared by the threads
+  std::vector<std::vector<uint8_t>> slice_;    // per-thread quantized rows of one packing slice
   struct Task {
     int job;
     int64_t r0, r1;

@@ -37,6 +37,9 @@ struct MatvecArgs {
   // keep work it did on them (the AVX-512 set repacks quantized activations once per thread, not once
   // per range). 0: nothing may be reused.
   uint64_t x_id = 0;
+  // The activations already in the layout this kernel set's prompt kernels read (KernelSet::pack), for
+  // all T tokens: packed once per product and shared by every thread. Null: the kernel packs for itself.
+  const void* packed = nullptr;
 };
 
 // A new, process-wide unique x_id.
@@ -51,11 +54,23 @@ using MatmulRowsFn = void (*)(const MatvecArgs& a, const void* X, size_t x_row_b
 // One float row -> ActBlockQ8 blocks (quantized weight types); bit-identical to prepare_activations.
 using QuantizeRowFn = void (*)(const float* x, int64_t cols, ActBlockQ8* out);
 
+// Prompts (more than kSharedPackTokens tokens): the layout a set's matmul_rows reads its activations in.
+// packed_bytes: its size for T tokens (0: this product packs nothing). pack: tokens [t0, t1) of the T
+// into it, from their prepared rows (X: token t0's, x_row_bytes apart); t0 a multiple of kPackSliceTokens,
+// t1 one too or T. Slices may run on different threads.
+using PackedBytesFn = size_t (*)(const MatvecArgs& a, int64_t T);
+using PackFn = void (*)(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, int64_t t0, int64_t t1,
+                        void* packed);
+constexpr int64_t kSharedPackTokens = 16;
+constexpr int64_t kPackSliceTokens = 16;
+
 struct KernelSet {
   const char* name;
   MatvecRowsFn matvec_rows;
   MatmulRowsFn matmul_rows;
   QuantizeRowFn quantize_row;
+  PackedBytesFn packed_bytes = nullptr;  // both null: the set's kernels pack for themselves
+  PackFn pack = nullptr;
 };
 
 // Plain C++ kernels: the reference every fast kernel is tested against.

@@ -485,6 +485,41 @@ void reserve(Scratch& s, int64_t tokens, int64_t np, int64_t groups) {
   if (s.spat.size() < size_t(groups * np * 16)) s.spat.resize(size_t(groups * np * 16));
 }
 
+// All T tokens of a prompt packed once for every thread (KernelSet::pack): pack_token's qs/dx/corr per
+// token, then pack_sums' spat per group of kTileTokens (the _1 types), each region 64-byte aligned.
+struct SharedQuantLayout {
+  size_t qs, dx, corr, spat, bytes;
+  SharedQuantLayout(int64_t T, int64_t np, bool has_min) {
+    const int64_t groups = (T + kTileTokens - 1) / kTileTokens;
+    qs = 0;
+    dx = qs + size_t(T * np * 64);
+    corr = dx + size_t(T * np * 16) * sizeof(float);
+    spat = corr + size_t(T * np * 16) * sizeof(int32_t);
+    bytes = spat + (has_min ? size_t(groups * np * 16) * sizeof(float) : 0);
+  }
+};
+
+template <class F>
+void pack_quant_shared(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, int64_t t0, int64_t t1,
+                       void* packed) {
+  static_assert(kPackSliceTokens % kTileTokens == 0);
+  const int64_t nb = a.cols / kQuantBlock, np = (nb + 1) / 2;
+  const SharedQuantLayout L(T, np, F::kHasMin);
+  uint8_t* base = static_cast<uint8_t*>(packed);
+  const uint8_t* xb = static_cast<const uint8_t*>(X);
+  auto token = [&](int64_t t) { return reinterpret_cast<const ActBlockQ8*>(xb + size_t(t - t0) * x_row_bytes); };
+  for (int64_t t = t0; t < t1; ++t)
+    pack_token(token(t), nb, F::kOffset, reinterpret_cast<int8_t*>(base + L.qs) + t * np * 64,
+               reinterpret_cast<float*>(base + L.dx) + t * np * 16, reinterpret_cast<int32_t*>(base + L.corr) + t * np * 16);
+  if constexpr (F::kHasMin)
+    for (int64_t g = t0 / kTileTokens; g * kTileTokens < t1; ++g) {
+      const ActBlockQ8* xs[kTileTokens];
+      const int m = int(std::min<int64_t>(kTileTokens, t1 - g * kTileTokens));
+      for (int i = 0; i < m; ++i) xs[i] = token(g * kTileTokens + i);
+      pack_sums(xs, m, nb, reinterpret_cast<float*>(base + L.spat) + g * np * 16);
+    }
+}
+
 template <class F>
 void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int64_t r1) {
   const int64_t nb = a.cols / kQuantBlock, np = (nb + 1) / 2;
@@ -517,9 +552,22 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
   chunk = std::min(chunk, (T + kTileTokens - 1) / kTileTokens * kTileTokens);
   const int64_t groups = chunk / kTileTokens;
   Scratch& s = scratch();
+  // Packed once for every thread (a prompt; see KernelSet::pack): views of all T tokens into it.
+  const float* shared_spat = nullptr;
+  if (a.packed) {
+    const SharedQuantLayout L(T, np, F::kHasMin);
+    const uint8_t* base = static_cast<const uint8_t*>(a.packed);
+    if (s.views.size() < size_t(T)) s.views.resize(size_t(T));
+    for (int64_t t = 0; t < T; ++t)
+      s.views[size_t(t)] = {reinterpret_cast<const int8_t*>(base + L.qs) + t * np * 64,
+                            reinterpret_cast<const float*>(base + L.dx) + t * np * 16,
+                            reinterpret_cast<const int32_t*>(base + L.corr) + t * np * 16};
+    shared_spat = reinterpret_cast<const float*>(base + L.spat);
+    s.packed = 0;
+  }
   // One chunk holds every token (batched decoding, a prompt pass): what this thread packed for another
   // row range of this product is still good.
-  const bool one_chunk = chunk >= T, reuse = one_chunk && s.holds(a.x_id, T);
+  const bool one_chunk = chunk >= T, reuse = a.packed || (one_chunk && s.holds(a.x_id, T));
   if (!reuse) {
     s.packed = 0;
     reserve(s, chunk, np, groups);
@@ -539,7 +587,8 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
         }
       if (one_chunk) s.packed = a.x_id, s.packed_tokens = T;
     }
-    const PackedAct* views = s.views.data();
+    const PackedAct* views = s.views.data() + (a.packed ? t0 : 0);
+    const float* spat_chunk = a.packed ? shared_spat + (t0 / kTileTokens) * np * 16 : s.spat.data();
     // A prompt chunk unpacks each row tile's quads once for all of its token groups (unpack_quads).
     const int64_t nq = quads(nb);
     const bool unpack = n > kUnpackTokens && nq > 0;
@@ -558,7 +607,7 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
       for (int64_t g = 0; g * kTileTokens < n; ++g) {
         const int64_t t = t0 + g * kTileTokens;
         const PackedAct* x = views + g * kTileTokens;
-        const float* spat = F::kHasMin ? s.spat.data() + g * np * 16 : nullptr;
+        const float* spat = F::kHasMin ? spat_chunk + g * np * 16 : nullptr;
         float* Yt = Y + t * ldy;
         switch (std::min<int64_t>(kTileTokens, n - g * kTileTokens)) {
           case 4: quant_rows<F, 4, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
@@ -795,10 +844,30 @@ void matmul_rows_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, 
   reference_kernels().matmul_rows(a, X, x_row_bytes, T, Y, ldy, r0, r1);
 }
 
+size_t packed_bytes_avx512(const MatvecArgs& a, int64_t T) {
+  if (a.dtype == DType::F32 || a.dtype == DType::F16)
+    return float_gemm_applies(T, a.cols) ? gemm_float_packed_bytes(a.cols, T) : 0;
+  const int64_t np = (a.cols / kQuantBlock + 1) / 2;
+  return SharedQuantLayout(T, np, a.dtype == DType::Q4_1 || a.dtype == DType::Q5_1).bytes;
+}
+
+void pack_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, int64_t t0, int64_t t1, void* packed) {
+  switch (a.dtype) {
+    case DType::F32:
+    case DType::F16: return gemm_float_pack(X, x_row_bytes, a.cols, t0, t1, packed);
+    case DType::Q4_0: return pack_quant_shared<FmtQ4_0>(a, X, x_row_bytes, T, t0, t1, packed);
+    case DType::Q4_1: return pack_quant_shared<FmtQ4_1>(a, X, x_row_bytes, T, t0, t1, packed);
+    case DType::Q5_0: return pack_quant_shared<FmtQ5_0>(a, X, x_row_bytes, T, t0, t1, packed);
+    case DType::Q5_1: return pack_quant_shared<FmtQ5_1>(a, X, x_row_bytes, T, t0, t1, packed);
+    case DType::Q8_0: return pack_quant_shared<FmtQ8_0>(a, X, x_row_bytes, T, t0, t1, packed);
+  }
+}
+
 }  // namespace
 
 const KernelSet* avx512_kernels() {
-  static const KernelSet set{"avx512-vnni", matvec_rows_avx512, matmul_rows_avx512, quantize_row_avx512};
+  static const KernelSet set{"avx512-vnni",      matvec_rows_avx512, matmul_rows_avx512, quantize_row_avx512,
+                             packed_bytes_avx512, pack_avx512};
   return &set;
 }
 
