@@ -30,11 +30,25 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     }
     data_ = static_cast<const uint8_t*>(p);
   }
-  ::close(fd);
+  fd_ = fd;  // kept for read()
 }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool MappedFile::read(const uint8_t* at, void* dst, size_t n) const {
+  if (fd_ < 0 || !data_ || at < data_ || uint64_t(at - data_) > size_ || n > size_ - uint64_t(at - data_)) return false;
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  off_t offset = off_t(at - data_);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, out, n, offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    out += got, offset += got, n -= size_t(got);
+  }
+  return true;
 }
 
 void MappedFile::advise_willneed() const {

@@ -19,11 +19,16 @@ class MappedFile {
   const std::string& path() const { return path_; }
   // Asks the kernel to read the mapping ahead (sequential use), so the first token is not slow.
   void advise_willneed() const;
+  // Copies the n bytes at `at` (a pointer into the mapping) with pread instead of through the mapping, so
+  // the pages are never mapped into this process. False (nothing read) when [at, at + n) is not inside the
+  // mapping or the read fails; the caller then reads the mapping.
+  bool read(const uint8_t* at, void* dst, size_t n) const;
 
  private:
   std::string path_;
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
+  int fd_ = -1;
 };
 
 }  // namespace rwkv

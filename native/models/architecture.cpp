@@ -37,8 +37,19 @@ void Architecture::init_layer_state(float* layer_state) const {
 
 void Architecture::embed(uint32_t token, float* x) const {
   const int64_t C = info_.n_embd;
+  // The row comes from the file through pread, not through the mapping: a prompt touches rows scattered
+  // over the whole table (128-256 MB for 0.4B-1.5B), and a fault on one of them maps the page-cache folio
+  // around it, so that on kernels with large folios a 512-token prompt mapped nearly all of the table into
+  // the process (peak RSS over the file size, BENCHMARKS.md). One pread of a row costs ~1 us, next to
+  // milliseconds for the token's layers.
+  const uint8_t* row = emb_.row(token);
+  thread_local std::vector<uint8_t> copy;
+  if (emb_file_) {
+    copy.resize(emb_.row_bytes());
+    if (emb_file_->read(row, copy.data(), copy.size())) row = copy.data();
+  }
   // In place: layer_norm takes its statistics before it writes, so x can be both input and output.
-  dequantize_row(emb_.dtype, emb_.row(token), x, C);
+  dequantize_row(emb_.dtype, row, x, C);
   cpu::layer_norm(x, ln0_w_.data(), ln0_b_.data(), C, 1e-5f, x);
 }
 
@@ -103,12 +114,15 @@ std::unique_ptr<Architecture> make_architecture(const TensorIndex& index, const 
     throw Error(ErrorCode::Shape, label + ": emb.weight has " + std::to_string(w.get("emb.weight").rows()) +
                                       " rows but the header says n_vocab " + std::to_string(info.n_vocab));
 
+  std::unique_ptr<Architecture> arch;
   switch (info.version_major) {
-    case 4: return make_v4(info, w);
-    case 5: return make_v5(info, w);
-    case 6: return make_v6(info, w);
-    default: return make_v7(info, w);
+    case 4: arch = make_v4(info, w); break;
+    case 5: arch = make_v5(info, w); break;
+    case 6: arch = make_v6(info, w); break;
+    default: arch = make_v7(info, w); break;
   }
+  arch->read_embeddings_from(index.file);
+  return arch;
 }
 
 }  // namespace rwkv

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "core/thread_pool.h"
 #include "formats/rwkv_bin.h"
 #include "kernels/cpu/linear.h"
@@ -90,6 +91,9 @@ class Architecture {
 
   // emb[token] then ln0, into x (C floats).
   void embed(uint32_t token, float* x) const;
+  // Embedding rows are then read from this file with pread (architecture.cpp says why); null: through the
+  // mapping (a model parsed from memory).
+  void read_embeddings_from(std::shared_ptr<const MappedFile> file) { emb_file_ = std::move(file); }
   // ln_out then head: `rows` rows of logits (V floats each) from `rows` residual rows.
   void head(const float* x, int64_t rows, float* logits, Workspace& ws) const;
 
@@ -99,6 +103,7 @@ class Architecture {
 
  private:
   Tensor emb_;                   // (C, V): V rows of C
+  std::shared_ptr<const MappedFile> emb_file_;
   std::vector<float> ln0_w_, ln0_b_, ln_out_w_, ln_out_b_;  // (C)
   Tensor head_;                  // (C, V): V rows of C
 };

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "engine.h"
 #include "formats/rwkv_bin.h"
 #include "models/architecture.h"
@@ -107,6 +108,37 @@ TEST(Loader, SurvivesRandomBitFlipsInTheStructure) {
   // Nearly every flip is caught; the rest (a flipped letter in a name of an unused tensor, say) load a
   // model that is still consistent. None may crash.
   EXPECT_GT(rejected, trials * 8 / 10);
+}
+
+// Embedding rows come from the file through pread (never mapped): inside the mapping only, and the same
+// bits as a model parsed from memory, which reads them through its buffer.
+TEST(Loader, FileReadsStayInsideTheMapping) {
+  const MappedFile file(test::tiny_model(kModel));
+  ASSERT_GT(file.size(), 200u);
+  std::vector<uint8_t> got(64);
+  ASSERT_TRUE(file.read(file.data() + 100, got.data(), got.size()));
+  EXPECT_EQ(0, std::memcmp(got.data(), file.data() + 100, got.size()));
+  EXPECT_TRUE(file.read(file.data() + file.size() - 8, got.data(), 8));
+  EXPECT_FALSE(file.read(file.data() + file.size() - 8, got.data(), 9));
+  EXPECT_FALSE(file.read(file.data() + file.size() + 1, got.data(), 1));
+  EXPECT_FALSE(file.read(got.data(), got.data() + 1, 1));
+}
+
+TEST(Loader, EmbeddingsReadFromTheFileMatchMemory) {
+  for (const std::string name : {kModel, std::string("tiny-rwkv-7v0-834K-FP16"), std::string("tiny-rwkv-6v0-3m-Q5_1")}) {
+    const std::string path = test::tiny_model(name);
+    const TensorIndex from_file = open_rwkv_bin(path);
+    const std::vector<uint8_t> bytes = read_all(path);
+    const TensorIndex from_memory = parse_rwkv_bin(bytes.data(), bytes.size(), name);
+    const auto a = make_architecture(from_file, name), b = make_architecture(from_memory, name);
+    const int64_t C = a->info().n_embd;
+    std::vector<float> x(static_cast<size_t>(C)), y(static_cast<size_t>(C));
+    for (uint32_t token : {0u, 1u, 7u, uint32_t(a->info().n_vocab - 1)}) {
+      a->embed(token, x.data());
+      b->embed(token, y.data());
+      EXPECT_EQ(0, std::memcmp(x.data(), y.data(), x.size() * sizeof(float))) << name << " token " << token;
+    }
+  }
 }
 
 TEST(Loader, MissingFileIsAnIoError) {
