@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "core/home_thread.h"
 #include "core/thread_pool.h"
 #include "formats/rwkv_bin.h"
 #include "kernels/vulkan/gpu_model.h"
@@ -128,6 +129,11 @@ void Model::check_tokens(const uint32_t* tokens, size_t n) const {
     if (tokens[t] >= uint32_t(i.n_vocab))
       throw Error(ErrorCode::Argument, "token id " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
                                            " is out of range: this model's vocabulary has " + std::to_string(i.n_vocab) + " tokens");
+}
+
+void Model::on_home_thread(const std::function<void()>& fn) {
+  std::call_once(home_once_, [this] { home_ = std::make_unique<HomeThread>(); });
+  home_->run(fn);
 }
 
 void Model::eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk) {

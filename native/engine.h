@@ -27,6 +27,7 @@ namespace vk { class GpuModel; }
 struct TensorIndex;
 struct Workspace;
 class ThreadPool;
+class HomeThread;
 
 // One sequence's share of a batched pass (see Model::eval_batch).
 struct SequenceInput {
@@ -69,6 +70,10 @@ class Model {
   // Long inputs are processed in chunks of up to max_chunk tokens, each as one sequence pass.
   // Throws Error(E_ARGUMENT) for a token id >= n_vocab, before touching the state.
   void eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk = 128);
+  // Runs fn on this model's home thread (core/home_thread.h), created on first use, and waits for it: a
+  // caller whose thread changes from call to call (the addon's eval on the libuv pool) keeps the model's
+  // work on one thread.
+  void on_home_thread(const std::function<void()>& fn);
 
   // Layers running on the GPU (0: none) and the device's name ("" when none).
   int gpu_layers() const;
@@ -104,6 +109,8 @@ class Model {
   std::unique_ptr<TensorIndex> index_;
   std::unique_ptr<Architecture> arch_;
   std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<HomeThread> home_;
+  std::once_flag home_once_;
   std::unique_ptr<Workspace> workspace_;
   std::unique_ptr<vk::GpuModel> gpu_;
   std::vector<float> x_;  // residual stream, rows×C

@@ -158,7 +158,9 @@ Napi::Value ModelWrap::eval(const Napi::CallbackInfo& info) {
       out_logits.IsEmpty() ? Napi::Reference<Napi::Float32Array>() : Napi::Persistent(out_logits));
   return AsyncTask::start(
       env, "rwkv.eval",
-      [m, tokens, state_ptr, logits_ptr] { m->eval(tokens->data(), tokens->size(), state_ptr, logits_ptr); },
+      [m, tokens, state_ptr, logits_ptr] {
+        m->on_home_thread([&] { m->eval(tokens->data(), tokens->size(), state_ptr, logits_ptr); });
+      },
       [state, logits, keep_state, keep_logits, want_logits](Napi::Env env) -> Napi::Value {
         Napi::Object r = Napi::Object::New(env);
         if (!want_logits) r.Set("logits", env.Null());

@@ -186,6 +186,34 @@ TEST(Engine, ConcurrentStatesMatchSequentialOnes) {
 
 // ---- arguments ------------------------------------------------------------------------------------
 
+// eval() handed to the model's home thread from callers on different threads: every call runs on one
+// thread, gives the bits a direct call gives, and an error thrown there reaches the caller.
+TEST(Engine, HomeThreadRunsEveryCallOnOneThread) {
+  auto m = Model::load(test::tiny_model("tiny-rwkv-7v0-834K-FP32"));
+  const uint32_t tokens[] = {1, 2, 3};
+  std::vector<float> direct = m->initial_state(), logits_direct(size_t(m->info().n_vocab));
+  m->eval(tokens, 3, direct.data(), logits_direct.data());
+  std::vector<std::thread::id> ran;
+  for (int caller = 0; caller < 3; ++caller) {
+    std::thread([&] {
+      std::vector<float> state = m->initial_state(), logits(size_t(m->info().n_vocab));
+      m->on_home_thread([&] {
+        ran.push_back(std::this_thread::get_id());
+        m->eval(tokens, 3, state.data(), logits.data());
+      });
+      EXPECT_EQ(state, direct);
+      EXPECT_EQ(logits, logits_direct);
+    }).join();
+  }
+  ASSERT_EQ(ran.size(), 3u);
+  EXPECT_EQ(ran[0], ran[1]);
+  EXPECT_EQ(ran[1], ran[2]);
+  EXPECT_NE(ran[0], std::this_thread::get_id());
+  const uint32_t bad = uint32_t(m->info().n_vocab);
+  std::vector<float> state = m->initial_state();
+  EXPECT_THROW(m->on_home_thread([&] { m->eval(&bad, 1, state.data(), nullptr); }), Error);
+}
+
 TEST(Engine, RejectsTokenOutsideVocabularyWithoutTouchingState) {
   auto model = Model::load(test::tiny_model("tiny-rwkv-5v2-730K-FP32"), {.threads = 1});
   std::vector<float> state = model->initial_state();
