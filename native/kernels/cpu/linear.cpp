@@ -74,13 +74,15 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
   if (prepared_.size() < total) prepared_.resize(total);
   if (packed_.size() < packed_total + 64) packed_.resize(packed_total + 64);
   uint8_t* packed_base = packed_.data() + (64 - reinterpret_cast<uintptr_t>(packed_.data()) % 64) % 64;
+  uint8_t* packed_at[kMaxJobs] = {};
   for (int i = 0; i < n; ++i) {
     xs[i] = in[i];
     // Names the input, so a kernel that repacks it (quantized types; the float prompt GEMM) does so
     // once per thread, not once per row range.
     if (T > 1 || dtype_is_quantized(args[i].dtype)) args[i].x_id = next_activation_id();
-    const bool packs = shared && kernels_.packed_bytes(args[i], T) > 0;
-    if (packs) args[i].packed = packed_base + packed_offsets[i];
+    if (shared && kernels_.packed_bytes(args[i], T) > 0) args[i].packed = packed_at[i] = packed_base + packed_offsets[i];
+    // A quantized product with its input packed reads a.packed alone: no prepared rows to hand it.
+    if (shared && dtype_is_quantized(args[i].dtype)) xs[i] = nullptr;
     if (!dtype_is_quantized(args[i].dtype) || shared) continue;
     uint8_t* out = prepared_.data() + offsets[i];
     for (int64_t t = 0; t < T; ++t)
@@ -90,23 +92,28 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
   if (shared) {
     tasks_.clear();
     for (int i = 0; i < n; ++i)
-      if (args[i].packed)
+      if (packed_at[i])
         for (int64_t t = 0; t < T; t += kPackSliceTokens) tasks_.push_back({i, t, std::min(T, t + kPackSliceTokens)});
-    pool_.run(int64_t(tasks_.size()), [&](int64_t k, int thread) {
+    auto pack_slice = [&](int64_t k, int thread) {
       const Task& task = tasks_[size_t(k)];
       const MatvecArgs& a = args[task.job];
       const float* x = in[task.job] + task.r0 * a.cols;
       if (!dtype_is_quantized(a.dtype)) {
-        kernels_.pack(a, x, x_row_bytes[task.job], T, task.r0, task.r1, const_cast<void*>(a.packed));
+        kernels_.pack(a, x, x_row_bytes[task.job], T, task.r0, task.r1, packed_at[task.job]);
         return;
       }
+      // Quantized a slice at a time into this thread's rows, then packed from them.
       std::vector<uint8_t>& q = slice_[size_t(thread)];
       if (q.size() < x_row_bytes[task.job] * size_t(kPackSliceTokens)) q.resize(x_row_bytes[task.job] * size_t(kPackSliceTokens));
       for (int64_t t = task.r0; t < task.r1; ++t)
         kernels_.quantize_row(x + (t - task.r0) * a.cols, a.cols,
                               reinterpret_cast<ActBlockQ8*>(q.data() + size_t(t - task.r0) * x_row_bytes[task.job]));
-      kernels_.pack(a, q.data(), x_row_bytes[task.job], T, task.r0, task.r1, const_cast<void*>(a.packed));
-    });
+      kernels_.pack(a, q.data(), x_row_bytes[task.job], T, task.r0, task.r1, packed_at[task.job]);
+    };
+    if (work < kSerialWork)
+      for (int64_t k = 0; k < int64_t(tasks_.size()); ++k) pack_slice(k, 0);
+    else
+      pool_.run(int64_t(tasks_.size()), pack_slice);
   }
   auto rows_of = [&](int i, int64_t r0, int64_t r1) {
     if (T == 1) kernels_.matvec_rows(args[i], xs[i], ys[i], r0, r1);
