@@ -31,6 +31,15 @@ void save_shift(const Batch& b, const float* rows, int64_t C, int64_t xx_offset)
   for (const SeqSpan& s : b.seqs) std::copy(rows + (s.start + s.len - 1) * C, rows + (s.start + s.len) * C, s.state + xx_offset);
 }
 
+void layer_norm_rows(const float* x, const float* w, const float* b, int64_t C, int64_t rows, float* out, Workspace& ws) {
+  auto row = [&](int64_t t) { cpu::layer_norm(x + t * C, w, b, C, 1e-5f, out + t * C); };
+  if (rows <= 16) {
+    for (int64_t t = 0; t < rows; ++t) row(t);
+    return;
+  }
+  for_tokens(rows, ws, row);
+}
+
 void Architecture::init_layer_state(float* layer_state) const {
   std::memset(layer_state, 0, size_t(info_.state_floats_per_layer()) * sizeof(float));
 }

@@ -41,7 +41,7 @@ void ChannelMix::apply(float* x, const Batch& batch, const float* ln2_w, const f
   float* out = ws.arena.take(TC);
   float* k = ws.arena.take(size_t(T * F));
 
-  for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, ln2_w, ln2_b, C, 1e-5f, b + t * C);
+  layer_norm_rows(x, ln2_w, ln2_b, C, T, b, ws);
   for_each_shift(batch, b, C, 0, [&](int64_t t, const float* cur, const float* prev) {
     float* ok = xk + t * C;
     float* orr = xr + t * C;

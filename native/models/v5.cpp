@@ -79,7 +79,7 @@ class ArchitectureV5 final : public Architecture {
     float* y = ws.arena.take(TC);
     float* out = ws.arena.take(TC);
 
-    for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, L.ln1_w.data(), L.ln1_b.data(), C, 1e-5f, a + t * C);
+    layer_norm_rows(x, L.ln1_w.data(), L.ln1_b.data(), C, T, a, ws);
     for_each_shift(batch, a, C, C, [&](int64_t t, const float* cur, const float* prev) {
       for (int64_t i = 0; i < C; ++i) {
         xk[t * C + i] = cur[i] * L.mix_k[i] + prev[i] * (1 - L.mix_k[i]);

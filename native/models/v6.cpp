@@ -95,7 +95,7 @@ class ArchitectureV6 final : public Architecture {
     float* g = ws.arena.take(TC);
     float* y = ws.arena.take(TC);
 
-    for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, L.ln1_w.data(), L.ln1_b.data(), C, 1e-5f, a + t * C);
+    layer_norm_rows(x, L.ln1_w.data(), L.ln1_b.data(), C, T, a, ws);
     for_each_shift(batch, a, C, C, [&](int64_t t, const float* cur, const float* prev) {
       for (int64_t i = 0; i < C; ++i) {
         sx[t * C + i] = prev[i] - cur[i];

@@ -44,6 +44,22 @@ void value_residual_v7(const float* __restrict v0, const float* __restrict lora,
   for (int64_t i = 0; i < n; ++i) v[i] += (v_first[i] - v[i]) * cpu::sigmoid(v0[i] + lora[i]);
 }
 
+// The token shift of RWKV-7: each of the six inputs is cur + (prev - cur) * its mix.
+void mix6(const float* __restrict cur, const float* __restrict prev, const LayerV7& L, int64_t C, float* __restrict xr,
+          float* __restrict xw, float* __restrict xk, float* __restrict xv, float* __restrict xa, float* __restrict xg) {
+  const float *__restrict mr = L.x_r.data(), *__restrict mw = L.x_w.data(), *__restrict mk = L.x_k.data(),
+              *__restrict mv = L.x_v.data(), *__restrict ma = L.x_a.data(), *__restrict mg = L.x_g.data();
+  for (int64_t i = 0; i < C; ++i) {
+    const float c = cur[i], sx = prev[i] - c;
+    xr[i] = c + sx * mr[i];
+    xw[i] = c + sx * mw[i];
+    xk[i] = c + sx * mk[i];
+    xv[i] = c + sx * mv[i];
+    xa[i] = c + sx * ma[i];
+    xg[i] = c + sx * mg[i];
+  }
+}
+
 class ArchitectureV7 final : public Architecture {
  public:
   ArchitectureV7(const ModelInfo& info, const WeightBinder& w) : Architecture(info, w) {
@@ -113,18 +129,11 @@ class ArchitectureV7 final : public Architecture {
     float* lg = ws.arena.take(size_t(T * Dg_));
     float* lv = ws.arena.take(size_t(T * Dv_));
 
-    for (int64_t t = 0; t < T; ++t) cpu::layer_norm(x + t * C, L.ln1_w.data(), L.ln1_b.data(), C, 1e-5f, a + t * C);
+    layer_norm_rows(x, L.ln1_w.data(), L.ln1_b.data(), C, T, a, ws);
     for_each_shift(batch, a, C, C, [&](int64_t t, const float* cur, const float* prev) {
-      for (int64_t i = 0; i < C; ++i) {
-        const float sx = prev[i] - cur[i];
-        const int64_t o = t * C + i;
-        xr[o] = cur[i] + sx * L.x_r[i];
-        xw[o] = cur[i] + sx * L.x_w[i];
-        xk[o] = cur[i] + sx * L.x_k[i];
-        xv[o] = cur[i] + sx * L.x_v[i];
-        xa[o] = cur[i] + sx * L.x_a[i];
-        xg[o] = cur[i] + sx * L.x_g[i];
-      }
+      // Restrict-qualified rows: without them the compiler cannot rule out that the six outputs alias
+      // the inputs, and the loop ran one scalar store at a time.
+      mix6(cur, prev, L, C, xr + t * C, xw + t * C, xk + t * C, xv + t * C, xa + t * C, xg + t * C);
     });
     save_shift(batch, a, C, C);
 
