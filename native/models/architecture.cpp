@@ -32,12 +32,7 @@ void save_shift(const Batch& b, const float* rows, int64_t C, int64_t xx_offset)
 }
 
 void layer_norm_rows(const float* x, const float* w, const float* b, int64_t C, int64_t rows, float* out, Workspace& ws) {
-  auto row = [&](int64_t t) { cpu::layer_norm(x + t * C, w, b, C, 1e-5f, out + t * C); };
-  if (rows <= 16) {
-    for (int64_t t = 0; t < rows; ++t) row(t);
-    return;
-  }
-  for_tokens(rows, ws, row);
+  for_tokens(rows, ws, [&](int64_t t) { cpu::layer_norm(x + t * C, w, b, C, 1e-5f, out + t * C); });
 }
 
 void Architecture::init_layer_state(float* layer_state) const {

@@ -77,8 +77,8 @@ void for_tokens(int64_t rows, Workspace& ws, Fn&& fn) {
   ws.pool.run(rows, [&](int64_t t, int) { fn(t); });
 }
 
-// Layer norm (eps 1e-5) of `rows` rows of C floats into out. Prompts share the rows between the threads;
-// a few rows (a decode batch) stay on this thread, where a hand-off would cost more than the work.
+// Layer norm (eps 1e-5) of `rows` rows of C floats into out, the rows shared between the threads as
+// for_tokens shares them.
 void layer_norm_rows(const float* x, const float* w, const float* b, int64_t C, int64_t rows, float* out, Workspace& ws);
 
 class Architecture {

@@ -242,6 +242,22 @@ TEST(Kernels, FloatMatmulIsBitIdenticalToMatvecAtOddWidths) {
       }
 }
 
+// Rows [r0, r1) of the product alone: those rows get the bits of the whole product, every other output
+// keeps its fill value.
+void expect_range_writes_only_its_rows(const Weights& w, const void* X, size_t x_row_bytes, int64_t T, int64_t r0,
+                                       int64_t r1, const std::string& what) {
+  const int64_t rows = w.rows;
+  std::vector<float> full(size_t(rows * T)), part(size_t(rows * T), 12345.0f);
+  best_kernels().matmul_rows(w.args(), X, x_row_bytes, T, full.data(), rows, 0, rows);
+  best_kernels().matmul_rows(w.args(), X, x_row_bytes, T, part.data(), rows, r0, r1);
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float p = part[size_t(i * rows + r)];
+      if (r >= r0 && r < r1) EXPECT_EQ(p, full[size_t(i * rows + r)]) << what << " r=" << r;
+      else EXPECT_EQ(p, 12345.0f) << what << " r=" << r;
+    }
+}
+
 TEST(Kernels, RowRangesWriteOnlyTheirRows) {
   for (DType t : kAllTypes) {
     const int64_t rows = 130, cols = 256, T = 7;
@@ -249,17 +265,7 @@ TEST(Kernels, RowRangesWriteOnlyTheirRows) {
     const std::vector<float> x = make_activations(T, cols, 12);
     const std::vector<uint8_t> xp = prepare(t, x, T, cols);
     const size_t xrb = prepared_row_bytes(t, cols);
-    std::vector<float> full(size_t(rows * T)), part(size_t(rows * T), 12345.0f);
-    best_kernels().matmul_rows(w.args(), xp.data(), xrb, T, full.data(), rows, 0, rows);
-    best_kernels().matmul_rows(w.args(), xp.data(), xrb, T, part.data(), rows, 5, 78);
-    for (int64_t i = 0; i < T; ++i)
-      for (int64_t r = 0; r < rows; ++r) {
-        const float p = part[size_t(i * rows + r)];
-        if (r >= 5 && r < 78)
-          EXPECT_EQ(p, full[size_t(i * rows + r)]) << label(t, rows, cols, T) << " r=" << r;
-        else
-          EXPECT_EQ(p, 12345.0f) << label(t, rows, cols, T) << " r=" << r;
-      }
+    expect_range_writes_only_its_rows(w, xp.data(), xrb, T, 5, 78, label(t, rows, cols, T));
   }
 }
 
@@ -271,17 +277,7 @@ TEST(Kernels, FloatGemmRowRangesWriteOnlyTheirRows) {
     const Weights w = make_weights(t, rows, cols, 21);
     const std::vector<float> x = make_activations(T, cols, 22);
     const size_t xrb = size_t(cols) * sizeof(float);
-    std::vector<float> full(size_t(rows * T)), part(size_t(rows * T), 12345.0f);
-    best_kernels().matmul_rows(w.args(), x.data(), xrb, T, full.data(), rows, 0, rows);
-    best_kernels().matmul_rows(w.args(), x.data(), xrb, T, part.data(), rows, 5, 101);
-    for (int64_t i = 0; i < T; ++i)
-      for (int64_t r = 0; r < rows; ++r) {
-        const float p = part[size_t(i * rows + r)];
-        if (r >= 5 && r < 101)
-          EXPECT_EQ(p, full[size_t(i * rows + r)]) << label(t, rows, cols, T) << " r=" << r;
-        else
-          EXPECT_EQ(p, 12345.0f) << label(t, rows, cols, T) << " r=" << r;
-      }
+    expect_range_writes_only_its_rows(w, x.data(), xrb, T, 5, 101, label(t, rows, cols, T));
   }
 }
 

@@ -1,7 +1,6 @@
 // The prompt GEMM for float weights (gemm_float_avx512.cpp): Y[t*ldy + r] = dot(W[r], X_t) for F32/F16
 // weights, t in [0, T), r in [r0, r1); the same bits as the AVX-512 row kernels give each (row, token).
-// a.packed: X as gemm_float_pack left it; else a.x_id names X, and a thread running several row ranges of
-// one product packs X once.
+// a.packed: X as gemm_float_pack left it (Linear packs once for every thread); null: the call packs X.
 #pragma once
 #include <cstddef>
 #include <cstdint>

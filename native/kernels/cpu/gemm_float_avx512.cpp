@@ -14,7 +14,7 @@
 // fed by 3 vector loads and 8 broadcasts per 24 fmas, all from panels packed for this walk:
 //   weights:     wp[l][j][48 rows]       (one 48-row block at a time, F16 widened, exact)
 //   activations: xp[g][l][j][16 tokens]  (all T tokens, once per product: Linear packs them for every
-//                thread through gemm_float_pack, or each thread packs its own)
+//                thread through gemm_float_pack; a direct call packs its own)
 // The 16 lane sums of a row are then added in hsum512's tree with vertical adds, so every output has
 // exactly the bits the row kernels (and token-by-token decoding) give it.
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() and trip -Wuninitialized under -O3.
@@ -91,8 +91,6 @@ inline __m512 load_cols(const uint8_t* row, int64_t c, int64_t cols) {
 
 struct GemmScratch {
   std::vector<float> xp, wp, part;
-  uint64_t x_id = 0;  // the activations xp holds (0: none)
-  int64_t x_tokens = 0;
 };
 GemmScratch& gemm_scratch() {
   thread_local GemmScratch s;
@@ -191,14 +189,11 @@ void gemm(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t T, flo
           int64_t r1) {
   GemmScratch& s = gemm_scratch();
   const int64_t J = (a.cols + 15) / 16, G = (T + kGroupTokens - 1) / kGroupTokens;
+  // Linear packs a prompt's activations once for every thread (a.packed); a direct call packs its own.
   const float* xp_all = static_cast<const float*>(a.packed);
   if (!xp_all) {
-    if (!(a.x_id != 0 && s.x_id == a.x_id && s.x_tokens == T)) {
-      if (s.xp.size() < size_t(G * 16 * act_lane_stride(J))) s.xp.resize(size_t(G * 16 * act_lane_stride(J)));
-      pack_activations(static_cast<const uint8_t*>(X), x_row_bytes, 0, T, a.cols, s.xp.data());
-      s.x_id = a.x_id;
-      s.x_tokens = T;
-    }
+    if (s.xp.size() < size_t(G * 16 * act_lane_stride(J))) s.xp.resize(size_t(G * 16 * act_lane_stride(J)));
+    pack_activations(static_cast<const uint8_t*>(X), x_row_bytes, 0, T, a.cols, s.xp.data());
     xp_all = s.xp.data();
   }
   if (s.wp.size() < size_t(16 * weight_lane_stride(J))) s.wp.resize(size_t(16 * weight_lane_stride(J)));

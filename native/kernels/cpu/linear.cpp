@@ -77,9 +77,9 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
   uint8_t* packed_at[kMaxJobs] = {};
   for (int i = 0; i < n; ++i) {
     xs[i] = in[i];
-    // Names the input, so a kernel that repacks it (quantized types; the float prompt GEMM) does so
-    // once per thread, not once per row range.
-    if (T > 1 || dtype_is_quantized(args[i].dtype)) args[i].x_id = next_activation_id();
+    // Names a quantized input, so a kernel that repacks it for itself (decoding, batches of up to 16)
+    // does so once per thread, not once per row range.
+    if (dtype_is_quantized(args[i].dtype)) args[i].x_id = next_activation_id();
     if (shared && kernels_.packed_bytes(args[i], T) > 0) args[i].packed = packed_at[i] = packed_base + packed_offsets[i];
     // A quantized product with its input packed reads a.packed alone: no prepared rows to hand it.
     if (shared && dtype_is_quantized(args[i].dtype)) xs[i] = nullptr;

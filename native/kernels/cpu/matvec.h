@@ -33,7 +33,7 @@ struct MatvecArgs {
   size_t w_row_bytes; // bytes per weight row
   int64_t cols;       // elements per row
   // Names the contents of the activations passed with these args for one call (Linear gives each
-  // prepared input a process-wide unique id): a kernel run on several row ranges of one product may
+  // quantized input a process-wide unique id): a kernel run on several row ranges of one product may
   // keep work it did on them (the AVX-512 set repacks quantized activations once per thread, not once
   // per range). 0: nothing may be reused.
   uint64_t x_id = 0;

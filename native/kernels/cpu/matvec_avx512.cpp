@@ -462,31 +462,48 @@ inline void for_split_rows(const MatvecArgs& a, int64_t r0, int64_t r1, float* y
 }
 constexpr int kFloatDecodeParts = 2;
 
-// Packs tokens [first, first + n) of X (prepared rows x_row_bytes apart) into the scratch; views[i]
-// points at token first + i.
+// Where packed activations go: token t's quants at qs + t*np*64, its d_x and corrections at
+// dx/corr + t*np*16, and (the _1 types) group g's sums at spat + g*np*16, a group being kTileTokens tokens.
+// A thread's scratch, or one layout for all threads (SharedQuantLayout).
+struct QuantSlots {
+  int8_t* qs;
+  float* dx;
+  int32_t* corr;
+  float* spat;
+};
+
+// n tokens (X: the first one's prepared row, the next x_row_bytes further) into the slots from token 0.
 template <class F>
-void pack_tokens(const uint8_t* X, size_t x_row_bytes, int64_t first, int64_t n, int64_t nb, Scratch& s,
-                 PackedAct* views) {
+void pack_rows(const uint8_t* X, size_t x_row_bytes, int64_t n, int64_t nb, const QuantSlots& out) {
   const int64_t np = (nb + 1) / 2;
-  for (int64_t i = 0; i < n; ++i) {
-    const ActBlockQ8* xt = reinterpret_cast<const ActBlockQ8*>(X + size_t(first + i) * x_row_bytes);
-    int8_t* qs = s.qs.data() + i * np * 64;
-    float* dx = s.dx.data() + i * np * 16;
-    int32_t* corr = s.corr.data() + i * np * 16;
-    pack_token(xt, nb, F::kOffset, qs, dx, corr);
-    views[i] = {qs, dx, corr};
-  }
+  auto token = [&](int64_t t) { return reinterpret_cast<const ActBlockQ8*>(X + size_t(t) * x_row_bytes); };
+  for (int64_t t = 0; t < n; ++t) pack_token(token(t), nb, F::kOffset, out.qs + t * np * 64, out.dx + t * np * 16, out.corr + t * np * 16);
+  if constexpr (F::kHasMin)
+    for (int64_t g = 0; g * kTileTokens < n; ++g) {
+      const ActBlockQ8* xs[kTileTokens];
+      const int m = int(std::min<int64_t>(kTileTokens, n - g * kTileTokens));
+      for (int i = 0; i < m; ++i) xs[i] = token(g * kTileTokens + i);
+      pack_sums(xs, m, nb, out.spat + g * np * 16);
+    }
 }
 
-void reserve(Scratch& s, int64_t tokens, int64_t np, int64_t groups) {
+// The tile's views of n tokens' slots.
+void bind_views(const QuantSlots& in, int64_t np, int64_t n, PackedAct* views) {
+  for (int64_t t = 0; t < n; ++t) views[t] = {in.qs + t * np * 64, in.dx + t * np * 16, in.corr + t * np * 16};
+}
+
+// The scratch's slots, sized for `tokens` tokens in `groups` groups.
+QuantSlots reserve(Scratch& s, int64_t tokens, int64_t np, int64_t groups) {
   if (s.qs.size() < size_t(tokens * np * 64)) s.qs.resize(size_t(tokens * np * 64));
   if (s.dx.size() < size_t(tokens * np * 16)) s.dx.resize(size_t(tokens * np * 16));
   if (s.corr.size() < size_t(tokens * np * 16)) s.corr.resize(size_t(tokens * np * 16));
   if (s.spat.size() < size_t(groups * np * 16)) s.spat.resize(size_t(groups * np * 16));
+  if (s.views.size() < size_t(tokens)) s.views.resize(size_t(tokens));
+  return {s.qs.data(), s.dx.data(), s.corr.data(), s.spat.data()};
 }
 
-// All T tokens of a prompt packed once for every thread (KernelSet::pack): pack_token's qs/dx/corr per
-// token, then pack_sums' spat per group of kTileTokens (the _1 types), each region 64-byte aligned.
+// All T tokens of a prompt packed once for every thread (KernelSet::pack), in QuantSlots' layout: each
+// region 64-byte aligned in one buffer.
 struct SharedQuantLayout {
   size_t qs, dx, corr, spat, bytes;
   SharedQuantLayout(int64_t T, int64_t np, bool has_min) {
@@ -497,6 +514,11 @@ struct SharedQuantLayout {
     spat = corr + size_t(T * np * 16) * sizeof(int32_t);
     bytes = spat + (has_min ? size_t(groups * np * 16) * sizeof(float) : 0);
   }
+  QuantSlots slots(const void* buffer) const {
+    uint8_t* base = static_cast<uint8_t*>(const_cast<void*>(buffer));
+    return {reinterpret_cast<int8_t*>(base + qs), reinterpret_cast<float*>(base + dx),
+            reinterpret_cast<int32_t*>(base + corr), reinterpret_cast<float*>(base + spat)};
+  }
 };
 
 template <class F>
@@ -504,20 +526,10 @@ void pack_quant_shared(const MatvecArgs& a, const void* X, size_t x_row_bytes, i
                        void* packed) {
   static_assert(kPackSliceTokens % kTileTokens == 0);
   const int64_t nb = a.cols / kQuantBlock, np = (nb + 1) / 2;
-  const SharedQuantLayout L(T, np, F::kHasMin);
-  uint8_t* base = static_cast<uint8_t*>(packed);
-  const uint8_t* xb = static_cast<const uint8_t*>(X);
-  auto token = [&](int64_t t) { return reinterpret_cast<const ActBlockQ8*>(xb + size_t(t - t0) * x_row_bytes); };
-  for (int64_t t = t0; t < t1; ++t)
-    pack_token(token(t), nb, F::kOffset, reinterpret_cast<int8_t*>(base + L.qs) + t * np * 64,
-               reinterpret_cast<float*>(base + L.dx) + t * np * 16, reinterpret_cast<int32_t*>(base + L.corr) + t * np * 16);
-  if constexpr (F::kHasMin)
-    for (int64_t g = t0 / kTileTokens; g * kTileTokens < t1; ++g) {
-      const ActBlockQ8* xs[kTileTokens];
-      const int m = int(std::min<int64_t>(kTileTokens, t1 - g * kTileTokens));
-      for (int i = 0; i < m; ++i) xs[i] = token(g * kTileTokens + i);
-      pack_sums(xs, m, nb, reinterpret_cast<float*>(base + L.spat) + g * np * 16);
-    }
+  const QuantSlots all = SharedQuantLayout(T, np, F::kHasMin).slots(packed);
+  pack_rows<F>(static_cast<const uint8_t*>(X), x_row_bytes, t1 - t0, nb,
+               {all.qs + t0 * np * 64, all.dx + t0 * np * 16, all.corr + t0 * np * 16,
+                F::kHasMin ? all.spat + (t0 / kTileTokens) * np * 16 : nullptr});
 }
 
 template <class F>
@@ -525,13 +537,9 @@ void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int
   const int64_t nb = a.cols / kQuantBlock, np = (nb + 1) / 2;
   Scratch& s = scratch();
   if (!s.holds(a.x_id, 1)) {
-    reserve(s, 1, np, 1);
-    s.views.resize(1);
-    pack_tokens<F>(static_cast<const uint8_t*>(xp), 0, 0, 1, nb, s, s.views.data());
-    if constexpr (F::kHasMin) {
-      const ActBlockQ8* x = static_cast<const ActBlockQ8*>(xp);
-      pack_sums(&x, 1, nb, s.spat.data());
-    }
+    const QuantSlots slots = reserve(s, 1, np, 1);
+    pack_rows<F>(static_cast<const uint8_t*>(xp), 0, 1, nb, slots);
+    bind_views(slots, np, 1, s.views.data());
     s.packed = a.x_id, s.packed_tokens = 1;
   }
   const float* spat = F::kHasMin ? s.spat.data() : nullptr;
@@ -553,42 +561,31 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
   const int64_t groups = chunk / kTileTokens;
   Scratch& s = scratch();
   // Packed once for every thread (a prompt; see KernelSet::pack): views of all T tokens into it.
-  const float* shared_spat = nullptr;
-  if (a.packed) {
-    const SharedQuantLayout L(T, np, F::kHasMin);
-    const uint8_t* base = static_cast<const uint8_t*>(a.packed);
+  // Otherwise this thread packs a chunk at a time, and when one chunk holds every token (batched
+  // decoding) what it packed for another row range of this product is still good.
+  const bool shared = a.packed != nullptr, one_chunk = chunk >= T;
+  const bool reuse = shared || (one_chunk && s.holds(a.x_id, T));
+  QuantSlots slots;
+  if (shared) {
+    slots = SharedQuantLayout(T, np, F::kHasMin).slots(a.packed);
     if (s.views.size() < size_t(T)) s.views.resize(size_t(T));
-    for (int64_t t = 0; t < T; ++t)
-      s.views[size_t(t)] = {reinterpret_cast<const int8_t*>(base + L.qs) + t * np * 64,
-                            reinterpret_cast<const float*>(base + L.dx) + t * np * 16,
-                            reinterpret_cast<const int32_t*>(base + L.corr) + t * np * 16};
-    shared_spat = reinterpret_cast<const float*>(base + L.spat);
+    bind_views(slots, np, T, s.views.data());
     s.packed = 0;
-  }
-  // One chunk holds every token (batched decoding, a prompt pass): what this thread packed for another
-  // row range of this product is still good.
-  const bool one_chunk = chunk >= T, reuse = a.packed || (one_chunk && s.holds(a.x_id, T));
-  if (!reuse) {
-    s.packed = 0;
-    reserve(s, chunk, np, groups);
-    if (s.views.size() < size_t(chunk)) s.views.resize(size_t(chunk));
+  } else {
+    slots = reserve(s, chunk, np, groups);
+    if (!reuse) s.packed = 0;
   }
   for (int64_t t0 = 0; t0 < T; t0 += chunk) {
     const int64_t n = std::min(T - t0, chunk);
     if (!reuse) {
-      pack_tokens<F>(xb, x_row_bytes, t0, n, nb, s, s.views.data());
-      if constexpr (F::kHasMin)
-        for (int64_t g = 0; g * kTileTokens < n; ++g) {
-          const ActBlockQ8* xs[kTileTokens];
-          const int m = int(std::min<int64_t>(kTileTokens, n - g * kTileTokens));
-          for (int i = 0; i < m; ++i)
-            xs[i] = reinterpret_cast<const ActBlockQ8*>(xb + size_t(t0 + g * kTileTokens + i) * x_row_bytes);
-          pack_sums(xs, m, nb, s.spat.data() + g * np * 16);
-        }
+      pack_rows<F>(xb + size_t(t0) * x_row_bytes, x_row_bytes, n, nb, slots);
+      bind_views(slots, np, n, s.views.data());
       if (one_chunk) s.packed = a.x_id, s.packed_tokens = T;
     }
-    const PackedAct* views = s.views.data() + (a.packed ? t0 : 0);
-    const float* spat_chunk = a.packed ? shared_spat + (t0 / kTileTokens) * np * 16 : s.spat.data();
+    // The chunk's first token: in the shared slots, token t0; in this thread's, token 0.
+    const int64_t first = shared ? t0 : 0;
+    const PackedAct* views = s.views.data() + first;
+    const float* spat_chunk = F::kHasMin ? slots.spat + (first / kTileTokens) * np * 16 : nullptr;
     // A prompt chunk unpacks each row tile's quads once for all of its token groups (unpack_quads).
     const int64_t nq = quads(nb);
     const bool unpack = n > kUnpackTokens && nq > 0;
@@ -607,7 +604,7 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
       for (int64_t g = 0; g * kTileTokens < n; ++g) {
         const int64_t t = t0 + g * kTileTokens;
         const PackedAct* x = views + g * kTileTokens;
-        const float* spat = F::kHasMin ? spat_chunk + g * np * 16 : nullptr;
+        const float* spat = spat_chunk ? spat_chunk + g * np * 16 : nullptr;
         float* Yt = Y + t * ldy;
         switch (std::min<int64_t>(kTileTokens, n - g * kTileTokens)) {
           case 4: quant_rows<F, 4, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
