@@ -219,8 +219,7 @@ void add_tokenizer(Meta& meta, int64_t n_vocab, const std::string& vocab_path) {
 
 void write_synthetic_gguf(const SyntheticShape& shape, uint64_t seed, const std::string& path, const std::string& vocab_path,
                           const std::function<void(double fraction)>& progress, DType model_type) {
-  // ggml has the quantized types as rwkv.cpp stores them; float models go out as FP16, as the converter does.
-  const DType file_type = dtype_is_quantized(model_type) ? model_type : DType::F16;
+  const DType file_type = synthetic_gguf_type(model_type);
   const std::vector<SyntheticTensor> tensors = synthetic_tensors(shape);
   std::vector<GgufTensor> gts = gguf_tensors(tensors, shape.n_embd, file_type);
 

@@ -56,6 +56,10 @@ DType synthetic_tensor_dtype(const SyntheticTensor& t, DType file_type);
 void write_synthetic_model(const SyntheticShape& shape, DType type, uint64_t seed, const std::string& path,
                            const std::function<void(double fraction)>& progress = {});
 
+// The type of the matrices a synthetic GGUF holds for a .bin of `model_type`: a quantized type as
+// itself, a float one as FP16 (as llama.cpp's converter writes it).
+inline DType synthetic_gguf_type(DType model_type) { return dtype_is_quantized(model_type) ? model_type : DType::F16; }
+
 // Writes the same weights as a GGUF v3 file in llama.cpp's `rwkv7` layout (engine-spec §12):
 // 2-D matrices FP16 (time_mix_w1/w2 FP32, as llama.cpp's converter does), vectors FP32. With a quantized
 // `model_type` (the .bin's), the matrices the .bin of that type quantizes are stored in it (ggml's blocks of

@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
       rwkv::write_synthetic_gguf(shape, seed, gguf, vocab, progress_line(gguf), type);
       auto t2 = std::chrono::steady_clock::now();
       std::fprintf(stderr, "\rwrote %s (GGUF rwkv7, %s) in %.1f s\n", gguf.c_str(),
-                   rwkv::dtype_name(rwkv::dtype_is_quantized(type) ? type : rwkv::DType::F16),
+                   rwkv::dtype_name(rwkv::synthetic_gguf_type(type)),
                    std::chrono::duration<double>(t2 - t1).count());
     }
   } catch (const rwkv::Error& e) {
