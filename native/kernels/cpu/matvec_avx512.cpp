@@ -28,7 +28,9 @@
 
 #include "kernels/cpu/gemm_float.h"
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/q8_0_avx512.h"
 #include "kernels/cpu/reduce_avx512.h"  // hsum512, sum16: one reduction order for every tile
+#include "kernels/cpu/tiles_avx512.h"   // hsum_tile, for_row_tiles, for_split_rows
 
 namespace rwkv::cpu {
 
@@ -53,19 +55,6 @@ inline uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
   return v;
-}
-
-// out[r * NT + t] = hsum512(acc[r][t]); a tile of 16 accumulators in one reduction tree (same bits).
-template <int R, int NT>
-inline void hsum_tile(const __m512 (&acc)[R][NT], float* out) {
-  if constexpr (R * NT == 16) {
-    _mm512_storeu_ps(out, sum16(reinterpret_cast<const __m512(&)[16]>(acc)));
-  } else {
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) out[r * NT + t] = hsum512(acc[r][t]);
-  }
 }
 
 // ---- quantized weights --------------------------------------------------------------------------
@@ -148,28 +137,6 @@ using FmtQ4_0 = NibbleFormat<BlockQ4_0, 8, false, 2, -1>;
 using FmtQ4_1 = NibbleFormat<BlockQ4_1, 0, true, 4, -1>;
 using FmtQ5_0 = NibbleFormat<BlockQ5_0, 16, false, 6, 2>;
 using FmtQ5_1 = NibbleFormat<BlockQ5_1, 0, true, 8, 4>;
-
-// Q8_0: the quants are two 32-byte loads. q + 128 of a signed byte is a flip of the top bit.
-struct FmtQ8_0 {
-  static constexpr size_t kBytes = sizeof(BlockQ8_0);
-  static constexpr int kOffset = 128;
-  static constexpr bool kHasMin = false;
-  static constexpr int kDecodeParts = 2;  // for_split_rows: four measured no faster end to end
-  template <bool kHalf>
-  static __m512i unpack(const uint8_t* p) {
-    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
-    const __m256i hi = kHalf ? _mm256_setzero_si256() : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + kBytes + 2));
-    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-    // The missing half of a lone block stays 0 (its activations are 0 too).
-    return kHalf ? _mm512_mask_xor_epi32(q, 0x00FF, q, _mm512_set1_epi8(char(0x80)))
-                 : _mm512_xor_si512(q, _mm512_set1_epi8(char(0x80)));
-  }
-  template <bool kHalf>
-  static __m512 scales(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p)); }
-  static __m512 scales_quad(const uint8_t* p) { return widen_quad(quad_words<kBytes>(p)); }
-  template <bool kHalf>
-  static __m512 mins(const uint8_t*) { return _mm512_setzero_ps(); }
-};
 
 // Activations of one token, repacked per call from ActBlockQ8 into the pair layout the tile reads
 // with plain loads (all of it is shared by every row, so the repacking is paid once per call):
@@ -396,30 +363,6 @@ void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, 
   }
 }
 
-// Rows [r0, r1) in register tiles of kRows rows (the last tile smaller) against NT tokens: the row
-// pointers of each tile go to tile(rows, w, out), which writes out[r * NT + t]; the results land in
-// Y[t * ldy + row]. One walk for the quantized and the float tiles.
-template <int NT, int kRows, class Tile>
-inline void for_row_tiles(const MatvecArgs& a, int64_t r0, int64_t r1, float* Y, int64_t ldy, Tile&& tile) {
-  float out[kRows * NT];
-  const uint8_t* w[kRows];
-  auto run = [&](int64_t r, auto rows) {
-    constexpr int R = decltype(rows)::value;
-    for (int i = 0; i < R; ++i) w[i] = a.w + size_t(r + i) * a.w_row_bytes;
-    tile(rows, w, out);
-    for (int i = 0; i < R; ++i)
-      for (int t = 0; t < NT; ++t) Y[t * ldy + r + i] = out[i * NT + t];
-  };
-  int64_t r = r0;
-  for (; r + kRows <= r1; r += kRows) run(r, std::integral_constant<int, kRows>{});
-  switch (int(r1 - r)) {
-    case 1: if constexpr (kRows > 1) run(r, std::integral_constant<int, 1>{}); break;
-    case 2: if constexpr (kRows > 2) run(r, std::integral_constant<int, 2>{}); break;
-    case 3: if constexpr (kRows > 3) run(r, std::integral_constant<int, 3>{}); break;
-    default: break;
-  }
-}
-
 // uq: the rows' quads as unpack_quads left them (uq[i]: row r0 + i; a range of one tile), or null.
 template <class F, int NT, int kRows>
 void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int64_t r0, int64_t r1, float* Y,
@@ -431,35 +374,6 @@ void quant_rows(const MatvecArgs& a, const PackedAct* x, const float* spat, int6
   });
 }
 
-// Decode (one token): the rows [r0, r1) of this thread cut into S equal parts walked side by side, one
-// row of each part per S-row tile. S rows give S independent accumulator chains: one row alone is a
-// chain of dependent fmas, which caps a core at ~4 weights a cycle (F16 rows in cache: 54-64 GB/s on
-// 2 cores, 91-93 with two chains). Rows a part apart are also S separate streams for the prefetchers:
-// two adjacent rows (sharing their prefetches) measured 5-18% slower from DRAM than one row.
-//  * Float rows: S = 2. From DRAM, against one row at a time, call by call: +6-32% when the memory is
-//    fast, -2% when it is slow; four parts were 1-13% slower than two from DRAM (README).
-//  * Q4_0/Q4_1/Q5_0/Q5_1 rows: S = 4 (kDecodeParts). Unpacking nibbles makes them compute-bound while
-//    the memory is fast; against two parts, call by call from DRAM: Q5_1 +14-45%, Q4_1 +6-8%, Q4_0
-//    +0-19%, all within ±1% while the memory is slow; end to end 0.1B Q5_1 +2-4% (README).
-//  * Q8_0 rows: S = 2. Four were +1-5% on one large matrix but 1-5% slower end to end (0.1B/0.4B
-//    decode, where a pool task holds a few hundred rows and a quarter of them is a short stream).
-// Each row's ops are those of the 1-row tile: the bits do not change.
-template <int S, class Tile>
-inline void for_split_rows(const MatvecArgs& a, int64_t r0, int64_t r1, float* y, Tile&& tile) {
-  const int64_t n = (r1 - r0) / S;
-  float out[S];
-  for (int64_t i = 0; i < n; ++i) {
-    const uint8_t* w[S];
-    for (int s = 0; s < S; ++s) w[s] = a.w + size_t(r0 + s * n + i) * a.w_row_bytes;
-    tile(std::integral_constant<int, S>{}, w, out);
-    for (int s = 0; s < S; ++s) y[r0 + s * n + i] = out[s];
-  }
-  for (int64_t r = r0 + S * n; r < r1; ++r) {  // the rows left over (fewer than S)
-    const uint8_t* w[1] = {a.w + size_t(r) * a.w_row_bytes};
-    tile(std::integral_constant<int, 1>{}, w, out);
-    y[r] = out[0];
-  }
-}
 constexpr int kFloatDecodeParts = 2;
 
 // Where packed activations go: token t's quants at qs + t*np*64, its d_x and corrections at
@@ -822,7 +736,7 @@ void matvec_rows_avx512(const MatvecArgs& a, const void* x, float* y, int64_t r0
     case DType::Q4_1: return matvec_quant<FmtQ4_1>(a, x, y, r0, r1);
     case DType::Q5_0: return matvec_quant<FmtQ5_0>(a, x, y, r0, r1);
     case DType::Q5_1: return matvec_quant<FmtQ5_1>(a, x, y, r0, r1);
-    case DType::Q8_0: return matvec_quant<FmtQ8_0>(a, x, y, r0, r1);
+    case DType::Q8_0: return matvec_q8_0_avx512(a, x, y, r0, r1);
   }
   reference_kernels().matvec_rows(a, x, y, r0, r1);
 }
@@ -836,7 +750,7 @@ void matmul_rows_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, 
     case DType::Q4_1: return matmul_quant<FmtQ4_1>(a, X, x_row_bytes, T, Y, ldy, r0, r1);
     case DType::Q5_0: return matmul_quant<FmtQ5_0>(a, X, x_row_bytes, T, Y, ldy, r0, r1);
     case DType::Q5_1: return matmul_quant<FmtQ5_1>(a, X, x_row_bytes, T, Y, ldy, r0, r1);
-    case DType::Q8_0: return matmul_quant<FmtQ8_0>(a, X, x_row_bytes, T, Y, ldy, r0, r1);
+    case DType::Q8_0: return matmul_q8_0_avx512(a, X, x_row_bytes, T, Y, ldy, r0, r1);
   }
   reference_kernels().matmul_rows(a, X, x_row_bytes, T, Y, ldy, r0, r1);
 }
@@ -844,6 +758,7 @@ void matmul_rows_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, 
 size_t packed_bytes_avx512(const MatvecArgs& a, int64_t T) {
   if (a.dtype == DType::F32 || a.dtype == DType::F16)
     return float_gemm_applies(T, a.cols) ? gemm_float_packed_bytes(a.cols, T) : 0;
+  if (a.dtype == DType::Q8_0) return q8_0_packed_bytes(a.cols, T);
   const int64_t np = (a.cols / kQuantBlock + 1) / 2;
   return SharedQuantLayout(T, np, a.dtype == DType::Q4_1 || a.dtype == DType::Q5_1).bytes;
 }
@@ -856,7 +771,7 @@ void pack_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t
     case DType::Q4_1: return pack_quant_shared<FmtQ4_1>(a, X, x_row_bytes, T, t0, t1, packed);
     case DType::Q5_0: return pack_quant_shared<FmtQ5_0>(a, X, x_row_bytes, T, t0, t1, packed);
     case DType::Q5_1: return pack_quant_shared<FmtQ5_1>(a, X, x_row_bytes, T, t0, t1, packed);
-    case DType::Q8_0: return pack_quant_shared<FmtQ8_0>(a, X, x_row_bytes, T, t0, t1, packed);
+    case DType::Q8_0: return q8_0_pack(X, x_row_bytes, a.cols, t0, t1, packed);
   }
 }
 
