@@ -9,13 +9,14 @@
 // (a throwaway single-core harness, 4 rows x 4 tokens from L1, AMD Zen 5: 83 -> 125 G multiply-adds/s).
 //
 // Getting there costs a transpose of the quants (24 two-source permutes per 16 blocks), which prompts
-// do once per row tile and chunk (unpack_hexes) and the activations once per product (pack_token);
-// decoding does it per row, in place of the per-quad regrouping the pair layout needed.
+// and batched decoding do once per row tile and chunk (unpack_hexes) and the activations once per
+// product (pack_token). One-token decoding would pay it on every row, so it reduces partial sums
+// instead (decode_hex, below).
 //
 // Every (row, token) pair goes through the same ops in every tile shape, and decoding, batched
 // decoding and prompts all use the hex order, so sequence mode keeps the bits of token-by-token mode.
-// A row's last hex may hold fewer than 16 blocks: its missing lanes are zero quants against zero
-// activations with zero scales, which add +0 to their accumulators in every path alike.
+// A row's last hex may hold fewer than 16 blocks: its missing lanes hold no weights, against zero
+// activations, zero corrections and zero scales, so they add +0 to their accumulators in every path alike.
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() and trip -Wuninitialized under -O3.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -76,9 +77,9 @@ template <class Quants>
 }
 
 // The fp16 d of a hex's blocks (0 past n), as 16 words in lane order `step` apart: block
-// first + step*j of group g in word j of 64-bit lane g. Scalar loads: a vpgatherdd of the 16 words made
-// decoding a third slower (BM_SmallBatch Q8_0 T = 1 in cache, 3072 columns: 65 -> 51 GB/s). Inlined
-// with n known, the tests fold away.
+// first + step*j of group g in word j of 64-bit lane g. Scalar loads: a vpgatherdd of the 16 words cost
+// decoding a third of its speed in cache (BM_SmallBatch Q8_0 T = 1). Inlined with n known, the tests
+// fold away.
 template <int kStep>
 [[gnu::always_inline]] inline uint64_t four_words(const uint8_t* p, int first, int n) {
   uint64_t v = 0;
@@ -101,8 +102,7 @@ template <int kStep>
 // for vpdpbusd's unsigned operand; the offset comes back through the activations' corrections), in
 // step order; d_w of each block in its lane, 0 past n. Whole hexes inline into the tile with n fixed,
 // so that u stays in registers; a row's last, shorter hex goes through a call (when one body served
-// both, GCC stopped inlining it and whole hexes ran at 46-56 instead of 76-79 GB/s: BM_SmallBatch
-// Q8_0 T = 1, 3072 columns, in cache).
+// both, GCC stopped inlining it and whole hexes ran 20-30% slower: BM_SmallBatch Q8_0, in cache).
 template <int kN>  // n known at compile time (16 or 8), or 0
 [[gnu::always_inline]] inline void load_hex_of(const uint8_t* p, int n, __m512i (&u)[kSteps], __m512& dw) {
   if constexpr (kN != 0) n = kN;
@@ -158,7 +158,7 @@ void unpack_hexes(const uint8_t* row, int64_t nb, __m512i* out) {
   }
 }
 
-// HOT LOOP (decode and prompts): R rows x NT tokens over whole rows of nb blocks; out[r*NT + t]. Row r's
+// HOT LOOP (prompts and batched decoding): R rows x NT tokens over whole rows of nb blocks; out[r*NT + t]. Row r's
 // hexes come from its stored blocks (w[r]) or, kUnpacked, from unpack_hexes' vectors (uh[r]); token t's
 // from x[t] (pack_token's layout). For every (row, token) pair the same ops: the block sums start from
 // the corrections and take the 8 steps in two chains (integer adds: exact in any order), then one
