@@ -224,6 +224,29 @@ TEST(Kernels, MatmulIsBitIdenticalToMatvec) {
           }
 }
 
+// Q8_0's AVX-512 kernels take 16 blocks a vector and treat a row's last, shorter group apart (with bodies of
+// their own for whole groups and for 8 blocks): every row length from 1 to 40 blocks, in one-token decoding,
+// small batches (tiles from the stored rows) and prompts (rows unpacked once per chunk), against the
+// reference and bit for bit between sequence and token-by-token.
+TEST(Kernels, Q8_0EveryRowLengthUpToTwoAndAHalfHexes) {
+  for (int64_t nb = 1; nb <= 40; ++nb) {
+    const int64_t cols = 32 * nb, rows = 9;
+    const Weights w = make_weights(DType::Q8_0, rows, cols, uint32_t(nb * 101));
+    for (int64_t T : {1, 3, 21}) {
+      const std::vector<float> x = make_activations(T, cols, uint32_t(nb * 7 + T));
+      const std::vector<uint8_t> xp = prepare(DType::Q8_0, x, T, cols);
+      const size_t xrb = prepared_row_bytes(DType::Q8_0, cols);
+      std::vector<float> ref(size_t(rows * T)), seq(size_t(rows * T)), one(size_t(rows * T));
+      reference_kernels().matmul_rows(w.args(), xp.data(), xrb, T, ref.data(), rows, 0, rows);
+      best_kernels().matmul_rows(w.args(), xp.data(), xrb, T, seq.data(), rows, 0, rows);
+      for (int64_t i = 0; i < T; ++i)
+        best_kernels().matvec_rows(w.args(), xp.data() + size_t(i) * xrb, one.data() + i * rows, 0, rows);
+      EXPECT_LE(max_rel_error(w, x, T, seq, ref), kTolerance) << label(DType::Q8_0, rows, cols, T);
+      ASSERT_EQ(0, std::memcmp(seq.data(), one.data(), seq.size() * sizeof(float))) << label(DType::Q8_0, rows, cols, T);
+    }
+  }
+}
+
 // A row range [r0, r1) writes exactly those outputs, and they do not depend on the range's bounds.
 // The same for float weights at widths that are not a multiple of 16 (a masked last vector), wide
 // enough that batched decoding splits each row into column ranges.
