@@ -118,7 +118,7 @@ uint32_t coop_min_tokens() {
 // between subgroups). H100, GPU replay, 0.4B / 1.5B FP16: 0 1.120 / 2.209 ms, 8 1.102 / 2.209, 16
 // 1.142 / 2.300: a dispatch of this size is bound by its launch and ramp, not by loads in flight. The
 // persistent step always takes the blocked loop, which it can start before its barrier, with
-// kPersistentLoads loads unless RWKV_VK_MV_LOADS says otherwise.
+// persistent_loads() loads unless RWKV_VK_MV_LOADS says otherwise.
 uint32_t blocked_loads() {
   static const uint32_t n = env_uint("RWKV_VK_MV_LOADS", 0, 0, 16);
   return n;
@@ -126,8 +126,11 @@ uint32_t blocked_loads() {
 // The persistent step's loads per lane. It runs one 256-invocation workgroup per multiprocessor, every
 // op in one shader, so registers decide its speed: H100, GPU replay ms per token, 0.4B / 1.5B FP16,
 // loads 1: 1.511 / 3.719, 2: 1.050 / 2.251, 4: 0.943 / 1.897, 8: 1.199 / 1.889, 16: 1.609 / 2.466
-// (dispatches: 1.116 / 2.192).
-constexpr uint32_t kPersistentLoads = 4;
+// (dispatches: 1.116 / 2.192). With the later step (LoRA up and the output projection as ops, WKV-7 split
+// over 4 workgroups a head), 8 loads took 1.5B from 1.717-1.731 to 1.637 ms and 0.4B from 0.862 to 0.923:
+// 8 pays where it is a lane's whole share of a row (per_lane units >= 8: one batch per row), and where it
+// would take two rows a batch it costs registers. So: 8 loads for rows of 8 or more units a lane, else 4.
+uint32_t persistent_loads(uint32_t per_lane) { return per_lane >= 8 ? 8 : 4; }
 
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
 uint32_t rows_per_subgroup() {
@@ -319,7 +322,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       const uint32_t lane_units = capture_ ? (dtype == DType::F32 ? persist_cols_ / 4 : persist_cols_ / 8) : units;
       const uint32_t per_lane = (lane_units + subgroup_size() - 1) / std::max<uint32_t>(1, subgroup_size());
       uint32_t u = 1;
-      const uint32_t loads = blocked_loads() ? blocked_loads() : kPersistentLoads;
+      const uint32_t loads = blocked_loads() ? blocked_loads() : persistent_loads(per_lane);
       while (u < per_lane && u < loads) u *= 2;
       const uint32_t rb = std::max<uint32_t>(1, loads / u);
       spr = 1;
