@@ -8,9 +8,9 @@
 //    token-by-token mode (matvec) bit for bit. In prefill the tile shares each unpacked weight block
 //    across 4 tokens and each activation load across 4 rows, which makes it compute-bound on VNNI.
 //  * Quantized dots use vpdpbusd (u8 x s8 -> s32, four products per lane). It needs one unsigned
-//    operand, so weights are unpacked to unsigned quants u = q + o (o = 8 for Q4_0, 16 for Q5_0, 128
-//    for Q8_0, 0 for the _1 types, which are unsigned already). sum(q*x) = sum(u*x) - o*sum(x); the
-//    correction -o*sum(x) is an exact integer per activation block, computed once per call and fed
+//    operand, so weights are unpacked to unsigned quants u = q + o (o = 8 for Q4_0, 16 for Q5_0, 0 for
+//    the _1 types, which are unsigned already; Q8_0's kernels, o = 128, are in q8_0_avx512.cpp).
+//    sum(q*x) = sum(u*x) - o*sum(x); the correction -o*sum(x) is an exact integer per activation block, computed once per call and fed
 //    to vpdpbusd as the starting value of one lane. The block's integer sum therefore stays exact
 //    (spread over 8 lanes), and the float work per block is a convert, a multiply by d_w*d_x and an fma.
 //  * 512-bit vectors, a pair of blocks per vector. Measured on the target (AMD family 26, Zen 5):
@@ -36,15 +36,9 @@ namespace rwkv::cpu {
 
 namespace {
 
-constexpr int kTileRows = 4;    // rows per register tile in prefill
-constexpr int kTileTokens = 4;  // tokens per register tile in prefill
 constexpr int kWideTokens = 8;  // tokens per register tile of the float kernels, when there are 8
 constexpr int64_t kUnpackTokens = 16;  // quantized chunks of more tokens unpack each row tile once (unpack_quads)
 constexpr int kFloatRowBlock = 12;  // rows whose weights stay in L1 across a chunk's token tiles (2 and 4 divide it)
-// Software prefetch distance on the weight stream. The row kernels consume a quantized row slowly
-// enough that the hardware prefetchers alone leave DRAM idle between demand misses; 8 KB ahead
-// measured best (Q4_0 decode from DRAM: 0.98 -> 0.67 ns per block, Q8_0: 2.3 -> 0.88).
-constexpr int kPrefetchBytes = 8192;
 
 inline uint16_t load_u16(const uint8_t* p) {
   uint16_t v;
@@ -148,17 +142,14 @@ struct PackedAct {
 };
 
 // Per-thread scratch (several pool threads run kernels at once). `packed` names what qs/dx/corr/spat
-// hold: the activations of call x_id, tokens [0, tokens), so the next row range of the same product
-// on this thread skips the repacking.
+// hold.
 struct Scratch {
   std::vector<int8_t> qs;
   std::vector<float> dx, spat;
   std::vector<int32_t> corr;
   std::vector<PackedAct> views;
   std::vector<__m512i> unpacked;  // a row tile's quads, unpacked for a prompt chunk (unpack_quads)
-  uint64_t packed = 0;
-  int64_t packed_tokens = 0;
-  bool holds(uint64_t x_id, int64_t tokens) const { return x_id != 0 && packed == x_id && packed_tokens == tokens; }
+  PackedKey packed;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -450,11 +441,11 @@ template <class F>
 void matvec_quant(const MatvecArgs& a, const void* xp, float* y, int64_t r0, int64_t r1) {
   const int64_t nb = a.cols / kQuantBlock, np = (nb + 1) / 2;
   Scratch& s = scratch();
-  if (!s.holds(a.x_id, 1)) {
+  if (!s.packed.holds(a.x_id, 1)) {
     const QuantSlots slots = reserve(s, 1, np, 1);
     pack_rows<F>(static_cast<const uint8_t*>(xp), 0, 1, nb, slots);
     bind_views(slots, np, 1, s.views.data());
-    s.packed = a.x_id, s.packed_tokens = 1;
+    s.packed.set(a.x_id, 1);
   }
   const float* spat = F::kHasMin ? s.spat.data() : nullptr;
   for_split_rows<F::kDecodeParts>(a, r0, r1, y, [&](auto rows, const uint8_t* const* w, float* out) {
@@ -478,23 +469,23 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
   // Otherwise this thread packs a chunk at a time, and when one chunk holds every token (batched
   // decoding) what it packed for another row range of this product is still good.
   const bool shared = a.packed != nullptr, one_chunk = chunk >= T;
-  const bool reuse = shared || (one_chunk && s.holds(a.x_id, T));
+  const bool reuse = shared || (one_chunk && s.packed.holds(a.x_id, T));
   QuantSlots slots;
   if (shared) {
     slots = SharedQuantLayout(T, np, F::kHasMin).slots(a.packed);
     if (s.views.size() < size_t(T)) s.views.resize(size_t(T));
     bind_views(slots, np, T, s.views.data());
-    s.packed = 0;
+    s.packed.clear();
   } else {
     slots = reserve(s, chunk, np, groups);
-    if (!reuse) s.packed = 0;
+    if (!reuse) s.packed.clear();
   }
   for (int64_t t0 = 0; t0 < T; t0 += chunk) {
     const int64_t n = std::min(T - t0, chunk);
     if (!reuse) {
       pack_rows<F>(xb + size_t(t0) * x_row_bytes, x_row_bytes, n, nb, slots);
       bind_views(slots, np, n, s.views.data());
-      if (one_chunk) s.packed = a.x_id, s.packed_tokens = T;
+      if (one_chunk) s.packed.set(a.x_id, T);
     }
     // The chunk's first token: in the shared slots, token t0; in this thread's, token 0.
     const int64_t first = shared ? t0 : 0;

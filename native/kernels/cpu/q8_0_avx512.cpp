@@ -42,10 +42,7 @@ constexpr int kSteps = 8;                  // 4-byte steps in a block of 32 quan
 constexpr int kWeightVecs = kSteps + 1;    // a row's hex, unpacked: the steps, d_w
 constexpr int kActVecs = kSteps + 2;       // a token's hex: the steps, d_x, the offset corrections
 constexpr size_t kBlockBytes = sizeof(BlockQ8_0);
-constexpr int kTileRows = 4, kTileTokens = 4;
 constexpr int64_t kUnpackTokens = 4;       // chunks of more tokens (several token groups) unpack each row tile once
-// Software prefetch distance on the weight rows while decoding (the other quantized types' 8 KB).
-constexpr int kPrefetchBytes = 8192;
 
 inline int64_t hexes(int64_t nb) { return (nb + kHex - 1) / kHex; }
 inline int hex_blocks(int64_t nb, int64_t h) { return int(std::min<int64_t>(kHex, nb - h * kHex)); }
@@ -98,18 +95,23 @@ template <int kStep>
                                            int64_t(four_words<1>(p, 4, n)), int64_t(four_words<1>(p, 0, n))));
 }
 
-// Blocks [0, n) of a weight hex as stored (p: its first block): u = q + 128 (a flip of the top bit,
-// for vpdpbusd's unsigned operand; the offset comes back through the activations' corrections), in
-// step order; d_w of each block in its lane, 0 past n. Whole hexes inline into the tile with n fixed,
+// The quants of a weight hex's blocks [0, n) as stored (p: its first block), as 8 pair vectors of
+// unsigned bytes u = q + 128 (a flip of the top bit, for vpdpbusd's unsigned operand; the offset comes
+// back through the activations' corrections).
+[[gnu::always_inline]] inline void weight_pairs(const uint8_t* p, int n, __m512i (&u)[kSteps]) {
+  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  auto quants = [p](int b) { return p + size_t(b) * kBlockBytes + 2; };
+#pragma GCC unroll 8
+  for (int i = 0; i < kSteps; ++i) u[i] = _mm512_xor_si512(pair_vector(quants, i, n), flip);
+}
+
+// Blocks [0, n) of a weight hex: weight_pairs in step order, and d_w of each block in its lane, 0 past n. Whole hexes inline into the tile with n fixed,
 // so that u stays in registers; a row's last, shorter hex goes through a call (when one body served
 // both, GCC stopped inlining it and whole hexes ran 20-30% slower: BM_SmallBatch Q8_0, in cache).
 template <int kN>  // n known at compile time (16 or 8), or 0
 [[gnu::always_inline]] inline void load_hex_of(const uint8_t* p, int n, __m512i (&u)[kSteps], __m512& dw) {
   if constexpr (kN != 0) n = kN;
-  const __m512i flip = _mm512_set1_epi8(char(0x80));
-  auto quants = [p](int b) { return p + size_t(b) * kBlockBytes + 2; };
-#pragma GCC unroll 8
-  for (int i = 0; i < kSteps; ++i) u[i] = _mm512_xor_si512(pair_vector(quants, i, n), flip);
+  weight_pairs(p, n, u);
   transpose_hex(u);
   dw = hex_scales(p, n);
 }
@@ -268,13 +270,10 @@ template <int kN>
 #pragma GCC unroll 9
   for (size_t off = 0; off < size_t(n) * kBlockBytes; off += 64)
     _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + off), _MM_HINT_T0);
-  const __m512i flip = _mm512_set1_epi8(char(0x80));
-  auto quants = [p](int b) { return p + size_t(b) * kBlockBytes + 2; };
   __m512i d[kSteps];
+  weight_pairs(p, n, d);
 #pragma GCC unroll 8
-  for (int i = 0; i < kSteps; ++i)
-    d[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(pair_vector(quants, i, n), flip),
-                               _mm512_loadu_si512(xv + i));
+  for (int i = 0; i < kSteps; ++i) d[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d[i], _mm512_loadu_si512(xv + i));
   const __m512i isum = _mm512_add_epi32(block_sums(d), _mm512_loadu_si512(xv + kSteps + 1));
   const __m512 scale = _mm512_mul_ps(decode_scales(p, n), _mm512_castsi512_ps(_mm512_loadu_si512(xv + kSteps)));
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc);
@@ -283,12 +282,15 @@ template <int kN>
   decode_hex<0>(p, n, xv, acc);
 }
 
+
 // R rows (two parts of the thread's rows, for_split_rows) against the token in x.
 template <int R>
 void decode_tile(const uint8_t* const* w, const __m512i* x, int64_t nb, float* out) {
   __m512 acc[R][1];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r][0] = _mm512_setzero_ps();
+  // Whole hexes in a loop of their own, the last one after it (one test per row, not per hex: a test per
+  // hex made 768-column rows 10-15% slower, BM_SmallBatch Q8_0 T = 1 in cache).
   const int64_t whole = nb / kHex;
   for (int64_t h = 0; h < whole; ++h)
 #pragma GCC unroll 4
@@ -307,14 +309,12 @@ void decode_tile(const uint8_t* const* w, const __m512i* x, int64_t nb, float* o
   hsum_tile<R, 1>(acc, out);
 }
 
-// Per-thread scratch (several pool threads run kernels at once): packed activations, a row tile's
-// unpacked hexes. `packed` names what `acts` holds (call x_id, `tokens` tokens), so the next row range
-// of the same product on this thread skips the packing.
+// Per-thread scratch (several pool threads run kernels at once): packed activations in the hex layout
+// (`acts`, named by `packed`) and in the decode layout (`decode_acts`, named by `decode_packed`), a row
+// tile's unpacked hexes.
 struct Scratch {
   std::vector<__m512i> acts, unpacked, decode_acts;
-  uint64_t packed = 0, decode_packed = 0;  // decode_packed: the x_id decode_acts holds
-  int64_t packed_tokens = 0;
-  bool holds(uint64_t x_id, int64_t tokens) const { return x_id != 0 && packed == x_id && packed_tokens == tokens; }
+  PackedKey packed, decode_packed;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -332,10 +332,10 @@ const ActBlockQ8* token_blocks(const void* X, size_t x_row_bytes, int64_t t) {
 void matvec_q8_0_avx512(const MatvecArgs& a, const void* x, float* y, int64_t r0, int64_t r1) {
   const int64_t nb = a.cols / kQuantBlock, per_token = hexes(nb) * kActVecs;
   Scratch& s = scratch();
-  if (a.x_id == 0 || s.decode_packed != a.x_id) {
+  if (!s.decode_packed.holds(a.x_id, 1)) {
     if (s.decode_acts.size() < size_t(per_token)) s.decode_acts.resize(size_t(per_token));
     pack_decode_token(static_cast<const ActBlockQ8*>(x), nb, s.decode_acts.data());
-    s.decode_packed = a.x_id;
+    s.decode_packed.set(a.x_id, 1);
   }
   for_split_rows<2>(a, r0, r1, y, [&](auto rows, const uint8_t* const* w, float* out) {
     decode_tile<decltype(rows)::value>(w, s.decode_acts.data(), nb, out);
@@ -355,16 +355,16 @@ void matmul_q8_0_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, 
   // time, and when one chunk holds every token (batched decoding) what it packed for another row range
   // of this product is still good.
   const bool shared = a.packed != nullptr, one_chunk = chunk >= T;
-  const bool reuse = shared || (one_chunk && s.holds(a.x_id, T));
+  const bool reuse = shared || (one_chunk && s.packed.holds(a.x_id, T));
   if (!shared && s.acts.size() < size_t(chunk * per_token)) s.acts.resize(size_t(chunk * per_token));
-  if (!reuse) s.packed = 0;
+  if (!reuse) s.packed.clear();
   const __m512i* base = shared ? static_cast<const __m512i*>(a.packed) : s.acts.data();
   const size_t per_row = size_t(nh * kWeightVecs);
   for (int64_t t0 = 0; t0 < T; t0 += chunk) {
     const int64_t n = std::min(T - t0, chunk);
     if (!reuse) {
       for (int64_t i = 0; i < n; ++i) pack_token(token_blocks(X, x_row_bytes, t0 + i), nb, s.acts.data() + i * per_token);
-      if (one_chunk) s.packed = a.x_id, s.packed_tokens = T;
+      if (one_chunk) s.packed.set(a.x_id, T);
     }
     const __m512i* chunk_acts = base + (shared ? t0 : 0) * per_token;
     const bool unpack = n > kUnpackTokens;
