@@ -511,12 +511,9 @@ void matmul_quant(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
         const PackedAct* x = views + g * kTileTokens;
         const float* spat = spat_chunk ? spat_chunk + g * np * 16 : nullptr;
         float* Yt = Y + t * ldy;
-        switch (std::min<int64_t>(kTileTokens, n - g * kTileTokens)) {
-          case 4: quant_rows<F, 4, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
-          case 3: quant_rows<F, 3, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
-          case 2: quant_rows<F, 2, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
-          default: quant_rows<F, 1, kTileRows>(a, x, spat, r, re, Yt, ldy, uq); break;
-        }
+        with_count<kTileTokens>(std::min<int64_t>(kTileTokens, n - g * kTileTokens), [&](auto tokens) {
+          quant_rows<F, decltype(tokens)::value, kTileRows>(a, x, spat, r, re, Yt, ldy, uq);
+        });
       }
     }
   }
@@ -682,14 +679,10 @@ void matmul_float(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_
         bind(t, kTileTokens);
         float_rows<kF16, kTileTokens>(a, x, r, re, Y + t * ldy, ldy);
       }
-      const int rest = int(t1 - t);
-      bind(t, rest);
-      switch (rest) {
-        case 1: float_rows<kF16, 1>(a, x, r, re, Y + t * ldy, ldy); break;
-        case 2: float_rows<kF16, 2>(a, x, r, re, Y + t * ldy, ldy); break;
-        case 3: float_rows<kF16, 3>(a, x, r, re, Y + t * ldy, ldy); break;
-        default: break;
-      }
+      bind(t, int(t1 - t));
+      with_count<kTileTokens - 1>(t1 - t, [&](auto tokens) {
+        float_rows<kF16, decltype(tokens)::value>(a, x, r, re, Y + t * ldy, ldy);
+      });
     }
   }
 }

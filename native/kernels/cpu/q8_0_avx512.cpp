@@ -382,20 +382,14 @@ void matmul_q8_0_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, 
         const int nt = int(std::min<int64_t>(kTileTokens, n - g * kTileTokens));
         for (int i = 0; i < nt; ++i) xt[i] = chunk_acts + (g * kTileTokens + i) * per_token;
         float* Yt = Y + (t0 + g * kTileTokens) * ldy;
-        auto run = [&](auto tokens) {
+        with_count<kTileTokens>(nt, [&](auto tokens) {
           constexpr int NT = decltype(tokens)::value;
           for_row_tiles<NT, kTileRows>(a, r, re, Yt, ldy, [&](auto rows, const uint8_t* const* w, float* out) {
             constexpr int R = decltype(rows)::value;
             if (unpack) hex_tile<R, NT, true>(w, uh, xt, nb, out);
             else hex_tile<R, NT, false>(w, nullptr, xt, nb, out);
           });
-        };
-        switch (nt) {
-          case 4: run(std::integral_constant<int, 4>{}); break;
-          case 3: run(std::integral_constant<int, 3>{}); break;
-          case 2: run(std::integral_constant<int, 2>{}); break;
-          default: run(std::integral_constant<int, 1>{}); break;
-        }
+        });
       }
     }
   }

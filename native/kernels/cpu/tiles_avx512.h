@@ -30,6 +30,20 @@ struct PackedKey {
   void clear() { x_id = 0; }
 };
 
+// Calls f(std::integral_constant<int, n>) for a count n in [1, kMax] known only at run time (a tile's
+// rows or tokens at the end of a range), so that the tile is compiled for each count; n outside: nothing.
+template <int kMax, class F>
+inline void with_count(int64_t n, F&& f) {
+  static_assert(kMax >= 1 && kMax <= 4);
+  switch (n) {
+    case 1: f(std::integral_constant<int, 1>{}); break;
+    case 2: if constexpr (kMax >= 2) f(std::integral_constant<int, 2>{}); break;
+    case 3: if constexpr (kMax >= 3) f(std::integral_constant<int, 3>{}); break;
+    case 4: if constexpr (kMax >= 4) f(std::integral_constant<int, 4>{}); break;
+    default: break;
+  }
+}
+
 // out[r * NT + t] = hsum512(acc[r][t]); a tile of 16 accumulators in one reduction tree (same bits).
 template <int R, int NT>
 inline void hsum_tile(const __m512 (&acc)[R][NT], float* out) {
@@ -59,12 +73,7 @@ inline void for_row_tiles(const MatvecArgs& a, int64_t r0, int64_t r1, float* Y,
   };
   int64_t r = r0;
   for (; r + kRows <= r1; r += kRows) run(r, std::integral_constant<int, kRows>{});
-  switch (int(r1 - r)) {
-    case 1: if constexpr (kRows > 1) run(r, std::integral_constant<int, 1>{}); break;
-    case 2: if constexpr (kRows > 2) run(r, std::integral_constant<int, 2>{}); break;
-    case 3: if constexpr (kRows > 3) run(r, std::integral_constant<int, 3>{}); break;
-    default: break;
-  }
+  if constexpr (kRows > 1) with_count<kRows - 1>(r1 - r, [&](auto rows) { run(r, rows); });
 }
 
 // Decode (one token): the rows [r0, r1) of this thread cut into S equal parts walked side by side, one
