@@ -52,6 +52,8 @@ class GpuLayers {
   virtual void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const = 0;
   // RWKV-7: where layer 0 leaves v_first (T rows), which CPU layers after the GPU ones need.
   virtual const Act* v_first() const { return nullptr; }
+  // The type of the layers' large matrices (the persistent step's loop is shaped for their rows).
+  virtual DType matrix_dtype() const { return DType::F16; }
 };
 
 std::unique_ptr<GpuLayers> make_gpu_v4(LayerBuild& b);

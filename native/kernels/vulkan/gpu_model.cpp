@@ -158,7 +158,7 @@ struct GpuModel::Impl {
 PersistentStep GpuModel::Impl::capture_persistent(Step& s, bool with_head) {
   PersistentStep ps;
   const uint32_t C = uint32_t(info.n_embd);
-  ops->begin_persistent(persistent_wgs, persistent_threads(), C);
+  ops->begin_persistent(persistent_wgs, persistent_threads(), C, layers->matrix_dtype());
   try {
     const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
     for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state->address() + uint64_t(l) * per_layer);

@@ -94,13 +94,18 @@ bool step_wo_op() {
   return on;
 }
 // The persistent step with the output projection as its own op: each head's WKV-7 state rows split over
-// RWKV_VK_WKV_SPLIT workgroups (default 4; 1: one workgroup per head), the GroupNorm moved into the
+// RWKV_VK_WKV_SPLIT workgroups (default 8 or 4, below; 1: one workgroup per head), the GroupNorm moved into the
 // projection's input staging (matvec.glsl gn_stage), the LoRA up-projections then always their own op.
 // H100, GPU replay ms per token, 1 / 4 parts (two runs): 1.5B FP16 1.755, 1.729 / 1.702, 1.690; 0.4B FP16
 // 0.920, 0.921 / 0.860, 0.854.
-uint32_t wkv_split_parts() {
-  static const uint32_t n = env_uint("RWKV_VK_WKV_SPLIT", 4, 1, 16);
-  return n;
+// Eight parts where the heads' 8 workgroups each fit the step's workgroups at once (0.4B: 16 heads x 8 of
+// 132; H100, GPU replay ms per token, 4 / 8 parts, two rounds: 0.4B FP16 0.862, 0.858 / 0.849, 0.846, 0.4B
+// Q8_0 0.903 / 0.890, 0.889); four otherwise (1.5B: 32 heads x 8 take two rounds, 1.655-1.657 against
+// 1.634 with 4).
+uint32_t wkv_split_parts(uint32_t heads, uint32_t workgroups) {
+  static const uint32_t n = env_uint("RWKV_VK_WKV_SPLIT", 0, 1, 16);
+  if (n) return n;
+  return heads * 8 <= workgroups ? 8 : 4;
 }
 uint32_t wo_chunks() {
   static const uint32_t n = env_uint("RWKV_VK_WO_R", 0, 1, 128);  // 0: C / 256 (256 rows of Wo a workgroup)
@@ -161,6 +166,7 @@ class GpuV7 final : public GpuLayers {
   }
 
   const Act* v_first() const override { return &wkv_[7]; }
+  DType matrix_dtype() const override { return layers_.empty() ? DType::F16 : layers_[0].key.dtype; }
 
   void record(int l, Ops& ops, const Act& x, VkDeviceAddress state) const override {
     const LayerV7& L = layers_[size_t(l)];
@@ -220,9 +226,10 @@ class GpuV7 final : public GpuLayers {
     // WKV-7 split over workgroups per head (gn_stage holds at most 8 channels per invocation, a head's in
     // whole subgroups or one); its workgroups then need the up-projections' outputs from an op before.
     const uint32_t sg = ops.subgroup_size();
-    const bool can_split = persistent && step_wo_op() && S % wkv_split_parts() == 0 &&
-                           C <= 8 * int64_t(ops.persistent_threads()) && (S % sg == 0 || S < sg);
-    const uint32_t split = can_split ? wkv_split_parts() : 1;
+    const uint32_t parts = wkv_split_parts(uint32_t(info_.n_head), ops.persistent_workgroups());
+    const bool can_split = persistent && step_wo_op() && S % parts == 0 && C <= 8 * int64_t(ops.persistent_threads()) &&
+                           (S % sg == 0 || S < sg);
+    const uint32_t split = can_split ? parts : 1;
     if (split > 1) fuse = false;
     if (!fuse) {
       std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
@@ -249,8 +256,11 @@ class GpuV7 final : public GpuLayers {
     uint32_t P = one_token ? wkv_split(S) : seq_wkv_split(S);
     if (persistent && ops.persistent_threads() % S == 0 && ops.persistent_threads() / S <= S)
       P = ops.persistent_threads() / S;  // the step's workgroup size (else the plan finds no match: dispatches)
+    // The persistent step takes this form for any output type: there the projection is an op of its own
+    // (step_wo_op), and WKV-7 never reads Wo.
     const bool wo_fuse = (fuse || persistent) && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&
-                         (L.output.dtype == DType::F16 || L.output.dtype == DType::F32) && pc.H <= 128;
+                         (L.output.dtype == DType::F16 || L.output.dtype == DType::F32 || (persistent && step_wo_op())) &&
+                         pc.H <= 128;
     if (wo_fuse) {
       WkvWoPC q{};
       q.io = pc.io, q.params = pc.params, q.state = att_xx, q.lora = pc.lora;  // the WKV state follows att_xx
@@ -266,7 +276,7 @@ class GpuV7 final : public GpuLayers {
       const uint32_t upr = S / (L.output.dtype == DType::F16 ? 8u : 4u), cr = (C + q.R - 1) / q.R;
       const uint32_t nslot = wo_op ? 1u : (cr * upr + S * P - 1) / (S * P);
       ops.set_label(wo_op ? "att.wkv7" : "att.wkv7+output");
-      ops.dispatch(L.output.dtype == DType::F16 ? "wkv7_wo_f16" : "wkv7_wo_f32", {S * P, S, P, nslot}, q, q.H * q.R);
+      ops.dispatch(L.output.dtype == DType::F32 ? "wkv7_wo_f32" : "wkv7_wo_f16", {S * P, S, P, nslot}, q, q.H * q.R);
       ops.barrier();
       if (wo_op) {
         ops.set_label("att.output");

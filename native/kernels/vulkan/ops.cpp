@@ -38,9 +38,9 @@ namespace {
 // Mirrors `struct Job` in matvec.comp (std430: 10 addresses, then 8 uints).
 struct GpuJob {
   uint64_t x, xq, xd, w, ws, wh, y, aux0, aux1, aux2;
-  uint32_t rows, cols, x_stride, y_stride, wg_begin, epilogue, w_row_units, w_row_blocks;
+  uint32_t rows, cols, x_stride, y_stride, wg_begin, epilogue, w_row_units, w_row_blocks, w_type, w_pad;
 };
-static_assert(sizeof(GpuJob) == 112, "must match matvec.comp");
+static_assert(sizeof(GpuJob) == 120, "must match matvec_job.glsl");
 
 struct MatvecPC {
   uint64_t jobs;
@@ -132,6 +132,16 @@ uint32_t blocked_loads() {
 // would take two rows a batch it costs registers. So: 8 loads for rows of 8 or more units a lane, else 4.
 uint32_t persistent_loads(uint32_t per_lane) { return per_lane >= 8 ? 8 : 4; }
 
+// The persistent step for models with Q8_0 matrices (step7_mixed; RWKV_VK_STEP_Q8=0: a dispatch per op,
+// which quantizes activations to 8 bits as the CPU does).
+bool mixed_step_enabled() {
+  static const bool on = env_flag("RWKV_VK_STEP_Q8", true);
+  return on;
+}
+bool mixed_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::Q8_0; }
+// Columns per 16-byte weight unit of the persistent step's loop.
+uint32_t unit_cols(DType t) { return t == DType::F32 ? 4 : t == DType::Q8_0 ? 16 : 8; }
+
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
 uint32_t rows_per_subgroup() {
   static const uint32_t n = env_uint("RWKV_VK_ROWS_PER_SUBGROUP", 1, 1, 64);
@@ -198,8 +208,23 @@ void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDevic
   barrier();
 }
 
+bool Ops::mixed_op(const std::vector<MatJob>& jobs) const {
+  if (!capture_ || T_ != 1 || seq_stride_ != 0 || !mixed_step_enabled()) return false;
+  bool q8 = false;
+  for (const MatJob& j : jobs) {
+    if (!mixed_type(j.m->dtype)) return false;
+    q8 |= j.m->dtype == DType::Q8_0;
+  }
+  return q8;
+}
+
 bool Ops::can_prologue(const std::vector<MatJob>& jobs, uint32_t C) const {
   if (T_ != 1 || seq_stride_ != 0 || C == 0 || C > 4096 || C % 8 != 0) return false;
+  if (mixed_op(jobs)) {  // float activations staged in shared memory, as for float weights
+    for (const MatJob& j : jobs)
+      if (j.m->cols != int64_t(C) || !j.mix || C % 32 != 0) return false;
+    return true;
+  }
   // Quantized weights: every workgroup norms, mixes and quantizes the row itself (whole 32-blocks). That
   // pays for the norm dispatch and barrier it saves up to C = 1024 (H100, 0.4B Q8_0 / Q5_1 decode 632 ->
   // 719 / 623 -> 710 tok/s) but not at 2048 (1.5B Q8_0 420 -> 412: its many workgroups each redo 64 blocks).
@@ -215,7 +240,9 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
   if (gn && (pre || !capture_ || T_ != 1)) throw Error(ErrorCode::Internal, "matvec: GroupNorm prologue only in the persistent step");
   bool first_group = true;
   std::map<DType, std::vector<const MatJob*>> groups;
-  for (const MatJob& j : jobs) groups[j.m->dtype].push_back(&j);
+  // The persistent step of a model with Q8_0 matrices: all jobs one op (step7_mixed), keyed Q8_0.
+  const bool mixed = mixed_op(jobs);
+  for (const MatJob& j : jobs) groups[mixed ? DType::Q8_0 : j.m->dtype].push_back(&j);
   // One token: each workgroup of a quantized matvec quantizes its own input in shared memory (saves a
   // dispatch and a barrier, ~6 us each on an H100); long inputs (kMaxFusedQuantCols) and T > 1 go
   // through quantize.comp first.
@@ -223,7 +250,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
   // quantized weights (F32 weights keep matvec.comp: FP16 would round them).
   auto gemm = [&](DType t) { return device_.coop_matrix() && T_ >= coop_min_tokens() && t != DType::F32; };
   auto fused = [&](DType t, const std::vector<const MatJob*>& list) {
-    if (!dtype_is_quantized(t) || T_ != 1) return false;
+    if (!dtype_is_quantized(t) || T_ != 1 || mixed) return false;
     for (const MatJob* j : list)
       if (j->m->cols > kMaxFusedQuantCols) return false;
     return true;
@@ -233,7 +260,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
   // overlapping and nearby ranges (a row group read by several jobs is one range).
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (const auto& [dtype, list] : groups) {
-    if (!dtype_is_quantized(dtype) || fused(dtype, list) || gemm(dtype)) continue;
+    if (!dtype_is_quantized(dtype) || mixed || fused(dtype, list) || gemm(dtype)) continue;
     for (const MatJob* j : list) {
       if (j->x.offset % 32 || j->x.stride % 32) throw Error(ErrorCode::Internal, "matvec: quantized input not block aligned");
       const uint64_t end = j->x.offset + uint64_t(T_ - 1) * j->x.stride + uint64_t(j->m->cols);
@@ -274,6 +301,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
     g.epilogue = uint32_t(j.e);
     g.w_row_units = m.row_units;
     g.w_row_blocks = m.row_blocks;
+    g.w_type = uint32_t(m.dtype);
     return g;
   };
   for (auto& [dtype, list] : groups) {
@@ -317,9 +345,9 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
     const bool fuse = fused(dtype, list);
     // Float weights, one token: RB rows per subgroup, U units of each per lane (blocked_rows()).
     std::vector<uint32_t> spec{threads};
-    if (T_ == 1 && !dtype_is_quantized(dtype) && (blocked_loads() > 0 || capture_)) {
+    if (T_ == 1 && (!dtype_is_quantized(dtype) || mixed) && (blocked_loads() > 0 || capture_)) {
       // The persistent step compiles one shape for all its matvecs: that of the model's C.
-      const uint32_t lane_units = capture_ ? (dtype == DType::F32 ? persist_cols_ / 4 : persist_cols_ / 8) : units;
+      const uint32_t lane_units = capture_ ? persist_cols_ / unit_cols(persist_dtype_) : units;
       const uint32_t per_lane = (lane_units + subgroup_size() - 1) / std::max<uint32_t>(1, subgroup_size());
       uint32_t u = 1;
       const uint32_t loads = blocked_loads() ? blocked_loads() : persistent_loads(per_lane);
@@ -358,7 +386,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
     pc.copy_src = pc.copy_dst = pc.jobs;
     pc.ln_x = pc.ln_w = pc.ln_b = pc.ln_state = pc.ln_out = pc.jobs;
     if (copy && first_group) pc.copy_src = addr(copy->src), pc.copy_dst = copy->dst, pc.copy_n = copy->n;
-    std::string shader = matvec_shader(dtype);
+    std::string shader = mixed ? "matvec_mixed" : matvec_shader(dtype);  // the name a captured op goes by
     if (pre) {
       shader += "_ln";
       pc.ln_C = pre->C, pc.ln_eps = pre->eps, pc.ln_flags = first_group ? 1u : 0u;

@@ -139,8 +139,12 @@ class Ops {
     uint32_t groups;
     std::string label;  // as label_for() names it (step profiles)
   };
-  void begin_persistent(uint32_t workgroups, uint32_t threads, uint32_t row_cols) {
+  // `row_dtype`: the type of the model's layer matrices, whose rows of `row_cols` set the loop's shape.
+  // Matvecs mixing F32, F16 and Q8_0 weights become one op (`matvec_mixed`: step7_mixed reads each job's
+  // type) with float activations: no quantize pass, the norm prologue for any C.
+  void begin_persistent(uint32_t workgroups, uint32_t threads, uint32_t row_cols, DType row_dtype) {
     capture_ = true, persist_wgs_ = workgroups, persist_threads_ = threads, persist_cols_ = row_cols;
+    persist_dtype_ = row_dtype;
     captured_.clear();
   }
   std::vector<CapturedOp> end_persistent() {
@@ -170,6 +174,9 @@ class Ops {
   std::string prefix_;
   bool capture_ = false;
   uint32_t persist_wgs_ = 0, persist_threads_ = 0, persist_cols_ = 0;
+  DType persist_dtype_ = DType::F16;
+  // Whether the step being captured runs these jobs' matvec as one op of step7_mixed.
+  bool mixed_op(const std::vector<MatJob>& jobs) const;
   std::vector<CapturedOp> captured_;
   std::vector<std::unique_ptr<std::string>> label_store_;  // stable C strings for Recorder labels
 };

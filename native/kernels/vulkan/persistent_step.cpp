@@ -32,12 +32,11 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     return false;
   };
   if (ops.empty()) return fail("no ops");
-  int dtype = -1;  // 0 F32, 1 F16: one shader variant per weight type
+  // One shader variant per weight type (step7_f32, step7_f16), or step7_mixed where any matvec mixes in
+  // Q8_0 (it reads each job's type, F32 and F16 included; its WKV-7 takes an F16 output projection, or
+  // none: the projection as an op of its own).
+  bool f32 = false, f16 = false, mixed = false;
   std::vector<uint32_t> mv_spec, wk_spec;
-  auto same = [&](int t) {
-    if (dtype < 0) dtype = t;
-    return dtype == t;
-  };
   const size_t n = ops.size();
   out.table.assign(persistent_table_bytes(n), 0);
   for (size_t i = 0; i < n; ++i) {
@@ -45,14 +44,15 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     const std::string& s = op.shader;
     GpuOp g{};
     g.groups = op.groups;
-    if (s == "matvec_f16" || s == "matvec_f16_ln" || s == "matvec_f32" || s == "matvec_f32_ln") {
-      if (!same(s.compare(0, 10, "matvec_f16") == 0 ? 1 : 0)) return fail("matvecs of several weight types");
+    if (s == "matvec_f16" || s == "matvec_f16_ln" || s == "matvec_f32" || s == "matvec_f32_ln" || s == "matvec_mixed" ||
+        s == "matvec_mixed_ln") {
+      (s.compare(0, 10, "matvec_f16") == 0 ? f16 : s.compare(0, 10, "matvec_f32") == 0 ? f32 : mixed) = true;
       if (op.spec.size() != 3 || op.spec[0] != persistent_threads()) return fail(s + ": not shaped for the persistent step");
       if (mv_spec.empty()) mv_spec = op.spec;
       if (op.spec != mv_spec) return fail("matvecs of different shapes");
       g.kind = kMatvec;
     } else if (s == "wkv7_wo_f16" || s == "wkv7_wo_f32") {
-      if (!same(s == "wkv7_wo_f16" ? 1 : 0)) return fail("WKV-7 output projection of another weight type");
+      (s == "wkv7_wo_f16" ? f16 : f32) = true;
       if (op.spec.size() != 4 || op.spec[0] != persistent_threads()) return fail(s + ": S * P is not the step's workgroup");
       if (wk_spec.empty()) wk_spec = op.spec;
       if (op.spec != wk_spec) return fail("WKV-7 ops of different shapes");
@@ -68,8 +68,15 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     out.labels.push_back(op.label);
   }
   if (mv_spec.empty()) return fail("no matvec");
+  if (mixed) {
+    // F32 matvecs run in step7_mixed too; an F32 output projection inside WKV-7 would not.
+    for (const Ops::CapturedOp& op : ops)
+      if (op.shader == "wkv7_wo_f32") return fail("Q8_0 matvecs beside an F32 WKV-7 output projection");
+  } else if (f16 && f32) {
+    return fail("matvecs of several weight types");
+  }
   if (wk_spec.empty()) wk_spec = {persistent_threads(), 64, persistent_threads() / 64, 4};
-  out.shader = dtype == 1 ? "step7_f16" : "step7_f32";
+  out.shader = mixed ? "step7_mixed" : f16 ? "step7_f16" : "step7_f32";
   out.spec = {persistent_threads(), mv_spec[1], mv_spec[2], wk_spec[1], wk_spec[2], wk_spec[3]};
   out.n_ops = uint32_t(n);
   return true;

@@ -264,7 +264,16 @@ float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
   const uint xb = (t * jb.x_stride) / 4u + 2u * k;
   return dot(u.a, x4.v[xb]) + dot(u.b, x4.v[xb + 1u]);
 }
+#ifdef MIXED_JOBS
+// step7_mixed (the persistent step of a model with Q8_0 matrices; built with DTYPE 1): each job's own
+// weight type decides its unit of 16 bytes: 4 floats (F32), 8 halves (F16) or 16 int8 (half a Q8_0 block,
+// whose f16 scale is ws[block]). Activations stay floats (the staged row in sh_x4): no 8-bit rounding of
+// x, so these ops agree with the CPU on the dequantized weights rather than with its 8-bit dot products.
+uint x_per_unit(Job jb) { return jb.w_type == 0u ? 1u : jb.w_type == 9u ? 4u : 2u; }
+#define UNITS(jb) (((jb).cols + 4u * x_per_unit(jb) - 1u) / (4u * x_per_unit(jb)))
+#else
 #define UNITS(jb) (((jb).cols + 7u) / 8u)
+#endif
 #define LOADW(jb, row, k) load_unit(jb, row, k)
 #define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
 #ifdef LN_PROLOGUE
@@ -336,6 +345,28 @@ float w_dot(uvec4 w, vec4 x0, vec4 x1) {
 float w_dot(uvec4 w, vec4 x0, vec4 x1) { return dot(uintBitsToFloat(w), x0); }
 #define X_PER_UNIT 1u
 #endif
+#ifdef MIXED_JOBS
+// Four int8 as floats without a conversion instruction (an H100 converts at a quarter of its float rate,
+// and converting bound the first form of this step: 1.5B Q8_0 as slow as FP16): q + 128 (the sign bit
+// flipped) as the low byte of the float 2^23 + (q + 128), then 2^23 + 128 subtracted, all exact.
+vec4 int8s(uint v) {
+  const uint u = v ^ 0x80808080u;
+  return vec4(uintBitsToFloat(0x4B000000u | (u & 0xFFu)), uintBitsToFloat(0x4B000000u | ((u >> 8) & 0xFFu)),
+              uintBitsToFloat(0x4B000000u | ((u >> 16) & 0xFFu)), uintBitsToFloat(0x4B000000u | (u >> 24))) -
+         8388736.0;
+}
+// 16 int8 weights (q[16h .. 16h + 15] of a Q8_0 block) against their 16 activations, unscaled.
+float q8_dot(uvec4 w, vec4 x0, vec4 x1, vec4 x2, vec4 x3) {
+  return (dot(int8s(w.x), x0) + dot(int8s(w.y), x1)) + (dot(int8s(w.z), x2) + dot(int8s(w.w), x3));
+}
+// A Q8_0 job's per-unit scale words ride with its weight loads (one uint per load); other shaders keep a
+// one-entry array the compiler drops.
+const uint SB_N = MAX_LOADS;
+#define XPU(jb) x_per_unit(jb)
+#else
+const uint SB_N = 1u;
+#define XPU(jb) X_PER_UNIT
+#endif
 
 #ifdef PERSISTENT
 // The input of the output projection after a split WKV-7 (ln_flags 4): x holds each head's raw y; every
@@ -392,34 +423,42 @@ uint lanes_per_row(uint units) {
 
 // Batch loads: rows rb + r * G + g (g = this lane's group of L lanes, G = SG / L groups), units
 // k0 + u * L + (lane % L).
-void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uvec4 dst[MAX_LOADS]) {
+void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uvec4 dst[MAX_LOADS], out uint sc[SB_N]) {
   const uint lane = gl_SubgroupInvocationID, G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
   for (uint r = 0u; r < RB; ++r) {
-    const uint base = min(rb + r * G + g, last) * jb.w_row_units;
+    const uint row = min(rb + r * G + g, last), base = row * jb.w_row_units;
     for (uint u = 0u; u < U; ++u) {
       const uint k = k0 + u * L + li;
       dst[r * U + u] = k < units ? jb.w.v[base + k] : uvec4(0u);
+#ifdef MIXED_JOBS
+      sc[r * U + u] = k < units && jb.w_type == 9u ? jb.ws.v[row * jb.w_row_blocks + k / 2u] : 0u;
+#endif
     }
   }
+#ifndef MIXED_JOBS
+  sc[0] = 0u;
+#endif
 }
 
 // preloaded: this subgroup's first batch is already in wb (the persistent step loads it before its
 // grid barrier). Each batch's successor is loaded before the
 // batch is used (two batches in flight per lane).
-void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, inout uvec4 wb[MAX_LOADS]) {
+void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, inout uvec4 wb[MAX_LOADS],
+                  inout uint sb[SB_N]) {
   const uint lane = gl_SubgroupInvocationID, last = row_end - 1u;
   const uint L = lanes_per_row(units), G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
   const uint first = row0 + gl_SubgroupID * RB * G, rows_step = gl_NumSubgroups * RB * G;
-  if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, L, wb);  // streams during the norm
+  const uint xpu = XPU(jb);
+  if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, L, wb, sb);  // streams during the norm
 #ifdef PERSISTENT
   barrier();  // the previous task's reads of sh_x4 are done
   if ((pc.ln_flags & 4u) != 0u) {
     gn_stage(jb);
   } else if (pc.ln_C != 0u) {
-    ln_prologue(jb, wg, units * LN_PAD);
+    ln_prologue(jb, wg, units * 4u * xpu);
   } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
     Vec4s x4 = Vec4s(jb.x);
-    for (uint i = gl_LocalInvocationID.x; i < units * X_PER_UNIT; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
+    for (uint i = gl_LocalInvocationID.x; i < units * xpu; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
     barrier();
   }
 #elif defined(LN_PROLOGUE)
@@ -432,7 +471,26 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
     uint nrb = rb, nk0 = k0 + L * U;
     if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
     uvec4 wn[MAX_LOADS];
-    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn);
+    uint sn[SB_N];
+    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn, sn);
+#ifdef MIXED_JOBS
+    if (jb.w_type == 9u) {
+      for (uint u = 0u; u < U; ++u) {
+        const uint k = k0 + u * L + li;
+        if (k < units) {
+          const vec4 x0 = sh_x4[4u * k], x1 = sh_x4[4u * k + 1u], x2 = sh_x4[4u * k + 2u], x3 = sh_x4[4u * k + 3u];
+          for (uint r = 0u; r < RB; ++r)
+            acc[r] += unpackHalf2x16(sb[r * U + u]).x * q8_dot(wb[r * U + u], x0, x1, x2, x3);
+        }
+      }
+    } else if (jb.w_type == 0u) {
+      for (uint u = 0u; u < U; ++u) {
+        const uint k = k0 + u * L + li;
+        if (k < units)
+          for (uint r = 0u; r < RB; ++r) acc[r] += dot(uintBitsToFloat(wb[r * U + u]), sh_x4[k]);
+      }
+    } else
+#endif
     for (uint u = 0u; u < U; ++u) {
       const uint k = k0 + u * L + li;
       if (k < units) {
@@ -454,6 +512,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
       }
     }
     for (uint i = 0u; i < MAX_LOADS; ++i) wb[i] = wn[i];
+    for (uint i = 0u; i < SB_N; ++i) sb[i] = sn[i];
     rb = nrb, k0 = nk0;
   }
 }
@@ -495,17 +554,17 @@ Task task_of(uint wg) {
 
 #ifdef PERSISTENT
 // The first batch of workgroup wg's weights, loaded ahead (before the grid barrier).
-void matvec_preload(uint wg, out uvec4 wb[MAX_LOADS]) {
+void matvec_preload(uint wg, out uvec4 wb[MAX_LOADS], out uint sb[SB_N]) {
   Task t = task_of(wg);
   const uint L = lanes_per_row(t.units), first = t.row0 + gl_SubgroupID * RB * (gl_SubgroupSize / L);
-  if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, L, wb);
+  if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, L, wb, sb);
 }
 // Workgroup wg's share of the op (the persistent step's op loop calls it for every wg it runs).
-void matvec_task(uint wg, bool preloaded, inout uvec4 wb[MAX_LOADS]) {
+void matvec_task(uint wg, bool preloaded, inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
   Task t = task_of(wg);
   if (wg == 0u && pc.copy_n != 0u)
     for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
-  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded, wb);
+  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded, wb, sb);
 }
 #else
 void main() {
@@ -520,7 +579,8 @@ void main() {
 #if DTYPE <= 1
   if (RB != 0u) {  // T == 1 (ops.cpp)
     uvec4 wb[MAX_LOADS];
-    blocked_rows(jb, wg, row0, row_end, units, false, wb);
+    uint sb[SB_N];
+    blocked_rows(jb, wg, row0, row_end, units, false, wb, sb);
     return;
   }
 #endif

@@ -15,6 +15,8 @@ struct Job {
   uint wg_begin;  // first workgroup of this job in the dispatch
   uint epilogue;  // see finish()
   uint w_row_units, w_row_blocks;
+  uint w_type;    // rwkv.cpp's number of w's type (0 F32, 1 F16, 9 Q8_0, ...); step7_mixed reads it per job
+  uint w_pad;
 };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer Jobs { Job j[]; };
 

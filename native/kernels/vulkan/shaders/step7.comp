@@ -1,5 +1,6 @@
 #version 450
-// The persistent decode step (RWKV-7, one token of one sequence, F32 or F16 weights): one dispatch runs
+// The persistent decode step (RWKV-7, one token of one sequence, F32 or F16 weights; step7_mixed: any mix
+// of F32, F16 and Q8_0 matrices, each job's type read from its entry): one dispatch runs
 // every op of the token, the ops that gpu_v7.cpp records as dispatches (matvecs with the LN prologue,
 // plain matvecs, WKV-7 with the output projection), in order, separated by grid barriers instead of
 // dispatch boundaries. A barrier between dispatches costs ~7 us on an H100 (drain, launch, ramp); here
@@ -103,11 +104,12 @@ void main() {
       // the previous op (weights only: nothing the step writes).
       mv_pc = op.mv.v;
       uvec4 wb[MAX_LOADS];
+      uint sb[SB_N];
       const bool ahead = me < op.groups;
-      if (ahead) matvec_preload(me, wb);
+      if (ahead) matvec_preload(me, wb, sb);
       if (k > 0u) grid_wait(k * n);
       stamp(k, 0u);
-      for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me, wb);
+      for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me, wb, sb);
     } else {
       wk_pc = op.wk.v;
       if (k > 0u) grid_wait(k * n);
