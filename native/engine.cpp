@@ -136,6 +136,11 @@ void Model::on_home_thread(const std::function<void()>& fn) {
   home_->run(fn);
 }
 
+void Model::post_to_home_thread(std::function<void()> fn) {
+  std::call_once(home_once_, [this] { home_ = std::make_unique<HomeThread>(); });
+  home_->post(std::move(fn));
+}
+
 void Model::eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk) {
   check_tokens(tokens, n);
   if (n == 0) return;

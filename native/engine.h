@@ -71,9 +71,12 @@ class Model {
   // Throws Error(E_ARGUMENT) for a token id >= n_vocab, before touching the state.
   void eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk = 128);
   // Runs fn on this model's home thread (core/home_thread.h), created on first use, and waits for it: a
-  // caller whose thread changes from call to call (the addon's eval on the libuv pool) keeps the model's
-  // work on one thread.
+  // caller whose thread changes from call to call keeps the model's work on one thread.
   void on_home_thread(const std::function<void()>& fn);
+  // Queues fn on the home thread and returns at once (the addon's eval: Node's main thread hands the call
+  // over and is told of its end). fn must catch what it throws and must not hold the last reference to
+  // this model (the home thread cannot end itself).
+  void post_to_home_thread(std::function<void()> fn);
 
   // Layers running on the GPU (0: none) and the device's name ("" when none).
   int gpu_layers() const;

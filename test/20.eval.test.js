@@ -135,3 +135,19 @@ test('quantize writes a file that loads and stays close to FP32', async () => {
   await q.free();
   await ref.free();
 });
+
+// The addon hands eval() from the main thread to the model's home thread and is told of its end through a
+// thread-safe function: an error thrown there must reject that call's promise (with the engine's code) and
+// leave the calls queued behind it, and the model, working. The JS layer checks token ids first, so the
+// engine's own check is reached through the native object.
+test('an engine error on the home thread rejects its eval; calls queued behind it still run', async () => {
+  const model = await new RWKV({ path: tiny('tiny-rwkv-7v0-834K-FP32'), threads: 2 }).setup();
+  const ok = model.eval([1, 2, 3]);
+  const bad = model._native.eval(new Uint32Array([1, 300]), null, true);
+  const after = [model.eval([1, 2, 3]), model.eval([4])];
+  await assert.rejects(bad, (e) => e.code === 'E_ARGUMENT' && /token id 300 at position 1/.test(e.message));
+  const [a, b] = [await ok, await after[0]];
+  assert.deepStrictEqual(Array.from(b.logits), Array.from(a.logits));
+  assert.strictEqual((await after[1]).logits.length, 256);
+  await model.free();
+});

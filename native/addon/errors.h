@@ -11,6 +11,11 @@ struct AddonData {
   Napi::FunctionReference rwkv_error;  // lib/errors.js RwkvError(message, code)
   Napi::FunctionReference model_ctor;
   Napi::FunctionReference tokenizer_ctor;
+  // HomeTask (async_task.h): how a model's home thread hands finished calls back to this env's main thread,
+  // created on first use; referenced (keeping the event loop alive) only while calls are out.
+  Napi::ThreadSafeFunction home_done;
+  bool home_done_made = false;
+  int home_pending = 0;
 };
 
 Napi::Error make_error(Napi::Env env, const std::string& message, const std::string& code);

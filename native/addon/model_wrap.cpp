@@ -147,11 +147,10 @@ Napi::Value ModelWrap::eval(const Napi::CallbackInfo& info) {
   auto keep_state = std::make_shared<Napi::Reference<Napi::Float32Array>>(Napi::Persistent(out_state));
   auto keep_logits = std::make_shared<Napi::Reference<Napi::Float32Array>>(
       want_logits ? Napi::Persistent(out_logits) : Napi::Reference<Napi::Float32Array>());
-  return AsyncTask::start(
-      env, "rwkv.eval",
-      [m, tokens, state_ptr, logits_ptr] {
-        m->on_home_thread([&] { m->eval(tokens->data(), tokens->size(), state_ptr, logits_ptr); });
-      },
+  Model* raw = m.get();  // the task holds m; the body must not (it ends on the home thread)
+  return HomeTask::start(
+      env, m,
+      [raw, tokens, state_ptr, logits_ptr] { raw->eval(tokens->data(), tokens->size(), state_ptr, logits_ptr); },
       [keep_state, keep_logits](Napi::Env env) -> Napi::Value {
         Napi::Object r = Napi::Object::New(env);
         r.Set("logits", keep_logits->IsEmpty() ? env.Null() : keep_logits->Value());

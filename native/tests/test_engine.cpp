@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -212,6 +214,35 @@ TEST(Engine, HomeThreadRunsEveryCallOnOneThread) {
   const uint32_t bad = uint32_t(m->info().n_vocab);
   std::vector<float> state = m->initial_state();
   EXPECT_THROW(m->on_home_thread([&] { m->eval(&bad, 1, state.data(), nullptr); }), Error);
+}
+
+// Calls posted without waiting (the addon's eval) run on the home thread in the order posted, also mixed
+// with calls that wait; a posted call's error stays in it (it reports its own end).
+TEST(Engine, HomeThreadRunsPostedCallsInOrder) {
+  auto m = Model::load(test::tiny_model("tiny-rwkv-7v0-834K-FP32"));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int> order;
+  std::thread::id home;
+  m->on_home_thread([&] { home = std::this_thread::get_id(); });
+  for (int i = 0; i < 50; ++i) {
+    m->post_to_home_thread([&, i] {
+      std::lock_guard<std::mutex> lock(mu);
+      EXPECT_EQ(std::this_thread::get_id(), home);
+      order.push_back(i);
+      cv.notify_all();
+    });
+    if (i == 20) m->on_home_thread([&] { order.push_back(-1); });  // waits behind calls 0..20
+    if (i == 30) m->post_to_home_thread([] { throw Error(ErrorCode::Argument, "dropped"); });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return order.size() == 51; });
+  std::vector<int> want;
+  for (int i = 0; i < 50; ++i) {
+    want.push_back(i);
+    if (i == 20) want.push_back(-1);
+  }
+  EXPECT_EQ(order, want);
 }
 
 TEST(Engine, RejectsTokenOutsideVocabularyWithoutTouchingState) {
