@@ -90,13 +90,19 @@ class HomeTask {
     if (data->home_pending++ == 0) data->home_done.Ref(env);
     rwkv::Model* m = task->model_.get();
     Napi::ThreadSafeFunction back = data->home_done;
-    m->post_to_home_thread([task, back]() mutable {
-      task->run_body();
-      // The task (and its reference to the model) is deleted on the main thread: the home thread must not
-      // drop the model's last reference. Should the env be closing, the call is not delivered: the task
-      // is left (the process is ending).
-      back.NonBlockingCall(task, [](Napi::Env env, Napi::Function, HomeTask* t) { t->settle(env); });
-    });
+    try {
+      m->post_to_home_thread([task, back]() mutable {
+        task->run_body();
+        // The task (and its reference to the model) is deleted on the main thread: the home thread must not
+        // drop the model's last reference. Should the env be closing, the call is not delivered: the task
+        // is left (the process is ending).
+        back.NonBlockingCall(task, [](Napi::Env env, Napi::Function, HomeTask* t) { t->settle(env); });
+      });
+    } catch (const std::exception& e) {  // no home thread could be started, or no memory for the call
+      task->message_ = e.what();
+      task->code_ = "E_INTERNAL";
+      task->settle(env);
+    }
     return promise;
   }
 

@@ -142,6 +142,14 @@ bool mixed_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DTy
 // Columns per 16-byte weight unit of the persistent step's loop.
 uint32_t unit_cols(DType t) { return t == DType::F32 ? 4 : t == DType::Q8_0 ? 16 : 8; }
 
+// T > 1 tokens through matvec.comp (batched decoding of up to 31 sequences, and prompts where the device has
+// no cooperative matrices): rows a subgroup takes at a time, each activation unit it loads then serving
+// that many rows (RWKV_VK_T_ROWS, 1-8).
+uint32_t t_rows() {
+  static const uint32_t n = env_uint("RWKV_VK_T_ROWS", 1, 1, 8);
+  return n;
+}
+
 // Rows per subgroup (RWKV_VK_ROWS_PER_SUBGROUP, default 1): more rows per workgroup, fewer workgroups.
 uint32_t rows_per_subgroup() {
   static const uint32_t n = env_uint("RWKV_VK_ROWS_PER_SUBGROUP", 1, 1, 64);
@@ -355,9 +363,13 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       const uint32_t rb = std::max<uint32_t>(1, loads / u);
       spr = 1;
       spec = {threads, rb, u};
+    } else if (T_ > 1) {
+      spec = {threads, 0, 4, t_rows()};  // RB 0, U 4: matvec.glsl's defaults; TR rows a subgroup at a time
     }
+    // Rows a subgroup takes at a time: RB (blocked loop), TR (T > 1), else one.
+    const uint32_t sg_rows = spec.size() > 3 ? spec[3] : spec.size() > 1 ? spec[1] : 1;
     // A workgroup that quantizes its input does more rows, so each quantization serves more weights.
-    uint32_t rpw = std::max<uint32_t>(1, sgs / spr) * (spec.size() > 1 ? spec[1] : 1) * rows_per_subgroup() * (fuse ? 4 : 1);
+    uint32_t rpw = std::max<uint32_t>(1, sgs / spr) * sg_rows * rows_per_subgroup() * (fuse ? 4 : 1);
     if (capture_) {  // about one task per workgroup of the persistent step
       uint64_t rows = 0;
       for (const MatJob* j : list) rows += uint64_t(j->m->rows);

@@ -139,6 +139,11 @@ void ln_prologue(Job jb, uint wg, uint padded) {
 
 shared float partial_sums[128];
 
+#ifndef PERSISTENT
+// Rows a subgroup takes at a time when T > 1 (ops.cpp: RWKV_VK_T_ROWS).
+layout(constant_id = 3) const uint TR = 1u;
+#endif
+
 // Tokens per pass over a row when T > 1 (accumulators held in registers): each weight unit is loaded
 // and decoded once per pass and used for all of them, so a batched decode step of up to 16 sequences
 // reads every weight once, like one token does.
@@ -229,11 +234,18 @@ float block_dot_shared(Job jb, uint row, uint k) {
 }
 #define UNITS(jb) ((jb).cols / 32u)
 #define LOADW(jb, row, k) load_unit(jb, row, k)
-float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
+// The T > 1 loop's activation unit k of token t, loaded once for all the rows that use it.
+struct XUnit {
+  uvec4 q0, q1;
+  vec2 ds;
+};
+XUnit load_x(Job jb, uint k, uint t) {
   const uint xb = (t * jb.x_stride) / 32u + k;
-  return unit_block_dot(u, jb.xq.v[xb * 2u], jb.xq.v[xb * 2u + 1u], jb.xd.v[xb]);
+  XUnit x;
+  x.q0 = jb.xq.v[xb * 2u], x.q1 = jb.xq.v[xb * 2u + 1u], x.ds = jb.xd.v[xb];
+  return x;
 }
-#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
+float dot_x(WUnit u, XUnit x) { return unit_block_dot(u, x.q0, x.q1, x.ds); }
 #ifdef LN_PROLOGUE
 #define DOT1(jb, row, k) block_dot_shared(jb, row, k)  // the prologue's row, quantized in shared memory
 #else
@@ -259,11 +271,17 @@ WUnit load_unit(Job jb, uint row, uint k) {
   u.b = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
   return u;
 }
-float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
+struct XUnit {
+  vec4 a, b;
+};
+XUnit load_x(Job jb, uint k, uint t) {
   Vec4s x4 = Vec4s(jb.x);
   const uint xb = (t * jb.x_stride) / 4u + 2u * k;
-  return dot(u.a, x4.v[xb]) + dot(u.b, x4.v[xb + 1u]);
+  XUnit x;
+  x.a = x4.v[xb], x.b = x4.v[xb + 1u];
+  return x;
 }
+float dot_x(WUnit u, XUnit x) { return dot(u.a, x.a) + dot(u.b, x.b); }
 #ifdef MIXED_JOBS
 // step7_mixed (the persistent step of a model with Q8_0 matrices; built with DTYPE 1): each job's own
 // weight type decides its unit of 16 bytes: 4 floats (F32), 8 halves (F16) or 16 int8 (half a Q8_0 block,
@@ -275,7 +293,6 @@ uint x_per_unit(Job jb) { return jb.w_type == 0u ? 1u : jb.w_type == 9u ? 4u : 2
 #define UNITS(jb) (((jb).cols + 7u) / 8u)
 #endif
 #define LOADW(jb, row, k) load_unit(jb, row, k)
-#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
 #ifdef LN_PROLOGUE
 float dot_raw(uvec4 w, uint k) {
   const vec4 a = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
@@ -302,13 +319,17 @@ WUnit load_unit(Job jb, uint row, uint k) {
   u.a = uintBitsToFloat(jb.w.v[row * jb.w_row_units + k]);
   return u;
 }
-float unit_dot_t(Job jb, WUnit u, uint k, uint t) {
-  Vec4s x4 = Vec4s(jb.x);
-  return dot(u.a, x4.v[(t * jb.x_stride) / 4u + k]);
+struct XUnit {
+  vec4 a;
+};
+XUnit load_x(Job jb, uint k, uint t) {
+  XUnit x;
+  x.a = Vec4s(jb.x).v[(t * jb.x_stride) / 4u + k];
+  return x;
 }
+float dot_x(WUnit u, XUnit x) { return dot(u.a, x.a); }
 #define UNITS(jb) (((jb).cols + 3u) / 4u)
 #define LOADW(jb, row, k) load_unit(jb, row, k)
-#define DOTW(jb, u, k, t) unit_dot_t(jb, u, k, t)
 #ifdef LN_PROLOGUE
 float dot_raw(uvec4 w, uint k) { return dot(uintBitsToFloat(w), sh_x4[k]); }
 #define DOT1(jb, row, k) dot_raw(jb.w.v[(row) * jb.w_row_units + (k)], k)
@@ -678,20 +699,27 @@ void main() {
     }
     return;
   }
-  for (uint r = row0 + gl_SubgroupID; r < row_end; r += gl_NumSubgroups) {
+  // T > 1: each subgroup takes TR rows at a time, so that every activation unit it loads serves TR rows
+  // (rows past the end repeat the last row, loaded and not written).
+  for (uint rb = row0 + gl_SubgroupID * TR; rb < row_end; rb += gl_NumSubgroups * TR) {
     for (uint t0 = 0; t0 < pc.T; t0 += TT) {
       const uint nt = min(TT, pc.T - t0);
-      float acc[TT];
-      for (uint i = 0; i < TT; ++i) acc[i] = 0.0;
+      float acc[TR * TT];
+      for (uint i = 0; i < TR * TT; ++i) acc[i] = 0.0;
       for (uint k = lane; k < units; k += step) {
-        const WUnit u = LOADW(jb, r, k);
-        for (uint i = 0; i < TT; ++i)
-          if (i < nt) acc[i] += DOTW(jb, u, k, t0 + i);
+        WUnit u[TR];
+        for (uint r = 0u; r < TR; ++r) u[r] = LOADW(jb, min(rb + r, row_end - 1u), k);
+        for (uint i = 0; i < TT; ++i) {
+          if (i >= nt) break;
+          const XUnit x = load_x(jb, k, t0 + i);
+          for (uint r = 0u; r < TR; ++r) acc[r * TT + i] += dot_x(u[r], x);
+        }
       }
-      for (uint i = 0; i < nt; ++i) {
-        const float s = subgroupAdd(acc[i]);
-        if (subgroupElect()) finish(jb, t0 + i, r, s);
-      }
+      for (uint r = 0u; r < TR; ++r)
+        for (uint i = 0; i < nt; ++i) {
+          const float s = subgroupAdd(acc[r * TT + i]);
+          if (subgroupElect() && rb + r < row_end) finish(jb, t0 + i, rb + r, s);
+        }
     }
   }
 }
