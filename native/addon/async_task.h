@@ -1,7 +1,7 @@
 // AsyncTask: runs a blocking engine call on the libuv pool and settles a promise (HomeTask below: on a
 // model's home thread).
-// The body runs off the main thread and must not touch JS values; it catches rwkv::Error (and any
-// std::exception) so no C++ exception ever crosses into N-API. `done` builds the result on the main thread.
+// The body runs off the main thread and must not touch JS values; what it throws becomes the rejection
+// (run_catching), so no C++ exception ever crosses into N-API. `done` builds the result on the main thread.
 #pragma once
 #include <napi.h>
 
@@ -14,6 +14,26 @@
 #include "engine.h"
 
 namespace rwkv::addon {
+
+// Runs a task's body off the main thread, turning what it throws into a message and an error code (no C++
+// exception may cross into N-API).
+inline void run_catching(const std::function<void()>& body, std::string& message, std::string& code) {
+  try {
+    body();
+  } catch (const rwkv::Error& e) {
+    message = e.what();
+    code = e.code_name();
+  } catch (const std::bad_alloc&) {
+    message = "out of memory";
+    code = "E_OOM";
+  } catch (const std::exception& e) {
+    message = e.what();
+    code = "E_INTERNAL";
+  } catch (...) {
+    message = "unknown error";
+    code = "E_INTERNAL";
+  }
+}
 
 class AsyncTask : public Napi::AsyncWorker {
  public:
@@ -28,20 +48,7 @@ class AsyncTask : public Napi::AsyncWorker {
   }
 
  protected:
-  void Execute() override {
-    try {
-      body_();
-    } catch (const rwkv::Error& e) {
-      message_ = e.what();
-      code_ = e.code_name();
-    } catch (const std::bad_alloc&) {
-      message_ = "out of memory";
-      code_ = "E_OOM";
-    } catch (const std::exception& e) {
-      message_ = e.what();
-      code_ = "E_INTERNAL";
-    }
-  }
+  void Execute() override { run_catching(body_, message_, code_); }
   void OnOK() override {
     Napi::Env env = Env();
     if (!code_.empty()) {
@@ -110,23 +117,7 @@ class HomeTask {
   HomeTask(Napi::Env env, std::shared_ptr<rwkv::Model> model, Body body, Done done)
       : deferred_(Napi::Promise::Deferred::New(env)), model_(std::move(model)), body_(std::move(body)), done_(std::move(done)) {}
 
-  void run_body() {
-    try {
-      body_();
-    } catch (const rwkv::Error& e) {
-      message_ = e.what();
-      code_ = e.code_name();
-    } catch (const std::bad_alloc&) {
-      message_ = "out of memory";
-      code_ = "E_OOM";
-    } catch (const std::exception& e) {
-      message_ = e.what();
-      code_ = "E_INTERNAL";
-    } catch (...) {
-      message_ = "unknown error";
-      code_ = "E_INTERNAL";
-    }
-  }
+  void run_body() { run_catching(body_, message_, code_); }
 
   // On the main thread: resolve or reject, then let the event loop go if no call is out.
   void settle(Napi::Env env) {
