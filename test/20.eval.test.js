@@ -151,3 +151,37 @@ test('an engine error on the home thread rejects its eval; calls queued behind i
   assert.strictEqual((await after[1]).logits.length, 256);
   await model.free();
 });
+
+// eval() runs on the model's home thread, outside libuv's pool, so Node does not wait for it when a worker
+// thread is terminated: the addon's env cleanup must wait for a call in progress (it writes into arrays of
+// that env) and skip the queued ones. Before it did, this crashed the process (SIGSEGV; an abort with the
+// libuv pool). Run in a child process so that a crash fails the test instead of the runner.
+test('terminating a worker thread with evals in flight leaves the process running', () => {
+  const { spawnSync } = require('child_process');
+  const script = `
+    const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
+    if (isMainThread) {
+      (async () => {
+        for (let i = 0; i < 8; i++) {
+          const w = new Worker(__filename, { workerData: process.argv[2] });
+          await new Promise((res) => w.once('message', res));
+          await new Promise((r) => setTimeout(r, i % 3));
+          await w.terminate();
+        }
+        console.log('survived');
+      })();
+    } else {
+      const RWKV = require(${JSON.stringify(path.join(__dirname, '..'))});
+      new RWKV({ path: workerData, threads: 2 }).setup().then((m) => {
+        for (let i = 0; i < 30; i++) m.eval(Array.from({ length: 64 }, (_, j) => (j * 7) % 256), null).catch(() => {});
+        parentPort.postMessage('started');
+      });
+    }`;
+  const file = path.join(require('os').tmpdir(), `rwkv-test-worker-${process.pid}.js`);
+  fs.writeFileSync(file, script);
+  const r = spawnSync(process.execPath, [file, tiny('tiny-rwkv-7v0-834K-FP32')], { encoding: 'utf8', timeout: 120000 });
+  fs.unlinkSync(file);
+  assert.strictEqual(r.signal, null, r.stderr);
+  assert.strictEqual(r.status, 0, r.stderr);
+  assert.match(r.stdout, /survived/);
+});

@@ -5,9 +5,14 @@
 #pragma once
 #include <napi.h>
 
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "addon/errors.h"
 #include "core/error.h"
@@ -79,6 +84,24 @@ class AsyncTask : public Napi::AsyncWorker {
 // function. AsyncTask would go through a libuv pool thread that only waits for the home thread: two
 // thread hand-overs more per call (~30 us on a 2-vCPU machine, measured round trip). As for AsyncTask, the
 // body must not touch JS values and never lets an exception out; `done` runs on the main thread.
+// Between an env and the home threads finishing its calls. When the env is torn down (a worker thread
+// terminated with calls out) its cleanup closes the gate, waits for a call in progress (it writes into the
+// env's arrays, which go with the env), and takes the model references of calls already handed to the
+// thread-safe function (they will not be settled); calls not yet started are skipped.
+struct HomeGate {
+  std::mutex m;
+  std::condition_variable cv;
+  bool open = true;
+  int running = 0;
+  std::set<std::shared_ptr<rwkv::Model>*> delivered;  // the model references of calls handed back
+};
+
+// Drops a model reference on a thread of its own: the model's destructor ends its home thread, which must
+// not be the thread dropping it, nor one holding a lock that the home thread waits for.
+inline void release_elsewhere(std::shared_ptr<rwkv::Model>&& model) {
+  if (model) std::thread([m = std::move(model)]() mutable { m.reset(); }).detach();
+}
+
 class HomeTask {
  public:
   using Body = AsyncTask::Body;
@@ -86,24 +109,32 @@ class HomeTask {
 
   static Napi::Promise start(Napi::Env env, std::shared_ptr<rwkv::Model> model, Body body, Done done) {
     AddonData* data = env.GetInstanceData<AddonData>();
-    if (!data->home_done_made) {
-      data->home_done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
-                                                      "rwkv.eval", 0, 1);
-      data->home_done.Unref(env);
-      data->home_done_made = true;
-    }
+    if (!data->home_gate) open_gate(env, data);
     auto* task = new HomeTask(env, std::move(model), std::move(body), std::move(done));
     Napi::Promise promise = task->deferred_.Promise();
     if (data->home_pending++ == 0) data->home_done.Ref(env);
     rwkv::Model* m = task->model_.get();
     Napi::ThreadSafeFunction back = data->home_done;
+    std::shared_ptr<HomeGate> gate = data->home_gate;
     try {
-      m->post_to_home_thread([task, back]() mutable {
+      m->post_to_home_thread([task, back, gate]() mutable {
+        {
+          std::lock_guard<std::mutex> lock(gate->m);
+          if (!gate->open) return release_elsewhere(std::move(task->model_));  // the env is gone: skip
+          ++gate->running;
+        }
         task->run_body();
-        // The task (and its reference to the model) is deleted on the main thread: the home thread must not
-        // drop the model's last reference. Should the env be closing, the call is not delivered: the task
-        // is left (the process is ending).
-        back.NonBlockingCall(task, [](Napi::Env env, Napi::Function, HomeTask* t) { t->settle(env); });
+        std::lock_guard<std::mutex> lock(gate->m);
+        --gate->running;
+        gate->cv.notify_all();
+        // The task (and its model reference) is deleted on the main thread when it is settled.
+        if (gate->open) {
+          gate->delivered.insert(&task->model_);
+          if (back.NonBlockingCall(task, [](Napi::Env env, Napi::Function, HomeTask* t) { t->settle(env); }) == napi_ok)
+            return;
+          gate->delivered.erase(&task->model_);
+        }
+        release_elsewhere(std::move(task->model_));  // not delivered: its JS handles stay with the dead env
       });
     } catch (const std::exception& e) {  // no home thread could be started, or no memory for the call
       task->message_ = e.what();
@@ -117,10 +148,39 @@ class HomeTask {
   HomeTask(Napi::Env env, std::shared_ptr<rwkv::Model> model, Body body, Done done)
       : deferred_(Napi::Promise::Deferred::New(env)), model_(std::move(model)), body_(std::move(body)), done_(std::move(done)) {}
 
+  // The env's thread-safe function (referenced only while calls are out) and its gate, closed by a cleanup
+  // added after the function's own, so that it runs before it (cleanups run last first).
+  static void open_gate(Napi::Env env, AddonData* data) {
+    data->home_done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                                    "rwkv.eval", 0, 1);
+    data->home_done.Unref(env);
+    data->home_gate = std::make_shared<HomeGate>();
+    auto close = [](void* arg) {
+      auto* holder = static_cast<std::shared_ptr<HomeGate>*>(arg);
+      HomeGate& g = **holder;
+      std::vector<std::shared_ptr<rwkv::Model>> models;
+      {
+        std::unique_lock<std::mutex> lock(g.m);
+        g.open = false;
+        g.cv.wait(lock, [&] { return g.running == 0; });
+        for (std::shared_ptr<rwkv::Model>* m : g.delivered) models.push_back(std::move(*m));
+        g.delivered.clear();
+      }
+      for (std::shared_ptr<rwkv::Model>& m : models) release_elsewhere(std::move(m));
+      delete holder;
+    };
+    napi_add_env_cleanup_hook(env, close, new std::shared_ptr<HomeGate>(data->home_gate));
+  }
+
   void run_body() { run_catching(body_, message_, code_); }
 
   // On the main thread: resolve or reject, then let the event loop go if no call is out.
   void settle(Napi::Env env) {
+    AddonData* data = env.GetInstanceData<AddonData>();
+    if (data->home_gate) {
+      std::lock_guard<std::mutex> lock(data->home_gate->m);
+      data->home_gate->delivered.erase(&model_);
+    }
     Napi::HandleScope scope(env);
     if (!code_.empty()) {
       deferred_.Reject(make_error(env, message_, code_).Value());
@@ -129,7 +189,6 @@ class HomeTask {
       if (env.IsExceptionPending()) deferred_.Reject(env.GetAndClearPendingException().Value());
       else deferred_.Resolve(result);
     }
-    AddonData* data = env.GetInstanceData<AddonData>();
     if (--data->home_pending == 0) data->home_done.Unref(env);
     delete this;
   }

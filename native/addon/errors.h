@@ -3,6 +3,7 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
 #include <string>
 
 namespace rwkv::addon {
@@ -12,9 +13,11 @@ struct AddonData {
   Napi::FunctionReference model_ctor;
   Napi::FunctionReference tokenizer_ctor;
   // HomeTask (async_task.h): how a model's home thread hands finished calls back to this env's main thread,
-  // created on first use; referenced (keeping the event loop alive) only while calls are out.
+  // created on first use; referenced (keeping the event loop alive) only while calls are out. The gate
+  // closes when the env is torn down (a worker thread terminated with calls out), before the thread-safe
+  // function goes away: a home thread finishing a call after that must not touch it.
   Napi::ThreadSafeFunction home_done;
-  bool home_done_made = false;
+  std::shared_ptr<struct HomeGate> home_gate;
   int home_pending = 0;
 };
 
