@@ -79,11 +79,6 @@ class AsyncTask : public Napi::AsyncWorker {
   std::string message_, code_;
 };
 
-// HomeTask: runs a call on a model's home thread (engine.h post_to_home_thread) and settles a promise: Node's
-// main thread hands the call straight to the home thread, which hands its end back through a thread-safe
-// function. AsyncTask would go through a libuv pool thread that only waits for the home thread: two
-// thread hand-overs more per call (~30 us on a 2-vCPU machine, measured round trip). As for AsyncTask, the
-// body must not touch JS values and never lets an exception out; `done` runs on the main thread.
 // Between an env and the home threads finishing its calls. When the env is torn down (a worker thread
 // terminated with calls out) its cleanup closes the gate, waits for a call in progress (it writes into the
 // env's arrays, which go with the env), and takes the model references of calls already handed to the
@@ -102,6 +97,11 @@ inline void release_elsewhere(std::shared_ptr<rwkv::Model>&& model) {
   if (model) std::thread([m = std::move(model)]() mutable { m.reset(); }).detach();
 }
 
+// HomeTask: runs a call on a model's home thread (engine.h post_to_home_thread) and settles a promise: Node's
+// main thread hands the call straight to the home thread, which hands its end back through a thread-safe
+// function. AsyncTask would go through a libuv pool thread that only waits for the home thread: two
+// thread hand-overs more per call (~30 us on a 2-vCPU machine, measured round trip). As for AsyncTask, the
+// body must not touch JS values and never lets an exception out; `done` runs on the main thread.
 class HomeTask {
  public:
   using Body = AsyncTask::Body;
@@ -177,7 +177,7 @@ class HomeTask {
   // On the main thread: resolve or reject, then let the event loop go if no call is out.
   void settle(Napi::Env env) {
     AddonData* data = env.GetInstanceData<AddonData>();
-    if (data->home_gate) {
+    {
       std::lock_guard<std::mutex> lock(data->home_gate->m);
       data->home_gate->delivered.erase(&model_);
     }

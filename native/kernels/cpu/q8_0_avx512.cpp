@@ -105,9 +105,10 @@ template <int kStep>
   for (int i = 0; i < kSteps; ++i) u[i] = _mm512_xor_si512(pair_vector(quants, i, n), flip);
 }
 
-// Blocks [0, n) of a weight hex: weight_pairs in step order, and d_w of each block in its lane, 0 past n. Whole hexes inline into the tile with n fixed,
-// so that u stays in registers; a row's last, shorter hex goes through a call (when one body served
-// both, GCC stopped inlining it and whole hexes ran 20-30% slower: BM_SmallBatch Q8_0, in cache).
+// Blocks [0, n) of a weight hex: weight_pairs in step order, and d_w of each block in its lane, 0 past n.
+// Whole hexes inline into the tile with n fixed, so that u stays in registers; a row's last, shorter hex
+// goes through a call (when one body served both, GCC stopped inlining it and whole hexes ran 20-30%
+// slower: BM_SmallBatch Q8_0, in cache).
 template <int kN>  // n known at compile time (16 or 8), or 0
 [[gnu::always_inline]] inline void load_hex_of(const uint8_t* p, int n, __m512i (&u)[kSteps], __m512& dw) {
   if constexpr (kN != 0) n = kN;
@@ -281,7 +282,6 @@ template <int kN>
 [[gnu::noinline]] void decode_short_hex(const uint8_t* p, int n, const __m512i* xv, __m512& acc) {
   decode_hex<0>(p, n, xv, acc);
 }
-
 
 // R rows (two parts of the thread's rows, for_split_rows) against the token in x.
 template <int R>

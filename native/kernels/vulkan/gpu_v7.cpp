@@ -273,7 +273,7 @@ class GpuV7 final : public GpuLayers {
       const bool wo_op = persistent && step_wo_op();
       if (wo_op) q.R = split, q.flags |= 1024u | (split > 1 ? 2048u : 0u);
       else if (persistent && !wo_chunks()) q.R = std::clamp<uint32_t>(ops.persistent_workgroups() / q.H, 1, 128);
-      const uint32_t upr = S / (L.output.dtype == DType::F16 ? 8u : 4u), cr = (C + q.R - 1) / q.R;
+      const uint32_t upr = S / (L.output.dtype == DType::F32 ? 4u : 8u), cr = (C + q.R - 1) / q.R;  // as the shader named below
       const uint32_t nslot = wo_op ? 1u : (cr * upr + S * P - 1) / (S * P);
       ops.set_label(wo_op ? "att.wkv7" : "att.wkv7+output");
       ops.dispatch(L.output.dtype == DType::F32 ? "wkv7_wo_f32" : "wkv7_wo_f16", {S * P, S, P, nslot}, q, q.H * q.R);

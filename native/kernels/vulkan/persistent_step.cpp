@@ -35,7 +35,7 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
   // One shader variant per weight type (step7_f32, step7_f16), or step7_mixed where any matvec mixes in
   // Q8_0 (it reads each job's type, F32 and F16 included; its WKV-7 takes an F16 output projection, or
   // none: the projection as an op of its own).
-  bool f32 = false, f16 = false, mixed = false;
+  bool f32 = false, f16 = false, mixed = false, wo_f32 = false;
   std::vector<uint32_t> mv_spec, wk_spec;
   const size_t n = ops.size();
   out.table.assign(persistent_table_bytes(n), 0);
@@ -53,6 +53,7 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
       g.kind = kMatvec;
     } else if (s == "wkv7_wo_f16" || s == "wkv7_wo_f32") {
       (s == "wkv7_wo_f16" ? f16 : f32) = true;
+      wo_f32 |= s == "wkv7_wo_f32";
       if (op.spec.size() != 4 || op.spec[0] != persistent_threads()) return fail(s + ": S * P is not the step's workgroup");
       if (wk_spec.empty()) wk_spec = op.spec;
       if (op.spec != wk_spec) return fail("WKV-7 ops of different shapes");
@@ -68,13 +69,9 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     out.labels.push_back(op.label);
   }
   if (mv_spec.empty()) return fail("no matvec");
-  if (mixed) {
-    // F32 matvecs run in step7_mixed too; an F32 output projection inside WKV-7 would not.
-    for (const Ops::CapturedOp& op : ops)
-      if (op.shader == "wkv7_wo_f32") return fail("Q8_0 matvecs beside an F32 WKV-7 output projection");
-  } else if (f16 && f32) {
-    return fail("matvecs of several weight types");
-  }
+  // F32 matvecs run in step7_mixed too; an F32 output projection inside WKV-7 would not.
+  if (mixed && wo_f32) return fail("Q8_0 matvecs beside an F32 WKV-7 output projection");
+  if (!mixed && f16 && f32) return fail("matvecs of several weight types");
   if (wk_spec.empty()) wk_spec = {persistent_threads(), 64, persistent_threads() / 64, 4};
   out.shader = mixed ? "step7_mixed" : f16 ? "step7_f16" : "step7_f32";
   out.spec = {persistent_threads(), mv_spec[1], mv_spec[2], wk_spec[1], wk_spec[2], wk_spec[3]};
