@@ -356,6 +356,8 @@ struct OpHarness {
   }
   // Call after planning every Act.
   void allocate() {
+    vk::Act few{};  // gemm_few.comp's reduction area, as GpuModel plans it
+    if (device->coop_matrix()) few = plan.flat(vk::Ops::few_area_floats());
     const uint64_t floats = plan.floats() + 64;
     scratch = std::make_unique<vk::Buffer>(*device, floats * 4, vk::Buffer::Kind::Device);
     act_q = std::make_unique<vk::Buffer>(*device, floats, vk::Buffer::Kind::Device);
@@ -363,6 +365,14 @@ struct OpHarness {
     jobs = std::make_unique<vk::Buffer>(*device, 64 * 112, vk::Buffer::Kind::Device);
     host = std::make_unique<vk::Buffer>(*device, floats * 4, vk::Buffer::Kind::Host);
     ops = std::make_unique<vk::Ops>(*device, *pipelines, plan, vk::whole(*scratch), vk::whole(*act_q), vk::whole(*act_d));
+    if (device->coop_matrix()) ops->set_few_area(few);
+    VkCommandBuffer cb = device->allocate_command_buffer();  // zeroed, as GpuModel's scratch (split counters)
+    vk::Recorder rec(*device, *pipelines, cb);
+    rec.begin();
+    rec.fill_zero(vk::whole(*scratch));
+    rec.end();
+    device->submit_and_wait(&cb, 1);
+    device->free_command_buffer(cb);
   }
   void write(const vk::Act& a, const std::vector<float>& v) {
     up->upload(ops->slice(a, v.size()), 0, v.data(), v.size() * 4);
@@ -428,8 +438,10 @@ TEST_P(VulkanMatvec, MatchesReferenceKernel) {
   REQUIRE_VULKAN(dev);
   const DType type = GetParam();
   // Odd row counts: partial workgroups. 160 columns: 5 blocks, 20 F16 units, one subgroup per row;
-  // 2048 columns: long rows, shared by several subgroups for one token.
-  for (const auto [rows, cols] : {std::pair<int64_t, int64_t>{75, 160}, {37, 2048}}) {
+  // 2048 columns: long rows, shared by several subgroups for one token. Rows and columns in whole 16s
+  // (where the device has cooperative matrices, F16 weights and 2-31 tokens run gemm_few.comp): 96 x
+  // 2048, one partial row tile split 16 ways over the columns; 1024 x 256, eight tiles split 2 ways.
+  for (const auto [rows, cols] : {std::pair<int64_t, int64_t>{75, 160}, {37, 2048}, {96, 2048}, {1024, 256}}) {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> wf(size_t(rows * cols));
@@ -454,7 +466,8 @@ TEST_P(VulkanMatvec, MatchesReferenceKernel) {
   h.allocate();
   const vk::GpuMatrix m = vk::upload_matrix(*h.arena, *h.up, t);
   h.up->flush();
-  // Where the device has cooperative matrices, T > 1 runs gemm.comp (F16 and quantized weights) with FP16
+  // Where the device has cooperative matrices, T >= 32 runs gemm.comp and 2-31 (rows in whole 16s)
+  // gemm_few.comp (F16 and quantized weights), with FP16
   // activations instead of 8-bit ones: checked against the dequantized weights times the float
   // activations (F16 weights: x split in two halves, so as close as matvec.comp; quantized: weights and
   // activations rounded to FP16, ~1e-3 relative). T = 70: two token tiles, the second partial.
@@ -462,8 +475,10 @@ TEST_P(VulkanMatvec, MatchesReferenceKernel) {
   for (int64_t r = 0; r < rows; ++r)
     if (type == DType::F32) std::memcpy(wdq.data() + r * cols, wf.data() + r * cols, size_t(cols) * 4);
     else dequantize_row(type, wbytes.data() + size_t(r) * dtype_row_bytes(type, cols), wdq.data() + r * cols, cols);
-  for (uint32_t T : {1u, 5u, 70u}) {
+  // T = 31: gemm_few's two token tiles, the second partial.
+  for (uint32_t T : {1u, 5u, 16u, 31u, 70u}) {
     const bool gemm = h.device->coop_matrix() && T >= 32 && type != DType::F32;  // ops.cpp: RWKV_VK_COOP_MIN_T, default 32
+    const bool few = h.device->coop_matrix() && T >= 2 && T < 32 && type != DType::F32 && rows % 16 == 0;
     std::vector<float> xs(size_t(T) * x.stride, 0.0f);
     for (uint32_t tt = 0; tt < T; ++tt)
       for (int64_t c = 0; c < cols; ++c) xs[tt * x.stride + size_t(c)] = nd(rng) * (c % 7 == 0 ? 10.0f : 1.0f);
@@ -474,7 +489,7 @@ TEST_P(VulkanMatvec, MatchesReferenceKernel) {
     float worst = 0, scale = 0;
     for (uint32_t tt = 0; tt < T; ++tt) {
       std::vector<float> want(static_cast<size_t>(rows), 0.0f);
-      if (gemm) {
+      if (gemm || few) {
         for (int64_t r = 0; r < rows; ++r) {
           double sum = 0;
           for (int64_t c = 0; c < cols; ++c) sum += double(wdq[size_t(r * cols + c)]) * double(xs[tt * x.stride + size_t(c)]);
@@ -490,9 +505,9 @@ TEST_P(VulkanMatvec, MatchesReferenceKernel) {
       }
     }
     // Same products, another summation order: a few ulp of the largest partial sums.
-    const float tol = gemm && type != DType::F16 ? 2e-3f : 2e-5f;
+    const float tol = (gemm || few) && type != DType::F16 ? 2e-3f : 2e-5f;
     EXPECT_LT(worst, tol * std::max(1.0f, scale)) << dtype_name(type) << " " << cols << " columns, T=" << T;
-    std::printf("[ vulkan ] %s %-5s %3ldx%-4ld T=%u max|delta| %.3g (max|y| %.3g)\n", gemm ? "gemm  " : "matvec", dtype_name(type),
+    std::printf("[ vulkan ] %s %-5s %4ldx%-4ld T=%u max|delta| %.3g (max|y| %.3g)\n", gemm ? "gemm  " : few ? "few   " : "matvec", dtype_name(type),
                 long(rows), long(cols), T, worst, scale);
   }
   }

@@ -429,6 +429,9 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
     m.logits = m.plan->plane(info.n_vocab);
   }
   m.up->flush();
+  // gemm_few.comp's reduction area (batched decoding on a device with cooperative matrices).
+  Act few_area{};
+  if (m.device->coop_matrix()) few_area = m.plan->flat(Ops::few_area_floats());
 
   // Scratch, and its 8-bit companions for quantized weights (same element offsets; one (d, s) per 32).
   const uint64_t floats = m.plan->floats() + 64;
@@ -436,6 +439,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.act_q = std::make_unique<Buffer>(*m.device, floats, Buffer::Kind::Device);
   m.act_d = std::make_unique<Buffer>(*m.device, (floats / 32 + 1) * 8, Buffer::Kind::Device);
   m.ops = std::make_unique<Ops>(*m.device, *m.pipelines, *m.plan, whole(*m.scratch), whole(*m.act_q), whole(*m.act_d));
+  if (m.device->coop_matrix()) m.ops->set_few_area(few_area);
   m.persistent_wgs = persistent_workgroups(m.device->info(), info, o);
   if (m.persistent_wgs) {
     m.persist_words = std::make_unique<Buffer>(*m.device, 256 + uint64_t(C) * 4, Buffer::Kind::Device);

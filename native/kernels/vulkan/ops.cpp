@@ -113,6 +113,26 @@ uint32_t coop_min_tokens() {
   return n;
 }
 
+// 2 to coop_min_tokens() - 1 tokens (batched decoding) with cooperative matrices: gemm_few.comp for F16
+// and quantized weights (RWKV_VK_FEW=0: matvec.comp's T > 1 loop). Its workgroups take kFewRows rows x 16 tokens of a
+// job and a share of its columns in chunks of kFewCols; a job's columns are split into parts so that a
+// dispatch has about RWKV_VK_FEW_WGS workgroups (default 512, ~4 a multiprocessor on an H100).
+constexpr uint32_t kFewRows = 128, kFewCols = 128, kFewTokens = 16;
+bool few_enabled() {
+  static const bool on = env_flag("RWKV_VK_FEW", true);
+  return on;
+}
+// Quantized weights there too (RWKV_VK_FEW_Q=0: matvec.comp with 8-bit activations): dequantized to FP16
+// per subgroup, activations FP16 as in gemm.comp.
+bool few_quantized() {
+  static const bool on = env_flag("RWKV_VK_FEW_Q", true);
+  return on;
+}
+uint32_t few_target_wgs() {
+  static const uint32_t n = env_uint("RWKV_VK_FEW_WGS", 512, 1, Ops::kFewMaxWorkgroups);
+  return n;
+}
+
 // One token, float weights, a dispatch per op: weight loads each lane keeps in flight in matvec.glsl's
 // blocked_rows() (RWKV_VK_MV_LOADS, at most 16; default 0: the older loops, four loads, long rows shared
 // between subgroups). H100, GPU replay, 0.4B / 1.5B FP16: 0 1.120 / 2.209 ms, 8 1.102 / 2.209, 16
@@ -244,6 +264,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
   if (pre && !can_prologue(jobs, pre->C)) throw Error(ErrorCode::Internal, "matvec: LN prologue not possible here");
   if (gn && (pre || !capture_ || T_ != 1)) throw Error(ErrorCode::Internal, "matvec: GroupNorm prologue only in the persistent step");
   bool first_group = true;
+  uint32_t few_base = 0;  // gemm_few.comp's reduction area taken by this op's dispatches so far
   std::map<DType, std::vector<const MatJob*>> groups;
   // The persistent step of a model with Q8_0 matrices: all jobs one op (step7_mixed), keyed Q8_0.
   const bool mixed = mixed_op(jobs);
@@ -254,6 +275,14 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
   // T > 1 with cooperative matrices: gemm.comp, FP16 activations (no 8-bit quantization), F16 and
   // quantized weights (F32 weights keep matvec.comp: FP16 would round them).
   auto gemm = [&](DType t) { return device_.coop_matrix() && T_ >= coop_min_tokens() && t != DType::F32; };
+  auto few = [&](DType t, const std::vector<const MatJob*>& list) {
+    if (!has_few_area_ || capture_ || pre || !device_.coop_matrix() || !few_enabled()) return false;
+    if (T_ < 2 || T_ >= coop_min_tokens() || t == DType::F32 || mixed) return false;
+    if (t != DType::F16 && !few_quantized()) return false;
+    for (const MatJob* j : list)  // whole fragments of 16 x 16; vec4 activation loads
+      if (j->m->rows % 16 || j->m->cols % 16 || j->x.offset % 4 || j->x.stride % 4) return false;
+    return true;
+  };
   auto fused = [&](DType t, const std::vector<const MatJob*>& list) {
     if (!dtype_is_quantized(t) || T_ != 1 || mixed) return false;
     for (const MatJob* j : list)
@@ -265,7 +294,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
   // overlapping and nearby ranges (a row group read by several jobs is one range).
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   for (const auto& [dtype, list] : groups) {
-    if (!dtype_is_quantized(dtype) || mixed || fused(dtype, list) || gemm(dtype)) continue;
+    if (!dtype_is_quantized(dtype) || mixed || fused(dtype, list) || gemm(dtype) || few(dtype, list)) continue;
     for (const MatJob* j : list) {
       if (j->x.offset % 32 || j->x.stride % 32) throw Error(ErrorCode::Internal, "matvec: quantized input not block aligned");
       const uint64_t end = j->x.offset + uint64_t(T_ - 1) * j->x.stride + uint64_t(j->m->cols);
@@ -330,6 +359,41 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       pc.jobs = job_table_.address + table_offset, pc.n_jobs = uint32_t(list.size()), pc.T = T_;
       pc.rows_per_wg = kGemmRows, pc.total_wgs = wg, pc.sg_per_row = dtype == DType::F16 && gemm_split() ? 1u : 0u;
       dispatch(gemm_shader(dtype), {}, pc, wg);
+      continue;
+    }
+    if (few(dtype, list)) {
+      const uint32_t tok_tiles = (T_ + kFewTokens - 1) / kFewTokens;
+      uint64_t tiles = 0;
+      for (const MatJob* j : list) tiles += uint64_t((j->m->rows + kFewRows - 1) / kFewRows) * tok_tiles;
+      // K parts per job, so that the dispatch has about few_target_wgs() workgroups. Dispatches of one
+      // op (one per weight type) run together: each split one takes its own range of the area's counters
+      // and partial tiles (from `few_base`); where none is left, the columns are not split.
+      uint64_t parts = std::max<uint64_t>(1, few_target_wgs() / std::max<uint64_t>(1, tiles));
+      auto workgroups = [&](const MatJob* j) {
+        const uint64_t ks = std::min<uint64_t>(parts, (j->m->cols + kFewCols - 1) / kFewCols);
+        return std::pair<uint32_t, uint32_t>(uint32_t((j->m->rows + kFewRows - 1) / kFewRows) * tok_tiles * uint32_t(ks), uint32_t(ks));
+      };
+      uint64_t total = 0;
+      for (const MatJob* j : list) total += workgroups(j).first;
+      if (parts > 1 && few_base + total > kFewMaxWorkgroups) parts = 1;
+      const uint64_t table_offset = jobs_.size();
+      uint32_t wg = 0;
+      for (const MatJob* j : list) {
+        GpuJob g = job_entry(*j, addr(j->x), addr(j->x), addr(j->x), wg);
+        const auto [n, ks] = workgroups(j);
+        g.w_pad = ks;  // K parts
+        wg += n;
+        const uint8_t* p = reinterpret_cast<const uint8_t*>(&g);
+        jobs_.insert(jobs_.end(), p, p + sizeof g);
+      }
+      if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
+      MatvecPC pc{};
+      pc.jobs = job_table_.address + table_offset, pc.n_jobs = uint32_t(list.size()), pc.T = T_;
+      pc.rows_per_wg = few_base, pc.total_wgs = wg, pc.sg_per_row = dtype == DType::F16 && gemm_split() ? 1u : 0u;
+      if (parts > 1) few_base += wg;
+      pc.copy_src = addr(few_area_) + uint64_t(kFewMaxWorkgroups) * 4;  // partial tiles
+      pc.copy_dst = addr(few_area_);                                     // counters
+      dispatch(gemm_few_shader(dtype), {}, pc, wg);
       continue;
     }
     // One token: long rows are shared by 2 or 4 subgroups (more loads in flight per row; an H100

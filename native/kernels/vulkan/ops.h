@@ -157,6 +157,13 @@ class Ops {
   void set_label(const std::string& prefix) { prefix_ = prefix; }
   const char* label_for(const std::string& shader);
 
+  // gemm_few.comp's reduction area in the scratch (zeroed with it): kFewMaxWorkgroups counters, then
+  // as many partial tiles of kFewTileFloats. Without it (no cooperative matrices) T > 1 matvecs below
+  // coop_min_tokens() keep matvec.comp.
+  static constexpr uint32_t kFewMaxWorkgroups = 1024, kFewTileFloats = 128 * 16;
+  static constexpr int64_t few_area_floats() { return kFewMaxWorkgroups * (1 + int64_t(kFewTileFloats)); }
+  void set_few_area(const Act& a) { few_area_ = a, has_few_area_ = true; }
+
   // The per-step table of matvec jobs: filled while recording, uploaded by the owner before use.
   std::vector<uint8_t>& job_bytes() { return jobs_; }
   void set_job_table(const Slice& s) { job_table_ = s; jobs_.clear(); }
@@ -168,6 +175,8 @@ class Ops {
   Slice scratch_, act_q_, act_d_;
   Slice job_table_;
   std::vector<uint8_t> jobs_;
+  Act few_area_{};
+  bool has_few_area_ = false;
   Recorder* rec_ = nullptr;
   uint32_t T_ = 1;
   uint32_t seq_stride_ = 0;

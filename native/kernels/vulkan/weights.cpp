@@ -56,6 +56,19 @@ const char* gemm_shader(DType t) {
   throw Error(ErrorCode::DType, "no GPU GEMM kernel for this weight type");
 }
 
+const char* gemm_few_shader(DType t) {
+  switch (t) {
+    case DType::F16: return "gemm_few_f16";
+    case DType::Q4_0: return "gemm_few_q4_0";
+    case DType::Q4_1: return "gemm_few_q4_1";
+    case DType::Q5_0: return "gemm_few_q5_0";
+    case DType::Q5_1: return "gemm_few_q5_1";
+    case DType::Q8_0: return "gemm_few_q8_0";
+    default: break;
+  }
+  throw Error(ErrorCode::DType, "no GPU few-token GEMM kernel for this weight type");
+}
+
 GpuMatrix GpuMatrix::rows_view(int64_t r0, int64_t r1) const {
   GpuMatrix v = *this;
   v.rows = r1 - r0;

@@ -31,5 +31,7 @@ Slice upload_floats(Arena& arena, Uploader& up, const std::vector<float>& v);
 const char* matvec_shader(DType t);
 // The cooperative-matrix GEMM variant ("gemm_f16", ...; no F32).
 const char* gemm_shader(DType t);
+// Its few-token form for batched decoding ("gemm_few_f16", ...; no F32).
+const char* gemm_few_shader(DType t);
 
 }  // namespace rwkv::vk
