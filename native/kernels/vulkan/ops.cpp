@@ -338,27 +338,37 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
     g.w_type = uint32_t(m.dtype);
     return g;
   };
+  // Job entries of gemm.comp / gemm_few.comp, which read float activations only (absent scale planes
+  // point at the weights, never read); `shape(m)` gives a job's workgroups and its K parts (w_pad).
+  // Returns the dispatch's push constants.
+  auto coop_jobs = [&](DType dtype, const std::vector<const MatJob*>& list, auto shape) {
+    const uint64_t table_offset = jobs_.size();
+    uint32_t wg = 0;
+    for (const MatJob* j : list) {
+      if (j->x.offset % 4 || j->x.stride % 4) throw Error(ErrorCode::Internal, "gemm: input not vec4 aligned");
+      GpuJob g = job_entry(*j, addr(j->x), addr(j->x), addr(j->x), wg);
+      if (!g.ws) g.ws = g.w;
+      if (!g.wh) g.wh = g.w;
+      const auto [n, parts] = shape(*j->m);
+      g.w_pad = parts;
+      wg += n;
+      const uint8_t* p = reinterpret_cast<const uint8_t*>(&g);
+      jobs_.insert(jobs_.end(), p, p + sizeof g);
+    }
+    if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
+    MatvecPC pc{};
+    pc.jobs = job_table_.address + table_offset, pc.n_jobs = uint32_t(list.size()), pc.T = T_;
+    pc.total_wgs = wg, pc.sg_per_row = dtype == DType::F16 && gemm_split() ? 1u : 0u;
+    return pc;
+  };
   for (auto& [dtype, list] : groups) {
     if (gemm(dtype)) {
-      const uint64_t table_offset = jobs_.size();
       const uint32_t tok_tiles = (T_ + kGemmTokens - 1) / kGemmTokens;
-      uint32_t wg = 0;
-      for (const MatJob* j : list) {
-        const GpuMatrix& m = *j->m;
-        if (j->x.offset % 4 || j->x.stride % 4) throw Error(ErrorCode::Internal, "gemm: input not vec4 aligned");
-        // The GEMM reads float activations only; absent scale planes point at the weights (never read).
-        GpuJob g = job_entry(*j, addr(j->x), addr(j->x), addr(j->x), wg);
-        if (!g.ws) g.ws = g.w;
-        if (!g.wh) g.wh = g.w;
-        wg += uint32_t((m.rows + kGemmRows - 1) / kGemmRows) * tok_tiles;
-        const uint8_t* p = reinterpret_cast<const uint8_t*>(&g);
-        jobs_.insert(jobs_.end(), p, p + sizeof g);
-      }
-      if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
-      MatvecPC pc{};
-      pc.jobs = job_table_.address + table_offset, pc.n_jobs = uint32_t(list.size()), pc.T = T_;
-      pc.rows_per_wg = kGemmRows, pc.total_wgs = wg, pc.sg_per_row = dtype == DType::F16 && gemm_split() ? 1u : 0u;
-      dispatch(gemm_shader(dtype), {}, pc, wg);
+      MatvecPC pc = coop_jobs(dtype, list, [&](const GpuMatrix& m) {
+        return std::pair<uint32_t, uint32_t>(uint32_t((m.rows + kGemmRows - 1) / kGemmRows) * tok_tiles, 1);
+      });
+      pc.rows_per_wg = kGemmRows;
+      dispatch(gemm_shader(dtype), {}, pc, pc.total_wgs);
       continue;
     }
     if (few(dtype, list)) {
@@ -369,31 +379,19 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       // op (one per weight type) run together: each split one takes its own range of the area's counters
       // and partial tiles (from `few_base`); where none is left, the columns are not split.
       uint64_t parts = std::max<uint64_t>(1, few_target_wgs() / std::max<uint64_t>(1, tiles));
-      auto workgroups = [&](const MatJob* j) {
-        const uint64_t ks = std::min<uint64_t>(parts, (j->m->cols + kFewCols - 1) / kFewCols);
-        return std::pair<uint32_t, uint32_t>(uint32_t((j->m->rows + kFewRows - 1) / kFewRows) * tok_tiles * uint32_t(ks), uint32_t(ks));
+      auto shape = [&](const GpuMatrix& m) {
+        const uint64_t ks = std::min<uint64_t>(parts, (m.cols + kFewCols - 1) / kFewCols);
+        return std::pair<uint32_t, uint32_t>(uint32_t((m.rows + kFewRows - 1) / kFewRows) * tok_tiles * uint32_t(ks), uint32_t(ks));
       };
       uint64_t total = 0;
-      for (const MatJob* j : list) total += workgroups(j).first;
+      for (const MatJob* j : list) total += shape(*j->m).first;
       if (parts > 1 && few_base + total > kFewMaxWorkgroups) parts = 1;
-      const uint64_t table_offset = jobs_.size();
-      uint32_t wg = 0;
-      for (const MatJob* j : list) {
-        GpuJob g = job_entry(*j, addr(j->x), addr(j->x), addr(j->x), wg);
-        const auto [n, ks] = workgroups(j);
-        g.w_pad = ks;  // K parts
-        wg += n;
-        const uint8_t* p = reinterpret_cast<const uint8_t*>(&g);
-        jobs_.insert(jobs_.end(), p, p + sizeof g);
-      }
-      if (jobs_.size() > job_table_.size) throw Error(ErrorCode::Internal, "matvec job table overflow");
-      MatvecPC pc{};
-      pc.jobs = job_table_.address + table_offset, pc.n_jobs = uint32_t(list.size()), pc.T = T_;
-      pc.rows_per_wg = few_base, pc.total_wgs = wg, pc.sg_per_row = dtype == DType::F16 && gemm_split() ? 1u : 0u;
-      if (parts > 1) few_base += wg;
+      MatvecPC pc = coop_jobs(dtype, list, shape);
+      pc.rows_per_wg = few_base;  // gemm_few.comp's area_base
       pc.copy_src = addr(few_area_) + uint64_t(kFewMaxWorkgroups) * 4;  // partial tiles
       pc.copy_dst = addr(few_area_);                                     // counters
-      dispatch(gemm_few_shader(dtype), {}, pc, wg);
+      if (parts > 1) few_base += pc.total_wgs;
+      dispatch(gemm_few_shader(dtype), {}, pc, pc.total_wgs);
       continue;
     }
     // One token: long rows are shared by 2 or 4 subgroups (more loads in flight per row; an H100
