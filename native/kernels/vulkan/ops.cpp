@@ -116,7 +116,7 @@ uint32_t coop_min_tokens() {
 // 2 to coop_min_tokens() - 1 tokens (batched decoding) with cooperative matrices: gemm_few.comp for F16
 // and quantized weights (RWKV_VK_FEW=0: matvec.comp's T > 1 loop). Its workgroups take kFewRows rows x 16 tokens of a
 // job and a share of its columns in chunks of kFewCols; a job's columns are split into parts so that a
-// dispatch has about RWKV_VK_FEW_WGS workgroups (default 512, ~4 a multiprocessor on an H100).
+// dispatch has about RWKV_VK_FEW_WGS workgroups (default 256, about two a multiprocessor on an H100).
 constexpr uint32_t kFewRows = 128, kFewCols = 128, kFewTokens = 16;
 bool few_enabled() {
   static const bool on = env_flag("RWKV_VK_FEW", true);
@@ -129,7 +129,7 @@ bool few_quantized() {
   return on;
 }
 uint32_t few_target_wgs() {
-  static const uint32_t n = env_uint("RWKV_VK_FEW_WGS", 512, 1, Ops::kFewMaxWorkgroups);
+  static const uint32_t n = env_uint("RWKV_VK_FEW_WGS", 256, 1, Ops::kFewMaxWorkgroups);
   return n;
 }
 

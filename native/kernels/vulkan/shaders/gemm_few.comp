@@ -54,8 +54,8 @@ const uint LDX = KC / 8u + 1u;
 shared uvec4 sh_xh[16u * LDX];
 shared uvec4 sh_xl[16u * LDX];
 shared float sh_o[SG * 256u];  // each subgroup's 16 x 16 result (epilogue)
-#if DTYPE != 1
-// Quantized weights: each subgroup dequantizes its 16 rows to FP16 in an area of its own, half a chunk
+#ifndef FEW_DIRECT
+// Weights: each subgroup loads (and dequantizes) its 16 rows to FP16 in an area of its own, half a chunk
 // (KC / 2 columns) at a time, from where the fragments are loaded.
 const uint LDA = KC / 16u + 1u;         // units of 8 halves per staged row (KC / 2 columns, padded)
 const uint QU = 16u * (KC / 8u) / 32u;  // units of 8 weights each lane loads per chunk (8)
@@ -87,7 +87,7 @@ void main() {
   for (uint c = c_begin; c < c_end; ++c) {
     const uint k0 = c * KC;
     // This chunk's weights first: their loads are in flight while the activations are staged.
-#if DTYPE == 1
+#ifdef FEW_DIRECT
     fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[KU];
     if (has_rows) {
       [[unroll]] for (uint i = 0; i < KU; ++i)
@@ -120,7 +120,7 @@ void main() {
       }
     }
     barrier();
-#if DTYPE == 1
+#ifdef FEW_DIRECT
     if (has_rows) {
       [[unroll]] for (uint i = 0; i < KU; ++i) {
         if (k0 + 16u * i >= jb.cols) break;
@@ -149,6 +149,10 @@ void main() {
           coopMatLoadNV(a, sh_a, base + 2u * i, LDA, false);
           coopMatLoadNV(b, sh_xh, kk / 8u, LDX, true);
           acc = coopMatMulAddNV(a, b, acc);
+          if (split) {
+            coopMatLoadNV(b, sh_xl, kk / 8u, LDX, true);
+            acl = coopMatMulAddNV(a, b, acl);
+          }
         }
       }
     }
