@@ -150,7 +150,10 @@ uint32_t blocked_loads() {
 // over 4 workgroups a head), 8 loads took 1.5B from 1.717-1.731 to 1.637 ms and 0.4B from 0.862 to 0.923:
 // 8 pays where it is a lane's whole share of a row (per_lane units >= 8: one batch per row), and where it
 // would take two rows a batch it costs registers. So: 8 loads for rows of 8 or more units a lane, else 4.
-uint32_t persistent_loads(uint32_t per_lane) { return per_lane >= 8 ? 8 : 4; }
+// Except for rows of 2048 columns or more: the Q8_0 step of 1.5B (4 units of 16 int8 a lane, so two rows
+// a batch) took 1.519-1.570 ms with 8 loads against 1.668-1.680 with 4 (H100, two sessions), where 0.4B
+// (1024 columns) lost with 8 in both types (Q8_0 0.903 -> 1.095, FP16 0.862 -> 0.923).
+uint32_t persistent_loads(uint32_t per_lane, uint32_t row_cols) { return per_lane >= 8 || row_cols >= 2048 ? 8 : 4; }
 
 // The persistent step for models with Q8_0 matrices (step7_mixed; RWKV_VK_STEP_Q8=0: a dispatch per op,
 // which quantizes activations to 8 bits as the CPU does).
@@ -417,7 +420,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
       const uint32_t lane_units = capture_ ? persist_cols_ / unit_cols(persist_dtype_) : units;
       const uint32_t per_lane = (lane_units + subgroup_size() - 1) / std::max<uint32_t>(1, subgroup_size());
       uint32_t u = 1;
-      const uint32_t loads = blocked_loads() ? blocked_loads() : persistent_loads(per_lane);
+      const uint32_t loads = blocked_loads() ? blocked_loads() : persistent_loads(per_lane, persist_cols_);
       while (u < per_lane && u < loads) u *= 2;
       const uint32_t rb = std::max<uint32_t>(1, loads / u);
       spr = 1;

@@ -1,20 +1,22 @@
 #version 450
 // y = W·x for a few tokens (2-31: batched decoding of concurrent sequences) with cooperative matrices
-// (VK_NV_cooperative_matrix, 16x16x16 FP16 x FP16 -> FP32), F16 weights; several weight matrices per
-// dispatch (matvec.comp's job table and epilogues). gemm.comp's 128 x 64 tiles are made for prompts:
-// at 16 tokens they would compute 4 times the products needed, and give a matrix of 2048 rows only 16
-// workgroups. matvec.comp's T > 1 loop keeps every product on the scalar units and loads all the
+// (VK_NV_cooperative_matrix, 16x16x16 FP16 x FP16 -> FP32), F16 and quantized weights; several weight
+// matrices per dispatch (matvec.comp's job table and epilogues). gemm.comp's 128 x 64 tiles are made for
+// prompts: at 16 tokens they would compute 4 times the products needed, and give a matrix of 2048 rows
+// only 16 workgroups. matvec.comp's T > 1 loop keeps every product on the scalar units and loads all the
 // tokens' activations once per weight unit, 32 times the weight bytes through the L1.
 //
 // Here a workgroup of SG subgroups takes BM = 16 * SG weight rows, 16 tokens, and a range of the
-// columns (a job's K parts, `w_pad` in its job entry): each subgroup loads its own 16 rows' weights
-// straight from memory as matrix fragments, KU of them in flight, and multiplies them by the tokens'
-// activations, which the workgroup stages in shared memory KC columns at a time as FP16 halves (hi and
-// lo as in gemm.comp: the products carry ~22 bits of x, so F16 weights agree with the CPU path to
-// summation order). Split over K parts, each workgroup writes its partial tile and the last of a
-// tile's parts to arrive sums them in a fixed order and applies the epilogue (split_reduce.glsl), so
-// the result does not depend on timing. ops.cpp picks the parts so that a dispatch has several
-// workgroups per multiprocessor; rows and columns are multiples of 16 there.
+// columns (a job's K parts, `w_pad` in its job entry). Per chunk of KC columns each subgroup loads its
+// own 16 rows' weights (8 units of 16 bytes a lane, in flight while the workgroup stages the tokens'
+// activations), writes them as FP16 (dequantized for quantized types) to an area of its own in shared
+// memory and multiplies them from there by the activations, staged as FP16 halves (F16 weights: hi and
+// lo as in gemm.comp, so the products carry ~22 bits of x and agree with the CPU path to summation
+// order; quantized: hi only, FP16 activations as gemm.comp). Fragments loaded straight from memory were
+// slower on an H100 (1.5B FP16, 16 tokens: 5.90 against 4.96 ms a step). Split over K parts, each
+// workgroup writes its partial tile and the last of a tile's parts to arrive sums them in a fixed order
+// and applies the epilogue (split_reduce.glsl), so the result does not depend on timing. ops.cpp picks
+// the parts (RWKV_VK_FEW_WGS workgroups a dispatch); rows and columns are multiples of 16 there.
 #extension GL_NV_cooperative_matrix : require
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -24,7 +26,7 @@
 const uint SG = 8u;        // subgroups of 32 (NVIDIA), 16 weight rows each
 const uint BM = 16u * SG;  // weight rows a workgroup
 const uint KC = 128u;      // columns staged at a time (ops.cpp's kFewCols)
-const uint KU = KC / 16u;  // weight fragments in flight per subgroup: one chunk's
+const uint KU = KC / 16u;  // 16-column fragments a chunk
 layout(local_size_x = 256) in;  // 32 * SG
 
 #ifndef DTYPE
@@ -54,13 +56,11 @@ const uint LDX = KC / 8u + 1u;
 shared uvec4 sh_xh[16u * LDX];
 shared uvec4 sh_xl[16u * LDX];
 shared float sh_o[SG * 256u];  // each subgroup's 16 x 16 result (epilogue)
-#ifndef FEW_DIRECT
-// Weights: each subgroup loads (and dequantizes) its 16 rows to FP16 in an area of its own, half a chunk
-// (KC / 2 columns) at a time, from where the fragments are loaded.
+// Weights: each subgroup writes its 16 rows as FP16 to an area of its own, half a chunk (KC / 2 columns)
+// at a time, from where the fragments are loaded.
 const uint LDA = KC / 16u + 1u;         // units of 8 halves per staged row (KC / 2 columns, padded)
 const uint QU = 16u * (KC / 8u) / 32u;  // units of 8 weights each lane loads per chunk (8)
 shared uvec4 sh_a[SG * 16u * LDA];
-#endif
 
 void main() {
   const uint wg = flat_workgroup();
@@ -87,13 +87,6 @@ void main() {
   for (uint c = c_begin; c < c_end; ++c) {
     const uint k0 = c * KC;
     // This chunk's weights first: their loads are in flight while the activations are staged.
-#ifdef FEW_DIRECT
-    fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[KU];
-    if (has_rows) {
-      [[unroll]] for (uint i = 0; i < KU; ++i)
-        if (k0 + 16u * i < jb.cols) coopMatLoadNV(a[i], jb.w.v, r0 * jb.w_row_units + (k0 + 16u * i) / 8u, jb.w_row_units, false);
-    }
-#else
     // Half h of the chunk (KC / 2 columns: 8 units of 8 a row, 128 for the 16 rows, 4 a lane): lane l's
     // unit j is row j * 4 + l / 8, columns k0 + h * KC / 2 + (l % 8) * 8; wq[h * 4 + j].
     uvec4 wq[QU];
@@ -101,7 +94,6 @@ void main() {
       [[unroll]] for (uint j = 0; j < QU; ++j)
         wq[j] = load_w8(jb, r0 + (j % 4u) * 4u + lane / 8u, k0 + (j / 4u) * (KC / 2u) + (lane % 8u) * 8u);
     }
-#endif
     barrier();  // the previous chunk's fragment loads from shared memory are done
     for (uint e = tid; e < 16u * (KC / 8u); e += gl_WorkGroupSize.x) {
       const uint t = e / (KC / 8u), u = e % (KC / 8u), k = k0 + 8u * u;
@@ -120,20 +112,6 @@ void main() {
       }
     }
     barrier();
-#ifdef FEW_DIRECT
-    if (has_rows) {
-      [[unroll]] for (uint i = 0; i < KU; ++i) {
-        if (k0 + 16u * i >= jb.cols) break;
-        fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> b;
-        coopMatLoadNV(b, sh_xh, 2u * i, LDX, true);
-        acc = coopMatMulAddNV(a[i], b, acc);
-        if (split) {
-          coopMatLoadNV(b, sh_xl, 2u * i, LDX, true);
-          acl = coopMatMulAddNV(a[i], b, acl);
-        }
-      }
-    }
-#else
     if (has_rows) {
       const uint base = sg * 16u * LDA;
       [[unroll]] for (uint h = 0; h < 2u; ++h) {
@@ -156,7 +134,6 @@ void main() {
         }
       }
     }
-#endif
   }
 
   // The subgroup's 16 x 16 result through its slot, token-major: element e = lane + 32 n is row
