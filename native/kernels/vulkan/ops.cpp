@@ -114,9 +114,10 @@ uint32_t coop_min_tokens() {
 }
 
 // 2 to coop_min_tokens() - 1 tokens (batched decoding) with cooperative matrices: gemm_few.comp for F16
-// and quantized weights (RWKV_VK_FEW=0: matvec.comp's T > 1 loop). Its workgroups take kFewRows rows x 16 tokens of a
-// job and a share of its columns in chunks of kFewCols; a job's columns are split into parts so that a
-// dispatch has about RWKV_VK_FEW_WGS workgroups (default 256, about two a multiprocessor on an H100).
+// and quantized weights (RWKV_VK_FEW=0: matvec.comp's T > 1 loop). Its workgroups take kFewRows rows x
+// 16 tokens of a job and a share of its columns in chunks of kFewCols; a job's columns are split into
+// parts so that a dispatch has about RWKV_VK_FEW_WGS workgroups (default 256, about two a multiprocessor
+// on an H100; 1.5B FP16, 16 tokens, ms a step: 128 5.13, 256 4.96, 512 5.62).
 constexpr uint32_t kFewRows = 128, kFewCols = 128, kFewTokens = 16;
 bool few_enabled() {
   static const bool on = env_flag("RWKV_VK_FEW", true);
