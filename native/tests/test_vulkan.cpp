@@ -513,6 +513,86 @@ TEST_P(VulkanMatvec, MatchesReferenceKernel) {
   }
 }
 
+// Two weight types in one matvec op (as a layer of a quantized file: Q8_0 matrices, F16 LoRA) run as two
+// dispatches with no barrier between them; where the device has cooperative matrices and 2-31 tokens,
+// both are gemm_few.comp dispatches splitting their columns, each with its own range of the reduction
+// area (a shared range would mix their partial tiles). Each output checked against its own reference.
+TEST(VulkanMatvecOps, TwoWeightTypesInOneOp) {
+  REQUIRE_VULKAN(dev);
+  constexpr int64_t rows = 256, cols = 512;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  struct Weights {
+    DType type;
+    std::vector<uint8_t> bytes;
+    std::vector<float> dq;  // dequantized, rows x cols
+    Tensor t;
+  };
+  std::vector<Weights> ws(2);
+  ws[0].type = DType::F16, ws[1].type = DType::Q8_0;
+  for (Weights& w : ws) {
+    const size_t rb = dtype_row_bytes(w.type, cols);
+    w.bytes.resize(rb * rows);
+    w.dq.resize(size_t(rows * cols));
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      for (float& v : row) v = nd(rng);
+      uint8_t* dst = w.bytes.data() + size_t(r) * rb;
+      if (w.type == DType::F16)
+        for (int64_t c = 0; c < cols; ++c) { const uint16_t h = fp32_to_fp16(row[size_t(c)]); std::memcpy(dst + c * 2, &h, 2); }
+      else
+        quantize_row(w.type, row.data(), dst, cols);
+      dequantize_row(w.type, dst, w.dq.data() + r * cols, cols);
+    }
+    w.t.name = "w", w.t.dtype = w.type, w.t.n_dims = 2, w.t.ne[0] = cols, w.t.ne[1] = rows;
+    w.t.data = w.bytes.data(), w.t.nbytes = w.bytes.size();
+  }
+  OpHarness h(dev);
+  const vk::Act x = h.plan.plane(cols), y0 = h.plan.plane(rows), y1 = h.plan.plane(rows);
+  h.allocate();
+  const vk::GpuMatrix m0 = vk::upload_matrix(*h.arena, *h.up, ws[0].t), m1 = vk::upload_matrix(*h.arena, *h.up, ws[1].t);
+  h.up->flush();
+  for (uint32_t T : {1u, 16u}) {
+    std::vector<float> xs(size_t(T) * x.stride, 0.0f);
+    for (uint32_t t = 0; t < T; ++t)
+      for (int64_t c = 0; c < cols; ++c) xs[t * x.stride + size_t(c)] = nd(rng);
+    h.write(x, xs);
+    // y0 and y1 are consecutive planes: one read-back covers both.
+    const std::vector<float> got = h.run(T, [&](vk::Ops& ops) { ops.matvec({{&m0, x, y0}, {&m1, x, y1}}); }, y0,
+                                         size_t(y1.offset - y0.offset) + size_t(T) * y1.stride);
+    const bool few = h.device->coop_matrix() && T >= 2;
+    for (size_t i = 0; i < 2; ++i) {
+      const Weights& w = ws[i];
+      const size_t base = i == 0 ? 0 : size_t(y1.offset - y0.offset);
+      const uint32_t stride = i == 0 ? y0.stride : y1.stride;
+      float worst = 0, scale = 0;
+      std::vector<uint8_t> prepared(cpu::prepared_row_bytes(w.type, cols));
+      for (uint32_t t = 0; t < T; ++t) {
+        std::vector<float> want(static_cast<size_t>(rows));
+        if (w.type == DType::Q8_0 && !few) {  // 8-bit activations, as the CPU kernels
+          cpu::prepare_activations(w.type, xs.data() + t * x.stride, cols, prepared.data());
+          cpu::reference_kernels().matvec_rows(cpu::MatvecArgs{w.type, w.bytes.data(), dtype_row_bytes(w.type, cols), cols},
+                                               prepared.data(), want.data(), 0, rows);
+        } else {
+          for (int64_t r = 0; r < rows; ++r) {
+            double sum = 0;
+            for (int64_t c = 0; c < cols; ++c) sum += double(w.dq[size_t(r * cols + c)]) * double(xs[t * x.stride + size_t(c)]);
+            want[size_t(r)] = float(sum);
+          }
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          worst = std::max(worst, std::fabs(want[size_t(r)] - got[base + t * stride + size_t(r)]));
+          scale = std::max(scale, std::fabs(want[size_t(r)]));
+        }
+      }
+      const float tol = w.type == DType::Q8_0 && few ? 2e-3f : 2e-5f;
+      EXPECT_LT(worst, tol * std::max(1.0f, scale)) << dtype_name(w.type) << " T=" << T;
+      std::printf("[ vulkan ] two types in one op, %s%-5s T=%-2u max|delta| %.3g (max|y| %.3g)\n", few ? "few " : "", dtype_name(w.type), T,
+                  worst, scale);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, VulkanMatvec,
                          ::testing::Values(DType::F32, DType::F16, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0),
                          [](const auto& i) { return std::string(dtype_name(i.param)); });
