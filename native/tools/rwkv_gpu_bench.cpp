@@ -4,8 +4,9 @@
 //   rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N] [--bandwidth GB/s]
 //                  [--streams B] [--step T] [--check] [--profile]
 // --step T: tokens per GPU step for the prefill (GpuOptions::max_tokens; default that of GpuOptions).
-// --profile: per-dispatch times of a decode step and of one prefill step; a persistent decode step is
-// also timed op by op inside its dispatch (the device clock, VK_KHR_shader_clock).
+// --profile: per-dispatch times of a decode step, of one prefill step and (--streams B) of a batched step
+// of B sequences; a persistent decode step is also timed op by op inside its dispatch (the device clock,
+// VK_KHR_shader_clock).
 // Decode is reported three ways: the GPU's own time per step (one submission of N replays), a decode
 // loop as an application runs it (embed on the CPU, one submit per token, logits read back, state left
 // on the GPU), and the same with the state copied in and out every token (the engine's default).
@@ -259,7 +260,10 @@ int main(int argc, char** argv) {
       std::printf("batched decode x%d (eval_batch loop, states downloaded each step, %.1f MB): %.3f ms/step, %.0f tokens/s aggregate\n",
                   B, double(info.state_floats_per_layer()) * gpu->layers() * 4 * B / 1e6, bsync * 1e3, B / bsync);
     }
-    if (do_profile) std::printf("%s%s", gpu->profile_decode(5).c_str(), gpu->profile_decode(5, std::min(prefill, step)).c_str());
+    if (do_profile) {
+      std::printf("%s%s", gpu->profile_decode(5).c_str(), gpu->profile_decode(5, std::min(prefill, step)).c_str());
+      if (streams >= 2 && gpu->can_batch(streams)) std::printf("%s", gpu->profile_decode(5, streams, true).c_str());
+    }
     gpu.reset();
     if (streams >= 2 && info.version_major == 7) {
       // The engine as a server's completions drive it: Model::eval_batch with a generation per sequence

@@ -306,7 +306,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
                                  std::vector<std::string>* labels, bool batched) {
   Step s;
   // Generous bound on the job table: no layer of any version has more than 16 matvec jobs.
-  s.jobs = std::make_unique<Buffer>(*device, uint64_t(n + 1) * 16 * 112, Buffer::Kind::Device);
+  s.jobs = std::make_unique<Buffer>(*device, uint64_t(n + 1) * 16 * 128, Buffer::Kind::Device);  // entries of 120 bytes
   s.cb = device->allocate_command_buffer();
   try {
     const uint32_t C = uint32_t(info.n_embd);
@@ -657,9 +657,14 @@ double GpuModel::time_decode_steps(int n) {
   return std::chrono::duration<double>(t1 - t0).count() / double(cbs.size());
 }
 
-std::string GpuModel::profile_decode(int reps, int T) {
+std::string GpuModel::profile_decode(int reps, int T, bool batched) {
   Impl& m = *impl_;
   T = std::clamp<int>(T, 1, int(m.max_tokens));
+  batched = batched && T > 1 && can_batch(T);
+  if (batched) {
+    m.flush_slots();  // the states they hold go home first
+    m.reserve_batch(uint32_t(T));
+  }
   const uint32_t capacity = uint32_t(m.n + 2) * 64;
   auto qci = make<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
   qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
@@ -667,7 +672,7 @@ std::string GpuModel::profile_decode(int reps, int T) {
   VkQueryPool pool = VK_NULL_HANDLE;
   VK_CHECK("vkCreateQueryPool", vk().vkCreateQueryPool(m.device->handle(), &qci, nullptr, &pool));
   std::vector<std::string> labels;
-  Step s = m.record_step(uint32_t(T), m.head, pool, capacity, &labels);
+  Step s = m.record_step(uint32_t(T), m.head, pool, capacity, &labels, batched);
   std::map<std::string, std::pair<int, double>> per_label;  // label -> (dispatches, ns)
   double total = 0;
   StepProfile inside;
@@ -690,10 +695,13 @@ std::string GpuModel::profile_decode(int reps, int T) {
   m.device->free_command_buffer(s.cb);
   vk().vkDestroyQueryPool(m.device->handle(), pool, nullptr);
   m.resident = nullptr;
+  if (batched)
+    for (auto& slot : m.slots) slot = {};  // the slots moved on without their owners
   const int runs = std::max(2, reps) - 1;
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "%s step (T=%d): %zu dispatches, %.1f us on the GPU (timestamps)\n", T == 1 ? "decode" : "sequence", T,
+  std::snprintf(line, sizeof line, "%s step (T=%d): %zu dispatches, %.1f us on the GPU (timestamps)\n",
+                T == 1 ? "decode" : batched ? "batched" : "sequence", T,
                 labels.size(), total / runs / 1e3);
   out += line;
   for (const auto& [label, e] : per_label) {

@@ -99,7 +99,9 @@ class GpuModel {
   // submission (same input x, state evolving on the GPU) and returns seconds per step.
   double time_decode_steps(int n);
   // Per-op GPU time of one decode step from timestamps (label: seconds), as text, for benchmarks.
-  std::string profile_decode(int reps = 5, int T = 1);  // T > 1: a sequence step of T tokens
+  // T > 1: a sequence step of T tokens, or with `batched` a step of T sequences of one token each (batch
+  // slots' contents are lost: it runs on whatever they hold, and they are marked empty afterwards).
+  std::string profile_decode(int reps = 5, int T = 1, bool batched = false);
 
  private:
   GpuModel();
