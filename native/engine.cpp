@@ -131,15 +131,14 @@ void Model::check_tokens(const uint32_t* tokens, size_t n) const {
                                            " is out of range: this model's vocabulary has " + std::to_string(i.n_vocab) + " tokens");
 }
 
-void Model::on_home_thread(const std::function<void()>& fn) {
+HomeThread& Model::home() {
   std::call_once(home_once_, [this] { home_ = std::make_unique<HomeThread>(); });
-  home_->run(fn);
+  return *home_;
 }
 
-void Model::post_to_home_thread(std::function<void()> fn) {
-  std::call_once(home_once_, [this] { home_ = std::make_unique<HomeThread>(); });
-  home_->post(std::move(fn));
-}
+void Model::on_home_thread(const std::function<void()>& fn) { home().run(fn); }
+
+void Model::post_to_home_thread(std::function<void()> fn) { home().post(std::move(fn)); }
 
 void Model::eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk) {
   check_tokens(tokens, n);

@@ -107,6 +107,7 @@ class Model {
  private:
   Model();
   void check_tokens(const uint32_t* tokens, size_t n) const;
+  HomeThread& home();  // created on first use
   void run_pass(const std::vector<SequenceInput>& seqs);
 
   std::unique_ptr<TensorIndex> index_;

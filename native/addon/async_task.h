@@ -40,6 +40,19 @@ inline void run_catching(const std::function<void()>& body, std::string& message
   }
 }
 
+// On the main thread, after a body ran: rejects with the error it threw (code non-empty), else resolves with
+// what `done` builds (rejecting instead if `done` left a JS exception pending).
+inline void settle_promise(Napi::Env env, Napi::Promise::Deferred& deferred, const std::string& message,
+                           const std::string& code, const std::function<Napi::Value(Napi::Env)>& done) {
+  if (!code.empty()) {
+    deferred.Reject(make_error(env, message, code).Value());
+    return;
+  }
+  Napi::Value result = done ? done(env) : env.Undefined();
+  if (env.IsExceptionPending()) deferred.Reject(env.GetAndClearPendingException().Value());
+  else deferred.Resolve(result);
+}
+
 class AsyncTask : public Napi::AsyncWorker {
  public:
   using Body = std::function<void()>;
@@ -54,19 +67,7 @@ class AsyncTask : public Napi::AsyncWorker {
 
  protected:
   void Execute() override { run_catching(body_, message_, code_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!code_.empty()) {
-      deferred_.Reject(make_error(env, message_, code_).Value());
-      return;
-    }
-    Napi::Value result = done_ ? done_(env) : env.Undefined();
-    if (env.IsExceptionPending()) {
-      deferred_.Reject(env.GetAndClearPendingException().Value());
-      return;
-    }
-    deferred_.Resolve(result);
-  }
+  void OnOK() override { settle_promise(Env(), deferred_, message_, code_, done_); }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -182,13 +183,7 @@ class HomeTask {
       data->home_gate->delivered.erase(&model_);
     }
     Napi::HandleScope scope(env);
-    if (!code_.empty()) {
-      deferred_.Reject(make_error(env, message_, code_).Value());
-    } else {
-      Napi::Value result = done_ ? done_(env) : env.Undefined();
-      if (env.IsExceptionPending()) deferred_.Reject(env.GetAndClearPendingException().Value());
-      else deferred_.Resolve(result);
-    }
+    settle_promise(env, deferred_, message_, code_, done_);
     if (--data->home_pending == 0) data->home_done.Unref(env);
     delete this;
   }

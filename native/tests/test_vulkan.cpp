@@ -432,6 +432,69 @@ TEST(VulkanDevice, SubmitAndWaitLearnsHowLongASubmissionTakes) {
   device->free_command_buffer(cb);
 }
 
+// A weight matrix of N(0, 1) values drawn row by row, stored in `type`, and those weights dequantized.
+struct TestMatrix {
+  DType type;
+  int64_t rows, cols;
+  std::vector<uint8_t> bytes;
+  std::vector<float> dq;  // rows x cols
+  Tensor tensor() const {
+    Tensor t;
+    t.name = "w", t.dtype = type, t.n_dims = 2, t.ne[0] = cols, t.ne[1] = rows;
+    t.data = bytes.data(), t.nbytes = bytes.size();
+    return t;
+  }
+};
+
+TestMatrix random_matrix(DType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const size_t rb = dtype_row_bytes(type, cols);
+  TestMatrix m{type, rows, cols, std::vector<uint8_t>(rb * size_t(rows)), std::vector<float>(size_t(rows * cols))};
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = nd(rng);
+    quantize_row(type, row.data(), m.bytes.data() + size_t(r) * rb, cols);
+    dequantize_row(type, m.bytes.data() + size_t(r) * rb, m.dq.data() + r * cols, cols);
+  }
+  return m;
+}
+
+// W·x for one token: the dequantized weights times x in double (`float_activations`), or as the CPU's
+// reference kernels compute it (quantized types: x rounded to 8-bit blocks, integer block sums).
+std::vector<float> reference_matvec(const TestMatrix& w, const float* x, bool float_activations) {
+  std::vector<float> want(static_cast<size_t>(w.rows));
+  if (float_activations) {
+    for (int64_t r = 0; r < w.rows; ++r) {
+      double sum = 0;
+      for (int64_t c = 0; c < w.cols; ++c) sum += double(w.dq[size_t(r * w.cols + c)]) * double(x[c]);
+      want[size_t(r)] = float(sum);
+    }
+  } else {
+    std::vector<uint8_t> prepared(cpu::prepared_row_bytes(w.type, w.cols));
+    cpu::prepare_activations(w.type, x, w.cols, prepared.data());
+    cpu::reference_kernels().matvec_rows(cpu::MatvecArgs{w.type, w.bytes.data(), dtype_row_bytes(w.type, w.cols), w.cols},
+                                         prepared.data(), want.data(), 0, w.rows);
+  }
+  return want;
+}
+
+// Largest |want - got| over T tokens (got: token t at t * stride from `got`), and the largest |want|.
+struct Deviation {
+  float worst = 0, scale = 0;
+};
+Deviation deviation(const TestMatrix& w, const std::vector<float>& xs, uint32_t x_stride, uint32_t T, const float* got,
+                    uint32_t stride, bool float_activations) {
+  Deviation d;
+  for (uint32_t t = 0; t < T; ++t) {
+    const std::vector<float> want = reference_matvec(w, xs.data() + size_t(t) * x_stride, float_activations);
+    for (int64_t r = 0; r < w.rows; ++r) {
+      d.worst = std::max(d.worst, std::fabs(want[size_t(r)] - got[size_t(t) * stride + size_t(r)]));
+      d.scale = std::max(d.scale, std::fabs(want[size_t(r)]));
+    }
+  }
+  return d;
+}
+
 class VulkanMatvec : public ::testing::TestWithParam<DType> {};
 
 TEST_P(VulkanMatvec, MatchesReferenceKernel) {
@@ -442,74 +505,34 @@ TEST_P(VulkanMatvec, MatchesReferenceKernel) {
   // (where the device has cooperative matrices, F16 weights and 2-31 tokens run gemm_few.comp): 96 x
   // 2048, one partial row tile split 16 ways over the columns; 1024 x 256, eight tiles split 2 ways.
   for (const auto [rows, cols] : {std::pair<int64_t, int64_t>{75, 160}, {37, 2048}, {96, 2048}, {1024, 256}}) {
-  std::mt19937 rng(7);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> wf(size_t(rows * cols));
-  for (float& v : wf) v = nd(rng);
-  std::vector<uint8_t> wbytes(dtype_row_bytes(type, cols) * size_t(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    uint8_t* dst = wbytes.data() + size_t(r) * dtype_row_bytes(type, cols);
-    if (type == DType::F32) std::memcpy(dst, wf.data() + r * cols, size_t(cols) * 4);
-    else if (type == DType::F16) for (int64_t c = 0; c < cols; ++c) { const uint16_t h = fp32_to_fp16(wf[size_t(r * cols + c)]); std::memcpy(dst + c * 2, &h, 2); }
-    else quantize_row(type, wf.data() + r * cols, dst, cols);
-  }
-  Tensor t;
-  t.name = "w";
-  t.dtype = type;
-  t.n_dims = 2;
-  t.ne[0] = cols, t.ne[1] = rows;
-  t.data = wbytes.data();
-  t.nbytes = wbytes.size();
-
-  OpHarness h(dev);
-  const vk::Act x = h.plan.plane(cols), y = h.plan.plane(rows);
-  h.allocate();
-  const vk::GpuMatrix m = vk::upload_matrix(*h.arena, *h.up, t);
-  h.up->flush();
-  // Where the device has cooperative matrices, T >= 32 runs gemm.comp and 2-31 (rows in whole 16s)
-  // gemm_few.comp (F16 and quantized weights), with FP16
-  // activations instead of 8-bit ones: checked against the dequantized weights times the float
-  // activations (F16 weights: x split in two halves, so as close as matvec.comp; quantized: weights and
-  // activations rounded to FP16, ~1e-3 relative). T = 70: two token tiles, the second partial.
-  std::vector<float> wdq(size_t(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    if (type == DType::F32) std::memcpy(wdq.data() + r * cols, wf.data() + r * cols, size_t(cols) * 4);
-    else dequantize_row(type, wbytes.data() + size_t(r) * dtype_row_bytes(type, cols), wdq.data() + r * cols, cols);
-  // T = 31: gemm_few's two token tiles, the second partial.
-  for (uint32_t T : {1u, 5u, 16u, 31u, 70u}) {
-    const bool gemm = h.device->coop_matrix() && T >= 32 && type != DType::F32;  // ops.cpp: RWKV_VK_COOP_MIN_T, default 32
-    const bool few = h.device->coop_matrix() && T >= 2 && T < 32 && type != DType::F32 && rows % 16 == 0;
-    std::vector<float> xs(size_t(T) * x.stride, 0.0f);
-    for (uint32_t tt = 0; tt < T; ++tt)
-      for (int64_t c = 0; c < cols; ++c) xs[tt * x.stride + size_t(c)] = nd(rng) * (c % 7 == 0 ? 10.0f : 1.0f);
-    h.write(x, xs);
-    const std::vector<float> got = h.run(T, [&](vk::Ops& ops) { ops.matvec({{&m, x, y}}); }, y, size_t(T) * y.stride);
-    const cpu::KernelSet& ref = cpu::reference_kernels();
-    std::vector<uint8_t> prepared(cpu::prepared_row_bytes(type, cols));
-    float worst = 0, scale = 0;
-    for (uint32_t tt = 0; tt < T; ++tt) {
-      std::vector<float> want(static_cast<size_t>(rows), 0.0f);
-      if (gemm || few) {
-        for (int64_t r = 0; r < rows; ++r) {
-          double sum = 0;
-          for (int64_t c = 0; c < cols; ++c) sum += double(wdq[size_t(r * cols + c)]) * double(xs[tt * x.stride + size_t(c)]);
-          want[size_t(r)] = float(sum);
-        }
-      } else {
-        cpu::prepare_activations(type, xs.data() + tt * x.stride, cols, prepared.data());
-        ref.matvec_rows(cpu::MatvecArgs{type, wbytes.data(), dtype_row_bytes(type, cols), cols}, prepared.data(), want.data(), 0, rows);
-      }
-      for (int64_t r = 0; r < rows; ++r) {
-        worst = std::max(worst, std::fabs(want[size_t(r)] - got[tt * y.stride + size_t(r)]));
-        scale = std::max(scale, std::fabs(want[size_t(r)]));
-      }
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const TestMatrix w = random_matrix(type, rows, cols, rng);
+    OpHarness h(dev);
+    const vk::Act x = h.plan.plane(cols), y = h.plan.plane(rows);
+    h.allocate();
+    const vk::GpuMatrix m = vk::upload_matrix(*h.arena, *h.up, w.tensor());
+    h.up->flush();
+    // Where the device has cooperative matrices, T >= 32 runs gemm.comp and 2-31 (rows in whole 16s)
+    // gemm_few.comp (F16 and quantized weights), with FP16 activations instead of 8-bit ones: checked
+    // against the dequantized weights times the float activations (F16 weights: x split in two halves, so
+    // as close as matvec.comp; quantized: weights and activations rounded to FP16, ~1e-3 relative).
+    // T = 31: gemm_few's two token tiles, T = 70 gemm's, the second partial.
+    for (uint32_t T : {1u, 5u, 16u, 31u, 70u}) {
+      const bool gemm = h.device->coop_matrix() && T >= 32 && type != DType::F32;  // ops.cpp: RWKV_VK_COOP_MIN_T, default 32
+      const bool few = h.device->coop_matrix() && T >= 2 && T < 32 && type != DType::F32 && rows % 16 == 0;
+      std::vector<float> xs(size_t(T) * x.stride, 0.0f);
+      for (uint32_t tt = 0; tt < T; ++tt)
+        for (int64_t c = 0; c < cols; ++c) xs[tt * x.stride + size_t(c)] = nd(rng) * (c % 7 == 0 ? 10.0f : 1.0f);
+      h.write(x, xs);
+      const std::vector<float> got = h.run(T, [&](vk::Ops& ops) { ops.matvec({{&m, x, y}}); }, y, size_t(T) * y.stride);
+      const Deviation d = deviation(w, xs, x.stride, T, got.data(), y.stride, gemm || few);
+      // Same products, another summation order: a few ulp of the largest partial sums.
+      const float tol = (gemm || few) && type != DType::F16 ? 2e-3f : 2e-5f;
+      EXPECT_LT(d.worst, tol * std::max(1.0f, d.scale)) << dtype_name(type) << " " << cols << " columns, T=" << T;
+      std::printf("[ vulkan ] %s %-5s %4ldx%-4ld T=%u max|delta| %.3g (max|y| %.3g)\n", gemm ? "gemm  " : few ? "few   " : "matvec",
+                  dtype_name(type), long(rows), long(cols), T, d.worst, d.scale);
     }
-    // Same products, another summation order: a few ulp of the largest partial sums.
-    const float tol = (gemm || few) && type != DType::F16 ? 2e-3f : 2e-5f;
-    EXPECT_LT(worst, tol * std::max(1.0f, scale)) << dtype_name(type) << " " << cols << " columns, T=" << T;
-    std::printf("[ vulkan ] %s %-5s %4ldx%-4ld T=%u max|delta| %.3g (max|y| %.3g)\n", gemm ? "gemm  " : few ? "few   " : "matvec", dtype_name(type),
-                long(rows), long(cols), T, worst, scale);
-  }
   }
 }
 
@@ -522,35 +545,11 @@ TEST(VulkanMatvecOps, TwoWeightTypesInOneOp) {
   constexpr int64_t rows = 256, cols = 512;
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  struct Weights {
-    DType type;
-    std::vector<uint8_t> bytes;
-    std::vector<float> dq;  // dequantized, rows x cols
-    Tensor t;
-  };
-  std::vector<Weights> ws(2);
-  ws[0].type = DType::F16, ws[1].type = DType::Q8_0;
-  for (Weights& w : ws) {
-    const size_t rb = dtype_row_bytes(w.type, cols);
-    w.bytes.resize(rb * rows);
-    w.dq.resize(size_t(rows * cols));
-    std::vector<float> row(static_cast<size_t>(cols));
-    for (int64_t r = 0; r < rows; ++r) {
-      for (float& v : row) v = nd(rng);
-      uint8_t* dst = w.bytes.data() + size_t(r) * rb;
-      if (w.type == DType::F16)
-        for (int64_t c = 0; c < cols; ++c) { const uint16_t h = fp32_to_fp16(row[size_t(c)]); std::memcpy(dst + c * 2, &h, 2); }
-      else
-        quantize_row(w.type, row.data(), dst, cols);
-      dequantize_row(w.type, dst, w.dq.data() + r * cols, cols);
-    }
-    w.t.name = "w", w.t.dtype = w.type, w.t.n_dims = 2, w.t.ne[0] = cols, w.t.ne[1] = rows;
-    w.t.data = w.bytes.data(), w.t.nbytes = w.bytes.size();
-  }
+  const TestMatrix w0 = random_matrix(DType::F16, rows, cols, rng), w1 = random_matrix(DType::Q8_0, rows, cols, rng);
   OpHarness h(dev);
   const vk::Act x = h.plan.plane(cols), y0 = h.plan.plane(rows), y1 = h.plan.plane(rows);
   h.allocate();
-  const vk::GpuMatrix m0 = vk::upload_matrix(*h.arena, *h.up, ws[0].t), m1 = vk::upload_matrix(*h.arena, *h.up, ws[1].t);
+  const vk::GpuMatrix m0 = vk::upload_matrix(*h.arena, *h.up, w0.tensor()), m1 = vk::upload_matrix(*h.arena, *h.up, w1.tensor());
   h.up->flush();
   for (uint32_t T : {1u, 16u}) {
     std::vector<float> xs(size_t(T) * x.stride, 0.0f);
@@ -558,37 +557,18 @@ TEST(VulkanMatvecOps, TwoWeightTypesInOneOp) {
       for (int64_t c = 0; c < cols; ++c) xs[t * x.stride + size_t(c)] = nd(rng);
     h.write(x, xs);
     // y0 and y1 are consecutive planes: one read-back covers both.
+    const size_t y1_at = size_t(y1.offset - y0.offset);
     const std::vector<float> got = h.run(T, [&](vk::Ops& ops) { ops.matvec({{&m0, x, y0}, {&m1, x, y1}}); }, y0,
-                                         size_t(y1.offset - y0.offset) + size_t(T) * y1.stride);
+                                         y1_at + size_t(T) * y1.stride);
     const bool few = h.device->coop_matrix() && T >= 2;
-    for (size_t i = 0; i < 2; ++i) {
-      const Weights& w = ws[i];
-      const size_t base = i == 0 ? 0 : size_t(y1.offset - y0.offset);
-      const uint32_t stride = i == 0 ? y0.stride : y1.stride;
-      float worst = 0, scale = 0;
-      std::vector<uint8_t> prepared(cpu::prepared_row_bytes(w.type, cols));
-      for (uint32_t t = 0; t < T; ++t) {
-        std::vector<float> want(static_cast<size_t>(rows));
-        if (w.type == DType::Q8_0 && !few) {  // 8-bit activations, as the CPU kernels
-          cpu::prepare_activations(w.type, xs.data() + t * x.stride, cols, prepared.data());
-          cpu::reference_kernels().matvec_rows(cpu::MatvecArgs{w.type, w.bytes.data(), dtype_row_bytes(w.type, cols), cols},
-                                               prepared.data(), want.data(), 0, rows);
-        } else {
-          for (int64_t r = 0; r < rows; ++r) {
-            double sum = 0;
-            for (int64_t c = 0; c < cols; ++c) sum += double(w.dq[size_t(r * cols + c)]) * double(xs[t * x.stride + size_t(c)]);
-            want[size_t(r)] = float(sum);
-          }
-        }
-        for (int64_t r = 0; r < rows; ++r) {
-          worst = std::max(worst, std::fabs(want[size_t(r)] - got[base + t * stride + size_t(r)]));
-          scale = std::max(scale, std::fabs(want[size_t(r)]));
-        }
-      }
-      const float tol = w.type == DType::Q8_0 && few ? 2e-3f : 2e-5f;
-      EXPECT_LT(worst, tol * std::max(1.0f, scale)) << dtype_name(w.type) << " T=" << T;
-      std::printf("[ vulkan ] two types in one op, %s%-5s T=%-2u max|delta| %.3g (max|y| %.3g)\n", few ? "few " : "", dtype_name(w.type), T,
-                  worst, scale);
+    // Q8_0 without gemm_few: 8-bit activations, as the CPU kernels.
+    const Deviation d0 = deviation(w0, xs, x.stride, T, got.data(), y0.stride, true);
+    const Deviation d1 = deviation(w1, xs, x.stride, T, got.data() + y1_at, y1.stride, few);
+    for (const auto& [w, d] : {std::pair<const TestMatrix*, Deviation>{&w0, d0}, {&w1, d1}}) {
+      const float tol = w->type == DType::Q8_0 && few ? 2e-3f : 2e-5f;
+      EXPECT_LT(d.worst, tol * std::max(1.0f, d.scale)) << dtype_name(w->type) << " T=" << T;
+      std::printf("[ vulkan ] two types in one op, %s%-5s T=%-2u max|delta| %.3g (max|y| %.3g)\n", few ? "few " : "",
+                  dtype_name(w->type), T, d.worst, d.scale);
     }
   }
 }

@@ -114,13 +114,10 @@ void main() {
     }
     [[unroll]] for (uint u = 0; u < NX; ++u) {
       const uint e = tid + u * THREADS, o = buf * BN * LDX + (e / (BK / 4u)) * LDX + e % (BK / 4u);
-      // hi = x with its mantissa cut to FP16's 10 bits, through the bit pattern (a float -> half ->
-      // float round trip may be folded back into x by a compiler, leaving lo = 0); lo scaled by 2^11
-      // so that it stays a normal FP16 number, into accumulators of its own.
-      const vec4 hi = split ? uintBitsToFloat(floatBitsToUint(xv[u]) & 0xFFFFE000u) : xv[u];
+      const vec4 hi = split ? x_hi(xv[u]) : xv[u];  // gemm_load.glsl
       sh_x[o] = uvec2(packHalf2x16(hi.xy), packHalf2x16(hi.zw));
       if (split) {
-        const vec4 lo = (xv[u] - hi) * 2048.0;
+        const vec4 lo = x_lo(xv[u], hi);
         sh_xl[o] = uvec2(packHalf2x16(lo.xy), packHalf2x16(lo.zw));
       }
     }

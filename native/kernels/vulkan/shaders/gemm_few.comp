@@ -102,12 +102,11 @@ void main() {
         const uint xi = ((tok0 + t) * jb.x_stride + k) / 4u;
         p = x4.v[xi], q = x4.v[xi + 1u];
       }
-      // hi = x with its mantissa cut to FP16's 10 bits, through the bit pattern; lo the rest, x 2^11.
-      const vec4 ph = uintBitsToFloat(floatBitsToUint(p) & 0xFFFFE000u), qh = uintBitsToFloat(floatBitsToUint(q) & 0xFFFFE000u);
+      const vec4 ph = x_hi(p), qh = x_hi(q);  // gemm_load.glsl
       const vec4 hp = split ? ph : p, hq = split ? qh : q;
       sh_xh[t * LDX + u] = uvec4(packHalf2x16(hp.xy), packHalf2x16(hp.zw), packHalf2x16(hq.xy), packHalf2x16(hq.zw));
       if (split) {
-        const vec4 lp = (p - ph) * 2048.0, lq = (q - qh) * 2048.0;
+        const vec4 lp = x_lo(p, ph), lq = x_lo(q, qh);
         sh_xl[t * LDX + u] = uvec4(packHalf2x16(lp.xy), packHalf2x16(lp.zw), packHalf2x16(lq.xy), packHalf2x16(lq.zw));
       }
     }

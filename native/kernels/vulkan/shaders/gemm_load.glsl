@@ -1,5 +1,6 @@
-// Weights as FP16 for the cooperative-matrix products of gemm.comp and gemm_few.comp: 8 consecutive
-// weights of a row, dequantized for the quantized types (DTYPE as in matvec.comp). Needs matvec_job.glsl.
+// The operands of gemm.comp's and gemm_few.comp's cooperative-matrix products: weights as FP16 (8
+// consecutive weights of a row, dequantized for the quantized types; DTYPE as in matvec.comp) and the
+// activations' hi / lo halves. Needs matvec_job.glsl.
 // 8 consecutive weights of row `row` from column k (k % 8 == 0) as 8 halves; zero past the matrix.
 uvec4 load_w8(Job jb, uint row, uint k) {
   if (row >= jb.rows || k >= jb.cols) return uvec4(0u);
@@ -44,3 +45,10 @@ uvec4 load_w8(Job jb, uint row, uint k) {
                packHalf2x16(vec2(v[6], v[7])));
 #endif
 }
+
+// Activations in two FP16 parts, x = hi + lo / 2^11 (F16 weights, `split`: the products then carry ~22
+// bits of x). hi is x with its mantissa cut to FP16's 10 bits through the bit pattern (a float -> half ->
+// float round trip may be folded back into x by a compiler, leaving lo = 0); lo, the rest scaled by 2^11
+// so that it stays a normal FP16 number, goes into accumulators of its own.
+vec4 x_hi(vec4 x) { return uintBitsToFloat(floatBitsToUint(x) & 0xFFFFE000u); }
+vec4 x_lo(vec4 x, vec4 hi) { return (x - hi) * 2048.0; }
