@@ -538,10 +538,14 @@ async function startDecoder(cfg) {
   }
 }
 
+// A two-thread bandwidth sample below this multiple of the one-thread bandwidth (measured at the start)
+// did not get two cores.
+const ONE_CORE_FACTOR = 1.25;
+
 // Decode in K slices, strictly alternating with bandwidth samples on the same cores (both need both):
 // sample, slice, sample, slice, ..., sample. A slice's ratio is the bandwidth its decoding drew over
 // the mean of the samples just before and just after it: on this shared machine the bandwidth moves
-// from 33 to 98 GB/s from minute to minute, so only samples seconds away compare like with like.
+// by a third and more from minute to minute, so only samples seconds away compare like with like.
 // Returns null when the decode child fails before its first slice.
 async function decodeSlices(sampler, file, opts) {
   const dec = await startDecoder({ path: file, threads: opts.threads, vocab: fs.existsSync(VOCAB) ? VOCAB : null, decodeMax: SLICE_MAX_TOKENS });
@@ -577,10 +581,17 @@ async function decodeSlices(sampler, file, opts) {
     await dec.close();
   }
   if (!slices.length) return null;
-  const ratios = slices.map((x) => x.ratio);
+  // A sample of two threads at about one thread's bandwidth means the sampler's threads did not run side
+  // by side (it comes in spells of a minute on this VM, 29-31 GB/s against 50-60, while decoding between
+  // such samples drew more than they measured): a slice next to one is left out of the ratio, unless
+  // fewer than 3 slices would remain.
+  const paired = slices.filter((x) => !(opts.oneThreadGBs && Math.min(x.bwBefore, x.bwAfter) < ONE_CORE_FACTOR * opts.oneThreadGBs));
+  const kept = paired.length >= 3 ? paired : slices;
+  const ratios = kept.map((x) => x.ratio);
   return {
     info: dec.info, tokens: n, slices, samples: raw.map((x) => x.gbs), sampleMs: raw.map((x) => x.ms), samplePasses: raw.map((x) => x.passes),
     tps: median(slices.map((x) => x.tps)), ratio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios),
+    leftOut: slices.length - kept.length, unpaired: slices.length - paired.length,
   };
 }
 
@@ -610,7 +621,9 @@ function ensurePeer() {
 
 const fmt = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? '–' : v.toFixed(d));
 const fmtTps = (v) => (v === undefined || v === null ? '–' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const pctRange = (d) => `${(100 * d.ratio).toFixed(0)}% (${(100 * d.ratioMin).toFixed(0)}–${(100 * d.ratioMax).toFixed(0)})`;
+const pctRange = (d) =>
+  `${(100 * d.ratio).toFixed(0)}% (${(100 * d.ratioMin).toFixed(0)}–${(100 * d.ratioMax).toFixed(0)})` +
+  (d.leftOut ? `, ${d.leftOut} of ${d.slices.length} slices left out` : d.unpaired ? `, ${d.unpaired} of ${d.slices.length} slices next to a one-core sample (kept: too few others)` : '');
 
 function markdown(ctx) {
   const { opts, mach, bw, bwEnd, bwFile, bwSamples, ceilingGBs, rows, overhead, cppOverhead, peerNote, loadStart, loadEnd, baselineMB, command, elapsedS, othersAll } = ctx;
@@ -629,11 +642,12 @@ function markdown(ctx) {
       `${median(sliced.flatMap((d) => d.samplePasses))} passes, in the median sample; each sample the median of its passes)`
     : `${nt}-thread samples by \`rwkv_bandwidth --serve\``;
   const bwLine = (b) => `${fmt(b.one.medianGBs)} GB/s with 1 thread, ${fmt(b.n.medianGBs)} with ${b.n.threads} (best passes ${fmt(b.one.bestGBs)} / ${fmt(b.n.bestGBs)})`;
-  L.push(`- Read bandwidth (\`rwkv_bandwidth\`: sums a 1 GiB buffer with AVX-512 loads; medians of passes): ${bwLine(bw)} at the start, ${bwLine(bwEnd)} at the end, ` +
+  L.push(`- Read bandwidth (\`rwkv_bandwidth\`: sums a 1 GiB buffer with AVX-512 loads, each thread pinned to its own CPU and summing its half; a pass timed by those threads, from the first one's start to the last one's end; medians of passes): ${bwLine(bw)} at the start, ${bwLine(bwEnd)} at the end, ` +
     `and ${sampleNote}, between the decode slices of each model (the "GB/s then" column: their median and range): ${bwSamples.length} measurements in all, from ${fmt(Math.min(...bwSamples))} to ${fmt(Math.max(...bwSamples))} GB/s.` +
     (bwFile ? ` Summing a memory-mapped model file instead (${bwFile.name}, from the page cache, mapped as the engine maps weights): ${bwLine(bwFile)}.` : ''));
   L.push(`- **Ceiling** = ${fmt(ceilingGBs)} GB/s (the median of all those ${nt}-thread measurements: start, end and every sample) ÷ bytes read per decoded token: \`info.decodeBytes\` (every weight but the embedding table, plus one embedding row) + the state read and written (stateSize × 4 × 2). "decode GB/s" is decode tok/s × those bytes: the bandwidth decoding actually drew. ` +
     `**"% of GB/s then"** is measured per model in slices that strictly alternate with bandwidth samples, never overlapping (both use both cores): sample, decode n tokens, sample, decode n tokens, …, sample (${opts.slices} slices and ${opts.slices + 1} samples unless the row's "tokens × slices" says fewer). ` +
+    `A slice next to a sample of ${opts.threads} threads below ${ONE_CORE_FACTOR}× the one-thread bandwidth measured at the start (the sampler's threads did not run side by side) is left out of the ratio, as the row says, unless fewer than 3 slices would remain. ` +
     'A slice\'s ratio is n × bytes per token ÷ that slice\'s decode seconds, divided by the mean of the two samples just before and just after it; the column gives the median slice ratio and, in parentheses, the lowest and the highest. ' +
     'The machine\'s bandwidth drifts with its neighbours\' load from minute to minute; a slice and its two samples lie within a few seconds, so each ratio compares decoding with the bandwidth of the same moment. "decode ÷ issue\'s ceiling" divides decode tok/s by the ceiling the issue quotes for this machine kind (25 GB/s).');
   L.push(`- Everything goes through the Node API (\`new RWKV({path, threads: ${nt}})\`), each model in child processes, the file in the page cache (read once before). **Load**: \`setup()\` wall time, median of 3 (the tokenizer is built before). **Decode**: \`eval([token], state, {state, logits})\` (in place: no arrays allocated per token), one call per token from a primed state, in a child of its own that decodes one slice per command from the parent and idles while the parent samples the bandwidth; the median of the slices' tok/s, each slice the tokens shown from the same primed state (the count adapts to ${fmt(opts.budget * DECODE_SHARE, 0)} s of a ${opts.budget} s budget per model, at least ${DECODE_MIN} tokens). **Prefill**: one \`eval(tokens, null, {state, logits})\` call of 512 tokens from the initial state (the same output arrays each run), which the engine runs as 128-token sequence passes; median of ${opts.runs} runs (fewer when one run is long: marked). **Peak RSS**: VmHWM of the child at the end; a child with only the addon and the tokenizer loaded peaks at ${fmt(baselineMB, 0)} MB.`);
@@ -755,7 +769,7 @@ async function main() {
       // Decode first, in slices between samples of the bandwidth of the moment: neighbours on a
       // shared machine move it a lot.
       log(`  decode in ${opts.slices} slices, each between two bandwidth samples`);
-      row.dec = await decodeSlices(sampler, bin, opts);
+      row.dec = await decodeSlices(sampler, bin, { ...opts, oneThreadGBs: bw.one.medianGBs });
       if (row.dec) bwSamples.push(...row.dec.samples);
       // Then load, prefill and peak RSS.
       if (withPeer) {

@@ -3,8 +3,8 @@
 //   rwkv_bandwidth [--mb 1024] [--reps 7] [--threads 1,2] [--file path] [--json]
 //   rwkv_bandwidth --serve [--mb 1024] [--threads 2] [--file path]
 // Sums a buffer (anonymous memory, transparent huge pages requested; or a memory-mapped file, which
-// is what the engine reads: --file) with 1, 2, ... threads, each thread a contiguous slice, and
-// prints GB/s (1e9 bytes/s) per thread count: the median and the best of --reps passes.
+// is what the engine reads: --file) with 1, 2, ... threads, each thread pinned to a CPU of its own
+// and summing a contiguous slice (run_passes times a pass from inside those threads), and prints GB/s (1e9 bytes/s) per thread count: the median and the best of --reps passes.
 // --serve (one thread count) prepares the buffer once, prints {"ready":true,...}, then answers each
 // stdin line `measure <ms>` with {"gbs":<median pass GB/s>,"passes":n,"ms":elapsed}: whole passes for
 // about <ms> (at least one), so a caller can sample the bandwidth of the moment between other work
@@ -12,13 +12,13 @@
 // The hot loop uses AVX-512 loads where the CPU has them (chosen at run time), else a plain loop
 // the compiler vectorises; both keep 8 independent accumulators so the loop is bound by loads.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -99,36 +99,101 @@ struct Result {
   double median_gbs, best_gbs;
 };
 
-// Runs passes of `nt` threads over p[0, n), each thread its contiguous slice, while
-// more(passes done, seconds since the first began) says so; returns each pass's seconds.
+// Threads meet between passes at a spinning barrier (sense-reversing), as the engine's pool does
+// between parallel regions: a thread that slept would start its next slice late by its wake-up
+// (milliseconds at times on a 2-vCPU VM), and the pass would measure that rather than the memory.
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(int n) : n_(n) {}
+  void wait() {
+    const unsigned gen = gen_.load(std::memory_order_acquire);
+    if (count_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+      count_.store(0, std::memory_order_relaxed);
+      gen_.store(gen + 1, std::memory_order_release);
+      return;
+    }
+    while (gen_.load(std::memory_order_acquire) == gen) {
+#if defined(__x86_64__)
+      _mm_pause();
+#endif
+    }
+  }
+
+ private:
+  const int n_;
+  std::atomic<int> count_{0};
+  std::atomic<unsigned> gen_{0};
+};
+
+// The CPUs this process may run on, in order.
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+// Holds the calling thread on one CPU while it lives (none where cpu < 0), then restores its mask:
+// two threads that the scheduler put on one vCPU (a new thread starts beside its parent) would spin
+// at the barrier against each other and measure one core's bandwidth.
+class PinToCpu {
+ public:
+  explicit PinToCpu(int cpu) {
+    if (cpu < 0 || sched_getaffinity(0, sizeof old_, &old_) != 0) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  ~PinToCpu() {
+    if (pinned_) sched_setaffinity(0, sizeof old_, &old_);
+  }
+  PinToCpu(const PinToCpu&) = delete;
+  PinToCpu& operator=(const PinToCpu&) = delete;
+
+ private:
+  cpu_set_t old_;
+  bool pinned_ = false;
+};
+
+// Runs passes of `nt` threads (the calling thread and nt - 1 more) over p[0, n), each thread its
+// contiguous slice, while more(passes done, seconds since the first began) says so; returns each
+// pass's seconds, from the first thread's start to the last one's end as the threads see it. No
+// thread times the others from outside: with nt threads on nt vCPUs, an extra timing thread woken
+// after the start would read its clock late (short passes then looked up to 5x faster).
 template <class More>
 std::vector<double> run_passes(const uint64_t* p, size_t n, int nt, bool avx512, More more) {
   std::vector<double> secs;
   std::atomic<uint64_t> sink{0};
-  std::atomic<bool> stop{false};
-  std::barrier start(nt + 1), done(nt + 1);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < nt; ++t) {
-    workers.emplace_back([&, t] {
-      const size_t lo = n * size_t(t) / size_t(nt), hi = n * size_t(t + 1) / size_t(nt);
-      for (;;) {
-        start.arrive_and_wait();
-        if (stop.load()) return;
-        sink += sum_slice(p + lo, hi - lo, avx512);
-        done.arrive_and_wait();
-      }
-    });
-  }
+  std::atomic<bool> go{false};
+  SpinBarrier meet(nt);
+  std::vector<Clock::time_point> began(static_cast<size_t>(nt)), ended(static_cast<size_t>(nt));
   const auto begin = Clock::now();
-  while (more(int(secs.size()), std::chrono::duration<double>(Clock::now() - begin).count())) {
-    start.arrive_and_wait();
-    const auto t0 = Clock::now();
-    done.arrive_and_wait();
-    secs.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  stop = true;  // seen by the workers once the start barrier lets them through
-  start.arrive_and_wait();
-  for (auto& w : workers) w.join();
+  const std::vector<int> cpus = allowed_cpus();
+  auto body = [&](int t) {
+    const PinToCpu pin(cpus.empty() ? -1 : cpus[size_t(t) % cpus.size()]);
+    const size_t lo = n * size_t(t) / size_t(nt), hi = n * size_t(t + 1) / size_t(nt);
+    for (;;) {
+      if (t == 0) go = more(int(secs.size()), std::chrono::duration<double>(Clock::now() - begin).count());
+      meet.wait();
+      if (!go.load()) return;
+      began[size_t(t)] = Clock::now();
+      sink += sum_slice(p + lo, hi - lo, avx512);
+      ended[size_t(t)] = Clock::now();
+      meet.wait();
+      if (t == 0) {
+        const auto first = *std::min_element(began.begin(), began.end());
+        const auto last = *std::max_element(ended.begin(), ended.end());
+        secs.push_back(std::chrono::duration<double>(last - first).count());
+      }
+    }
+  };
+  std::vector<std::thread> others;
+  for (int t = 1; t < nt; ++t) others.emplace_back(body, t);
+  body(0);
+  for (auto& w : others) w.join();
   if (sink.load() == 42) std::fprintf(stderr, " ");  // keeps the sums alive
   return secs;
 }
