@@ -34,11 +34,12 @@ struct WkvPC {
 };
 static_assert(sizeof(WkvPC) <= 128, "push constants");
 
-// Invocations per WKV-7 state row (RWKV_VK_WKV_P overrides, for measurements): 4 splits each row's
-// 64 keys so a head's workgroup has 256 invocations and a quarter of the dependent steps.
-uint32_t wkv_split(uint32_t S) {
+// Invocations per WKV-7 state row for one token per sequence (RWKV_VK_WKV_P overrides, for
+// measurements): `preferred` (4: a head's workgroup has 256 invocations and a quarter of the dependent
+// steps; 8 for batched decode, below) where S allows.
+uint32_t wkv_split(uint32_t S, uint32_t preferred) {
   static const uint32_t forced = env_uint("RWKV_VK_WKV_P", 0, 1, 1024);
-  for (uint32_t p : {forced > 0 ? forced : 4u, 2u, 1u})
+  for (uint32_t p : {forced > 0 ? forced : preferred, 4u, 2u, 1u})
     if (S % p == 0 && S * p <= 1024) return p;
   return 1;
 }
@@ -207,6 +208,13 @@ class GpuV7 final : public GpuLayers {
     const bool persistent = ops.persistent_workgroups() != 0;
     const uint32_t S = uint32_t(info_.head_size);
     bool fuse = one_token && fuse_lora_default();
+    // Batched decode whose matrix products run on the matrix units (gemm_few): the LoRA up-projections as
+    // such a product too, and 8 invocations per state row. Fused, each (head, sequence) workgroup loads its
+    // head's LoRA rows, 16 times over for 16 sequences (H200, 16 streams, GPU replay ms a step, fused with
+    // 4 per row -> own op with 8: 1.5B FP16 3.94-4.12 -> 3.62-3.64, 1.5B Q8_0 4.87-4.91 -> 4.60, 0.4B FP16
+    // 2.32-2.33 -> 2.25; own op with 4 / 16: 1.5B FP16 3.77-3.79 / 3.70). RWKV_VK_WKV_LORA=1 keeps it fused.
+    const bool batched_few = ops.seq_state_stride() != 0 && ops.few_products();
+    if (batched_few && !fuse_lora_forced()) fuse = false;
     uint32_t f16_mask = 0;
     uint32_t lora_in = 0;          // the up-projections' inputs, staged in shared memory (wkv7.glsl MAX_LORA_X)
     uint64_t lora_head_bytes = 0;  // a head's rows of them
@@ -253,7 +261,7 @@ class GpuV7 final : public GpuLayers {
     pc.flags = (l == 0 ? 1u : 0u) | (fuse ? 2u | f16_mask << 4 : 0u);
     pc.eps = info_.group_norm_eps;
     pc.state_stride = ops.seq_state_stride();
-    uint32_t P = one_token ? wkv_split(S) : seq_wkv_split(S);
+    uint32_t P = one_token ? wkv_split(S, batched_few ? 8u : 4u) : seq_wkv_split(S);
     if (persistent && ops.persistent_threads() % S == 0 && ops.persistent_threads() / S <= S)
       P = ops.persistent_threads() / S;  // the step's workgroup size (else the plan finds no match: dispatches)
     // The persistent step takes this form for any output type: there the projection is an op of its own

@@ -129,6 +129,14 @@ bool few_quantized() {
   static const bool on = env_flag("RWKV_VK_FEW_Q", true);
   return on;
 }
+}  // namespace
+
+bool Ops::few_products() const {
+  return has_few_area_ && !capture_ && device_.coop_matrix() && few_enabled() && T_ >= 2 && T_ < coop_min_tokens();
+}
+
+namespace {
+
 uint32_t few_target_wgs() {
   static const uint32_t n = env_uint("RWKV_VK_FEW_WGS", 256, 1, Ops::kFewMaxWorkgroups);
   return n;
@@ -280,8 +288,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
   // quantized weights (F32 weights keep matvec.comp: FP16 would round them).
   auto gemm = [&](DType t) { return device_.coop_matrix() && T_ >= coop_min_tokens() && t != DType::F32; };
   auto few = [&](DType t, const std::vector<const MatJob*>& list) {
-    if (!has_few_area_ || capture_ || pre || !device_.coop_matrix() || !few_enabled()) return false;
-    if (T_ < 2 || T_ >= coop_min_tokens() || t == DType::F32 || mixed) return false;
+    if (!few_products() || pre || t == DType::F32 || mixed) return false;
     if (t != DType::F16 && !few_quantized()) return false;
     for (const MatJob* j : list)  // whole fragments of 16 x 16; vec4 activation loads
       if (j->m->rows % 16 || j->m->cols % 16 || j->x.offset % 4 || j->x.stride % 4) return false;

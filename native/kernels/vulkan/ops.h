@@ -100,6 +100,9 @@ class Ops {
   // lie seq_state_stride floats apart (token shift and WKV per row); 0: T tokens of one sequence.
   void begin(Recorder& rec, uint32_t T, uint32_t seq_state_stride = 0) { rec_ = &rec, T_ = T, seq_stride_ = seq_state_stride; }
   uint32_t seq_state_stride() const { return seq_stride_; }
+  // Whether this step's F16 and quantized matrix products of whole 16 x 16 fragments run as gemm_few.comp
+  // (2 to coop_min_tokens() - 1 rows, cooperative matrices, the reduction area planned).
+  bool few_products() const;
   Recorder& rec() { return *rec_; }
   uint32_t T() const { return T_; }
   VkDeviceAddress addr(const Act& a) const { return scratch_.address + a.offset * 4; }

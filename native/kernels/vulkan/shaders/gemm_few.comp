@@ -162,21 +162,35 @@ void main() {
     }
     return;
   }
-  // Partial tile, element (row i of the tile, token t) at i * 16 + t; the last part sums them in order.
+  // Partial tile, element (row i of the tile, token t) at t * BM + i (consecutive rows side by side:
+  // whole segments written and read); the last part to arrive sums them in part order.
   const uint slot = (pc.area_base + wg) * (BM * 16u);
   if (has_rows) {
     [[unroll]] for (uint n = 0; n < 8u; ++n) {
       const uint e = lane + 32u * n;
-      pc.partials.v[slot + (16u * sg + e % 16u) * 16u + e / 16u] = v[n];
+      pc.partials.v[slot + (e / 16u) * BM + 16u * sg + e % 16u] = v[n];
     }
   }
   const uint first = pc.area_base + wg - part;
   if (!arrive_last(pc.counters, first, ks)) return;
-  for (uint e = tid; e < BM * 16u; e += gl_WorkGroupSize.x) {
-    const uint r = row0 + e / 16u, t = tok0 + e % 16u;
-    if (r >= jb.rows || t >= pc.T) continue;
-    float s = 0.0;
-    for (uint q = 0; q < ks; ++q) s += pc.partials.v[(first + q) * (BM * 16u) + e];
-    finish(jb, t, r, s);
+  // Each invocation sums its 8 elements over the parts, four parts' loads issued at a time (32 in
+  // flight: one L2 round trip per four parts instead of one per element and part).
+  const uint E = BM * 16u / 256u;  // elements per invocation (8)
+  float s[E];
+  [[unroll]] for (uint i = 0; i < E; ++i) s[i] = 0.0;
+  const uint base = first * (BM * 16u) + tid;
+  uint q = 0;
+  for (; q + 4u <= ks; q += 4u) {
+    float p[4u * E];
+    [[unroll]] for (uint j = 0; j < 4u; ++j)
+      [[unroll]] for (uint i = 0; i < E; ++i) p[j * E + i] = pc.partials.v[base + (q + j) * (BM * 16u) + 256u * i];
+    [[unroll]] for (uint j = 0; j < 4u; ++j)
+      [[unroll]] for (uint i = 0; i < E; ++i) s[i] += p[j * E + i];
+  }
+  for (; q < ks; ++q)
+    [[unroll]] for (uint i = 0; i < E; ++i) s[i] += pc.partials.v[base + q * (BM * 16u) + 256u * i];
+  [[unroll]] for (uint i = 0; i < E; ++i) {
+    const uint e = tid + 256u * i, r = row0 + e % BM, t = tok0 + e / BM;
+    if (r < jb.rows && t < pc.T) finish(jb, t, r, s[i]);
   }
 }
