@@ -85,7 +85,7 @@ layout(push_constant) uniform PC {
   Uvec4s w2, a2, g2, v2;  // flag 2: (C, D) matrices, rows of F32 or F16 padded to a uvec4 (weights.cpp)
   uint H, T, stride, flags;  // flags: 1 = layer 0, 2 = LoRA up-projections here; bits 4..7: matrix m
                              // (w2, a2, g2, v2) is F16 (bit 4 + m), else F32; 256 = deferred norm,
-                             // 512 = the norm pass (both below)
+                             // 512 = the norm pass (both below), 4096 = the state read as vec4 (load_state)
   float eps;
   uint state_stride;  // 0: the T rows are one sequence. Else batched decode: row b is one token of
                       // sequence b, whose state is b * state_stride floats after `state`; H*T workgroups
@@ -198,6 +198,29 @@ uint state_base(uint wg) {
   return (PC_STATE_STRIDE != 0u ? seq * PC_STATE_STRIDE : 0u) + h * S * S + i * S + p * SP + STATE_OFF;
 }
 
+// The state row part of invocation tid (SP floats from sbase): as vec4 where the host found the state
+// 16-byte aligned and SP a multiple of 4 (flag 4096), so that each lane reads one contiguous run and a
+// subgroup's loads one contiguous range; else float by float. The same values either way.
+void load_state(uint sbase, bool mine, inout float st[SP]) {
+  if (SP % 4u == 0u && (pc.flags & 4096u) != 0u) {
+    Vec4s s4 = Vec4s(pc.state);
+    for (uint j = 0; j < SP; j += 4u) {
+      const vec4 q = mine ? s4.v[(sbase + j) >> 2] : vec4(0.0);
+      st[j] = q.x, st[j + 1u] = q.y, st[j + 2u] = q.z, st[j + 3u] = q.w;
+    }
+  } else {
+    for (uint j = 0; j < SP; ++j) st[j] = mine ? pc.state.v[sbase + j] : 0.0;
+  }
+}
+void store_state(uint sbase, float st[SP]) {
+  if (SP % 4u == 0u && (pc.flags & 4096u) != 0u) {
+    Vec4s s4 = Vec4s(pc.state);
+    for (uint j = 0; j < SP; j += 4u) s4.v[(sbase + j) >> 2] = vec4(st[j], st[j + 1u], st[j + 2u], st[j + 3u]);
+  } else {
+    for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
+  }
+}
+
 // Workgroup `wg` of the dispatch (gl_WorkGroupID.x, or the persistent step's task index).
 void wkv7_task(uint wg) {
   const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x;
@@ -233,7 +256,7 @@ void wkv7_task(uint wg) {
   const uint t_begin = batched ? seq : 0u, t_end = batched ? seq + 1u : PC_T;
   const bool layer0 = (pc.flags & 1u) != 0u, fused = (pc.flags & 2u) != 0u, deferred = (pc.flags & 256u) != 0u;
   float st[SP];
-  for (uint j = 0; j < SP; ++j) st[j] = my_row ? pc.state.v[sbase + j] : 0.0;
+  load_state(sbase, my_row, st);
   const float w0 = pc.params.v[c], a0 = pc.params.v[C + c], v0 = pc.params.v[2u * C + c];
   const float k_k = pc.params.v[3u * C + c], k_a = pc.params.v[4u * C + c], r_k = pc.params.v[5u * C + c];
   const uint ci = h * S + i;  // row i's channel (GroupNorm, bonus, gate)
@@ -248,6 +271,14 @@ void wkv7_task(uint wg) {
     const uint o = t * PC_STRIDE + c;
     float q[7] = nq;
     if (chan && t + 1u < t_end) load_inputs(o + PC_STRIDE, fused, layer0, nq);
+    // The gate of row i's channel, read here so that its round trip overlaps the work before the norm
+    // (read where it is used, it came after the state update, one more dependent trip per token).
+#ifdef WO_FUSE
+    const bool need_g = !fused && !split;
+#else
+    const bool need_g = !fused && !deferred;
+#endif
+    const float g_in = need_g ? pc.io.v[5u * pc.plane + t * PC_STRIDE + ci] : 0.0;
     if (fused) {
       const uint lx_n = og + pad32(pc.dgv >> 16);  // <= MAX_LORA_X (gpu_v7.cpp fuses only then)
       for (uint u = tid; u < lx_n; u += S * P) sh_lx[u] = pc.lora.v[t * PC_LORA_STRIDE + u];
@@ -327,7 +358,7 @@ void wkv7_task(uint wg) {
       barrier();  // this token's shared reads before the next token's writes
       continue;
     }
-    const float g = fused ? sh_lora[2u * S + i] : pc.io.v[5u * pc.plane + oi];
+    const float g = fused ? sh_lora[2u * S + i] : g_in;
     // GroupNorm over the head (row i's value, counted once), then the current-token bonus and the gate.
     const bool lead = p == 0u;
     const float mean = wg_sum(lead ? yi : 0.0) / float(S);
@@ -349,7 +380,7 @@ void wkv7_task(uint wg) {
 #ifdef WO_FUSE
   // The last of the head's R workgroups to get here writes the state: all of them have read it.
   if (!wo_here ? my_row : arrive_last(Uints(pc.red), 128u + h, pc.R))
-    for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
+    store_state(sbase, st);
   if (wg == 0u)
     for (uint q = tid; q < C; q += S * P) pc.state.v[q] = pc.copy_src.v[q];
   // (No early return: the persistent step calls this in a loop, and lavapipe ended the whole invocation.)
@@ -391,7 +422,7 @@ void wkv7_task(uint wg) {
     }
   }
 #else
-  for (uint j = 0; j < SP; ++j) pc.state.v[sbase + j] = st[j];
+  store_state(sbase, st);
 #endif
 }
 
