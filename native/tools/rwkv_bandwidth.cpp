@@ -4,7 +4,8 @@
 //   rwkv_bandwidth --serve [--mb 1024] [--threads 2] [--file path]
 // Sums a buffer (anonymous memory, transparent huge pages requested; or a memory-mapped file, which
 // is what the engine reads: --file) with 1, 2, ... threads, each thread pinned to a CPU of its own
-// and summing a contiguous slice (run_passes times a pass from inside those threads), and prints GB/s (1e9 bytes/s) per thread count: the median and the best of --reps passes.
+// and summing a contiguous slice (run_passes times a pass from inside those threads), and prints
+// GB/s (1e9 bytes/s) per thread count: the median and the best of --reps passes.
 // --serve (one thread count) prepares the buffer once, prints {"ready":true,...}, then answers each
 // stdin line `measure <ms>` with {"gbs":<median pass GB/s>,"passes":n,"ms":elapsed}: whole passes for
 // about <ms> (at least one), so a caller can sample the bandwidth of the moment between other work

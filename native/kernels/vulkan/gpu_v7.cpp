@@ -265,7 +265,7 @@ class GpuV7 final : public GpuLayers {
     if (persistent && ops.persistent_threads() % S == 0 && ops.persistent_threads() / S <= S)
       P = ops.persistent_threads() / S;  // the step's workgroup size (else the plan finds no match: dispatches)
     // The state as vec4 (wkv7.glsl load_state): 16-byte aligned for every sequence, whole vec4 per part.
-    if (pc.state % 16 == 0 && pc.state_stride % 4 == 0 && S % 4 == 0 && (S / P) % 4 == 0) pc.flags |= 4096u;
+    if (pc.state % 16 == 0 && pc.state_stride % 4 == 0 && (S / P) % 4 == 0) pc.flags |= 4096u;
     // The persistent step takes this form for any output type: there the projection is an op of its own
     // (step_wo_op), and WKV-7 never reads Wo.
     const bool wo_fuse = (fuse || persistent) && fuse_ln && T == 1 && ops.seq_state_stride() == 0 && wo_fuse_default() &&

@@ -129,14 +129,6 @@ bool few_quantized() {
   static const bool on = env_flag("RWKV_VK_FEW_Q", true);
   return on;
 }
-}  // namespace
-
-bool Ops::few_products() const {
-  return has_few_area_ && !capture_ && device_.coop_matrix() && few_enabled() && T_ >= 2 && T_ < coop_min_tokens();
-}
-
-namespace {
-
 uint32_t few_target_wgs() {
   static const uint32_t n = env_uint("RWKV_VK_FEW_WGS", 256, 1, Ops::kFewMaxWorkgroups);
   return n;
@@ -246,6 +238,10 @@ void Ops::layer_norm_mix(const Act& x, uint32_t rows, VkDeviceAddress w, VkDevic
   pc.flags = m.write_sx ? 4u : 0u;
   dispatch("token_mix", {64}, pc, (C + 63) / 64 * rows);  // one invocation per channel and token
   barrier();
+}
+
+bool Ops::few_products() const {
+  return has_few_area_ && !capture_ && device_.coop_matrix() && few_enabled() && T_ >= 2 && T_ < coop_min_tokens();
 }
 
 bool Ops::mixed_op(const std::vector<MatJob>& jobs) const {

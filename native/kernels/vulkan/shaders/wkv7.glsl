@@ -201,8 +201,9 @@ uint state_base(uint wg) {
 // The state row part of invocation tid (SP floats from sbase): as vec4 where the host found the state
 // 16-byte aligned and SP a multiple of 4 (flag 4096), so that each lane reads one contiguous run and a
 // subgroup's loads one contiguous range; else float by float. The same values either way.
+bool state_as_vec4() { return SP % 4u == 0u && (pc.flags & 4096u) != 0u; }
 void load_state(uint sbase, bool mine, inout float st[SP]) {
-  if (SP % 4u == 0u && (pc.flags & 4096u) != 0u) {
+  if (state_as_vec4()) {
     Vec4s s4 = Vec4s(pc.state);
     for (uint j = 0; j < SP; j += 4u) {
       const vec4 q = mine ? s4.v[(sbase + j) >> 2] : vec4(0.0);
@@ -213,7 +214,7 @@ void load_state(uint sbase, bool mine, inout float st[SP]) {
   }
 }
 void store_state(uint sbase, float st[SP]) {
-  if (SP % 4u == 0u && (pc.flags & 4096u) != 0u) {
+  if (state_as_vec4()) {
     Vec4s s4 = Vec4s(pc.state);
     for (uint j = 0; j < SP; j += 4u) s4.v[(sbase + j) >> 2] = vec4(st[j], st[j + 1u], st[j + 2u], st[j + 3u]);
   } else {
