@@ -432,6 +432,35 @@ TEST(VulkanDevice, SubmitAndWaitLearnsHowLongASubmissionTakes) {
   device->free_command_buffer(cb);
 }
 
+// Pipeline statistics (RWKV_VK_SHADER_STATS=1, where the device has VK_KHR_pipeline_executable_properties):
+// one line per pipeline built, by shader name and specialization, with the driver's figures; nothing when
+// the switch is off. lavapipe lacks the extension: there only the "off" half runs.
+TEST(VulkanDevice, ShaderStatisticsNameEveryPipelineBuilt) {
+  REQUIRE_VULKAN(dev);
+  {
+    auto device = vk::Device::create(dev);
+    vk::Pipelines pipelines(*device);
+    pipelines.get("layer_norm", {64});
+    EXPECT_FALSE(device->shader_stats());
+    EXPECT_EQ(pipelines.statistics(), "");
+  }
+  setenv("RWKV_VK_SHADER_STATS", "1", 1);
+  auto device = vk::Device::create(dev);
+  unsetenv("RWKV_VK_SHADER_STATS");
+  if (!device->shader_stats()) GTEST_SKIP() << "no VK_KHR_pipeline_executable_properties on " << device->info().name;
+  vk::Pipelines pipelines(*device);
+  pipelines.get("layer_norm", {64});
+  pipelines.get("layer_norm", {128});
+  pipelines.get("token_mix", {64});
+  const std::string all = pipelines.statistics(), norms = pipelines.statistics("layer_norm");
+  std::printf("[ vulkan ] %s", norms.c_str());
+  EXPECT_NE(norms.find("layer_norm [64] "), std::string::npos) << norms;
+  EXPECT_NE(norms.find("layer_norm [128] "), std::string::npos) << norms;
+  EXPECT_EQ(norms.find("token_mix"), std::string::npos) << norms;
+  EXPECT_NE(all.find("token_mix [64] "), std::string::npos) << all;
+  EXPECT_NE(norms.find('='), std::string::npos) << "no statistic values: " << norms;
+}
+
 // A weight matrix of N(0, 1) values drawn row by row, stored in `type`, and those weights dequantized.
 struct TestMatrix {
   DType type;

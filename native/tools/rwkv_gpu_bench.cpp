@@ -260,6 +260,8 @@ int main(int argc, char** argv) {
       std::printf("batched decode x%d (eval_batch loop, states downloaded each step, %.1f MB): %.3f ms/step, %.0f tokens/s aggregate\n",
                   B, double(info.state_floats_per_layer()) * gpu->layers() * 4 * B / 1e6, bsync * 1e3, B / bsync);
     }
+    // RWKV_VK_SHADER_STATS=1: what the driver made of every pipeline built so far (registers, spills).
+    if (const std::string stats = gpu->shader_statistics(); !stats.empty()) std::printf("shader statistics:\n%s", stats.c_str());
     if (do_profile) {
       std::printf("%s%s", gpu->profile_decode(5).c_str(), gpu->profile_decode(5, std::min(prefill, step)).c_str());
       if (streams >= 2 && gpu->can_batch(streams)) std::printf("%s", gpu->profile_decode(5, streams, true).c_str());

@@ -258,6 +258,16 @@ std::unique_ptr<Device> Device::create(int index) {
     chain = &clock.pNext;
     exts.push_back(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
   }
+  // Statistics of compiled pipelines, for shader work only (they cost compile time and memory).
+  auto pexec = make<VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR>(
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR);
+  if (env_flag("RWKV_VK_SHADER_STATS", false) && has_extension(d->physical_, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+    pexec.pipelineExecutableInfo = VK_TRUE;
+    *chain = &pexec;
+    chain = &pexec.pNext;
+    exts.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    d->shader_stats_ = true;
+  }
   dci.enabledExtensionCount = uint32_t(exts.size());
   dci.ppEnabledExtensionNames = exts.empty() ? nullptr : exts.data();
   dci.pNext = &f12;
@@ -265,6 +275,7 @@ std::unique_ptr<Device> Device::create(int index) {
   dci.pQueueCreateInfos = &qci;
   VK_CHECK("vkCreateDevice", vk().vkCreateDevice(d->physical_, &dci, nullptr, &d->device_));
   load_device_functions(d->device_);
+  d->shader_stats_ = d->shader_stats_ && vk().vkGetPipelineExecutablePropertiesKHR && vk().vkGetPipelineExecutableStatisticsKHR;
   vk().vkGetDeviceQueue(d->device_, d->queue_family_, 0, &d->queue_);
 
   auto pci = make<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);

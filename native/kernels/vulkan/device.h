@@ -54,6 +54,9 @@ class Device {
   // extension and shaderFloat16 are enabled at creation when the device has them; gemm.comp needs them.
   // RWKV_VK_COOP=0 leaves them off (the matvec path then runs every token count).
   bool coop_matrix() const { return coop_; }
+  // RWKV_VK_SHADER_STATS=1 where the device has VK_KHR_pipeline_executable_properties: pipelines keep the
+  // driver's statistics of their compiled code (registers, spills: Pipelines::statistics).
+  bool shader_stats() const { return shader_stats_; }
 
   // Memory type index for buffers: device-local (weights, state, scratch) or host-visible (staging).
   uint32_t device_local_type(uint32_t allowed_bits) const;
@@ -83,6 +86,7 @@ class Device {
   VkPhysicalDeviceMemoryProperties mem_{};
   DeviceInfo info_;
   bool coop_ = false;
+  bool shader_stats_ = false;
   uint32_t poll_margin_us_ = 0;  // submit_and_wait: polling starts this long before the expected end (0: none)
 };
 

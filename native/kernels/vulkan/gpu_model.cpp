@@ -657,6 +657,8 @@ double GpuModel::time_decode_steps(int n) {
   return std::chrono::duration<double>(t1 - t0).count() / double(cbs.size());
 }
 
+std::string GpuModel::shader_statistics(const std::string& prefix) const { return impl_->pipelines->statistics(prefix); }
+
 std::string GpuModel::profile_decode(int reps, int T, bool batched) {
   Impl& m = *impl_;
   T = std::clamp<int>(T, 1, int(m.max_tokens));

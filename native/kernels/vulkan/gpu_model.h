@@ -102,6 +102,9 @@ class GpuModel {
   // T > 1: a sequence step of T tokens, or with `batched` a step of T sequences of one token each (batch
   // slots' contents are lost: it runs on whatever they hold, and they are marked empty afterwards).
   std::string profile_decode(int reps = 5, int T = 1, bool batched = false);
+  // The driver's statistics of the pipelines built so far whose shader name starts with `prefix`
+  // (RWKV_VK_SHADER_STATS=1; Pipelines::statistics), for shader work.
+  std::string shader_statistics(const std::string& prefix = "") const;
 
  private:
   GpuModel();

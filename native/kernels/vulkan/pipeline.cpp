@@ -53,10 +53,51 @@ VkPipeline Pipelines::get(const std::string& shader, const std::vector<uint32_t>
   pci.stage.pName = "main";
   pci.stage.pSpecializationInfo = spec.empty() ? nullptr : &si;
   pci.layout = layout_;
+  if (device_.shader_stats()) pci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   VkPipeline p = VK_NULL_HANDLE;
   VK_CHECK("vkCreateComputePipelines", vk().vkCreateComputePipelines(device_.handle(), VK_NULL_HANDLE, 1, &pci, nullptr, &p));
   pipelines_[key] = p;
   return p;
+}
+
+std::string Pipelines::statistics(const std::string& prefix) const {
+  if (!device_.shader_stats()) return "";
+  std::string out;
+  for (const auto& [key, p] : pipelines_) {
+    if (key.first.compare(0, prefix.size(), prefix) != 0) continue;
+    auto info = make<VkPipelineInfoKHR>(VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR);
+    info.pipeline = p;
+    uint32_t n = 0;
+    if (vk().vkGetPipelineExecutablePropertiesKHR(device_.handle(), &info, &n, nullptr) != VK_SUCCESS) continue;
+    std::vector<VkPipelineExecutablePropertiesKHR> props(
+        n, make<VkPipelineExecutablePropertiesKHR>(VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR));
+    if (vk().vkGetPipelineExecutablePropertiesKHR(device_.handle(), &info, &n, props.data()) != VK_SUCCESS) continue;
+    std::string spec;
+    for (size_t i = 0; i < key.second.size(); ++i) spec.append(i ? "," : "").append(std::to_string(key.second[i]));
+    for (uint32_t e = 0; e < n; ++e) {
+      out.append(key.first).append(" [").append(spec).append("] ").append(props[e].name).append(":");
+      auto ei = make<VkPipelineExecutableInfoKHR>(VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR);
+      ei.pipeline = p;
+      ei.executableIndex = e;
+      uint32_t ns = 0;
+      if (vk().vkGetPipelineExecutableStatisticsKHR(device_.handle(), &ei, &ns, nullptr) != VK_SUCCESS) ns = 0;
+      std::vector<VkPipelineExecutableStatisticKHR> st(
+          ns, make<VkPipelineExecutableStatisticKHR>(VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR));
+      if (ns && vk().vkGetPipelineExecutableStatisticsKHR(device_.handle(), &ei, &ns, st.data()) != VK_SUCCESS) st.clear();
+      for (const auto& s : st) {
+        std::string v;
+        switch (s.format) {
+          case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: v = s.value.b32 ? "yes" : "no"; break;
+          case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: v = std::to_string(s.value.i64); break;
+          case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: v = std::to_string(s.value.u64); break;
+          default: v = std::to_string(s.value.f64); break;
+        }
+        out.append(" ").append(s.name).append("=").append(v);
+      }
+      out.append("\n");
+    }
+  }
+  return out;
 }
 
 }  // namespace rwkv::vk

@@ -24,6 +24,9 @@ class Pipelines {
 
   VkPipeline get(const std::string& shader, const std::vector<uint32_t>& spec = {});
   VkPipelineLayout layout() const { return layout_; }
+  // One line per compiled executable of every pipeline whose shader name starts with `prefix`: the driver's
+  // statistics (register count, spills, ...), where Device::shader_stats(); else "".
+  std::string statistics(const std::string& prefix = "") const;
 
  private:
   Device& device_;

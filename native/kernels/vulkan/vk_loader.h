@@ -71,7 +71,9 @@ namespace rwkv::vk {
   X(vkDestroyQueryPool)                 \
   X(vkCmdResetQueryPool)                \
   X(vkCmdWriteTimestamp)                \
-  X(vkGetQueryPoolResults)
+  X(vkGetQueryPoolResults)              \
+  X(vkGetPipelineExecutablePropertiesKHR)  /* optional: VK_KHR_pipeline_executable_properties */ \
+  X(vkGetPipelineExecutableStatisticsKHR)
 
 struct Functions {
   PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr = nullptr;
