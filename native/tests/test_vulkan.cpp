@@ -437,6 +437,17 @@ TEST(VulkanDevice, SubmitAndWaitLearnsHowLongASubmissionTakes) {
 // the switch is off. lavapipe lacks the extension: there only the "off" half runs.
 TEST(VulkanDevice, ShaderStatisticsNameEveryPipelineBuilt) {
   REQUIRE_VULKAN(dev);
+  const char* outer = std::getenv("RWKV_VK_SHADER_STATS");  // the run's own setting, put back at the end
+  const std::string saved = outer ? outer : "";
+  struct Restore {
+    const std::string& value;
+    bool was_set;
+    ~Restore() {
+      if (was_set) setenv("RWKV_VK_SHADER_STATS", value.c_str(), 1);
+      else unsetenv("RWKV_VK_SHADER_STATS");
+    }
+  } restore{saved, outer != nullptr};
+  unsetenv("RWKV_VK_SHADER_STATS");
   {
     auto device = vk::Device::create(dev);
     vk::Pipelines pipelines(*device);
