@@ -123,6 +123,17 @@ struct NibbleFormat {
   template <bool kHalf>
   static __m512 scales(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p)); }
   static __m512 scales_quad(const uint8_t* p) { return widen_quad(quad_words<kBytes>(p)); }
+  // The _1 types keep d and m side by side: both of a quad's four blocks from four 32-bit loads and one
+  // widening, d in four lanes per block (as scales_quad) and m likewise (lane 4j + t meets token t's s_x of
+  // block j in the quad's sums, pack_sums).
+  static void scales_mins_quad(const uint8_t* p, __m512& d, __m512& m) {
+    static_assert(kMin, "d and m side by side: Q4_1 and Q5_1");
+    const uint64_t lo = uint64_t(load_u32(p)) | uint64_t(load_u32(p + kBytes)) << 32;
+    const uint64_t hi = uint64_t(load_u32(p + 2 * kBytes)) | uint64_t(load_u32(p + 3 * kBytes)) << 32;
+    const __m512 dm = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_set_epi64x(int64_t(hi), int64_t(lo))));
+    d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6), dm);
+    m = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7), dm);
+  }
   template <bool kHalf>
   static __m512 mins(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p + 2)); }
 };
@@ -196,13 +207,20 @@ void pack_token(const ActBlockQ8* x, int64_t nb, int offset, int8_t* qs, float* 
   }
 }
 
-// The m*s terms of the _1 types for a group of n tokens: lane t holds s_x of token t for block b,
-// lane 8 + t for block b+1, so one fma per row and pair covers the whole group.
+// The m*s terms of the _1 types for a group of n <= 4 tokens, so that one fma per row and quad (or pair)
+// covers the whole group: quad q's 16 floats at q * 16 hold s_x of token t for its block j in lane 4j + t
+// (scales_mins_quad's m lanes); a pair p past the last quad, at p * 16, holds block b's in lane t and block
+// b+1's in lane 8 + t (widen_pair's). The two regions do not overlap (quads end where pair 2 * nq would be
+// at half way). quant_tile adds lanes t, 4 + t, 8 + t and 12 + t.
 void pack_sums(const ActBlockQ8* const* x, int n, int64_t nb, float* spat) {
-  const int64_t np = (nb + 1) / 2;
+  static_assert(kTileTokens <= 4, "four token lanes per block in a quad");
+  const int64_t np = (nb + 1) / 2, in_quads = 4 * quads(nb);
   std::fill(spat, spat + np * 16, 0.0f);
   for (int t = 0; t < n; ++t)
-    for (int64_t b = 0; b < nb; ++b) spat[(b / 2) * 16 + (b % 2) * 8 + t] = x[t][b].s;
+    for (int64_t b = 0; b < nb; ++b) {
+      if (b < in_quads) spat[(b / 4) * 16 + (b % 4) * 4 + t] = x[t][b].s;
+      else spat[(b / 2) * 16 + (b % 2) * 8 + t] = x[t][b].s;
+    }
 }
 
 // One pair of blocks of R rows against NT tokens: the body of the hot loop.
@@ -269,21 +287,23 @@ inline void quant_quad(const uint8_t* const* w, size_t off, const PackedAct* x, 
     const __m512i a = F::template unpack<false>(pw), b = F::template unpack<false>(pw + 2 * F::kBytes);
     u0[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0));
     u1[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    dw[r] = F::scales_quad(pw);
     if constexpr (F::kHasMin) {
-      accm[r] = _mm512_fmadd_ps(F::template mins<false>(pw), _mm512_loadu_ps(spat + 2 * q * 16), accm[r]);
-      accm[r] = _mm512_fmadd_ps(F::template mins<false>(pw + 2 * F::kBytes), _mm512_loadu_ps(spat + (2 * q + 1) * 16), accm[r]);
+      __m512 m;
+      F::scales_mins_quad(pw, dw[r], m);
+      accm[r] = _mm512_fmadd_ps(m, _mm512_loadu_ps(spat + q * 16), accm[r]);
+    } else {
+      dw[r] = F::scales_quad(pw);
     }
   }
   quad_tokens<F, R, NT>(u0, u1, dw, x, q, acc);
 }
 
 // Prompts: a row tile's quads unpacked once into vectors (u0, u1, the scales and, for the _1 types, the
-// two pairs' mins: what quant_quad computes from the stored blocks), then read back by every token group
+// quad's mins: what quant_quad computes from the stored blocks), then read back by every token group
 // of the chunk. The unpacking (loads, byte flips or nibble splits, 128-bit regrouping, fp16 widening: ~8
 // uops a row and quad, several on the shuffle port) was otherwise repeated for every group of 4 tokens.
 template <class F>
-constexpr int kUnpackedVecs = F::kHasMin ? 5 : 3;
+constexpr int kUnpackedVecs = F::kHasMin ? 4 : 3;
 
 template <class F>
 void unpack_quads(const uint8_t* row, int64_t nq, __m512i* out) {
@@ -293,10 +313,13 @@ void unpack_quads(const uint8_t* row, int64_t nq, __m512i* out) {
     __m512i* o = out + q * kUnpackedVecs<F>;
     _mm512_storeu_si512(o + 0, _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
     _mm512_storeu_si512(o + 1, _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
-    _mm512_storeu_si512(o + 2, _mm512_castps_si512(F::scales_quad(pw)));
     if constexpr (F::kHasMin) {
-      _mm512_storeu_si512(o + 3, _mm512_castps_si512(F::template mins<false>(pw)));
-      _mm512_storeu_si512(o + 4, _mm512_castps_si512(F::template mins<false>(pw + 2 * F::kBytes)));
+      __m512 d, m;
+      F::scales_mins_quad(pw, d, m);
+      _mm512_storeu_si512(o + 2, _mm512_castps_si512(d));
+      _mm512_storeu_si512(o + 3, _mm512_castps_si512(m));
+    } else {
+      _mm512_storeu_si512(o + 2, _mm512_castps_si512(F::scales_quad(pw)));
     }
   }
 }
@@ -313,10 +336,8 @@ inline void quant_quad_unpacked(const __m512i* const* uq, const PackedAct* x, co
     u0[r] = _mm512_loadu_si512(o + 0);
     u1[r] = _mm512_loadu_si512(o + 1);
     dw[r] = _mm512_castsi512_ps(_mm512_loadu_si512(o + 2));
-    if constexpr (F::kHasMin) {
-      accm[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_loadu_si512(o + 3)), _mm512_loadu_ps(spat + 2 * q * 16), accm[r]);
-      accm[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_loadu_si512(o + 4)), _mm512_loadu_ps(spat + (2 * q + 1) * 16), accm[r]);
-    }
+    if constexpr (F::kHasMin)
+      accm[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_loadu_si512(o + 3)), _mm512_loadu_ps(spat + q * 16), accm[r]);
   }
   quad_tokens<F, R, NT>(u0, u1, dw, x, q, acc);
 }
@@ -349,7 +370,7 @@ void quant_tile(const uint8_t* const* w, const PackedAct* x, const float* spat, 
       alignas(64) float m[16];
       _mm512_store_ps(m, accm[r]);
 #pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) out[r * NT + t] += m[t] + m[8 + t];
+      for (int t = 0; t < NT; ++t) out[r * NT + t] += (m[t] + m[4 + t]) + (m[8 + t] + m[12 + t]);
     }
   }
 }
