@@ -210,8 +210,8 @@ void pack_token(const ActBlockQ8* x, int64_t nb, int offset, int8_t* qs, float* 
 // The m*s terms of the _1 types for a group of n <= 4 tokens, so that one fma per row and quad (or pair)
 // covers the whole group: quad q's 16 floats at q * 16 hold s_x of token t for its block j in lane 4j + t
 // (scales_mins_quad's m lanes); a pair p past the last quad, at p * 16, holds block b's in lane t and block
-// b+1's in lane 8 + t (widen_pair's). The two regions do not overlap (quads end where pair 2 * nq would be
-// at half way). quant_tile adds lanes t, 4 + t, 8 + t and 12 + t.
+// b+1's in lane 8 + t (widen_pair's). The quads' slots [0, nq) end before the first such pair's slot, 2 * nq.
+// quant_tile adds lanes t, 4 + t, 8 + t and 12 + t.
 void pack_sums(const ActBlockQ8* const* x, int n, int64_t nb, float* spat) {
   static_assert(kTileTokens <= 4, "four token lanes per block in a quad");
   const int64_t np = (nb + 1) / 2, in_quads = 4 * quads(nb);
