@@ -61,7 +61,9 @@ VkPipeline Pipelines::get(const std::string& shader, const std::vector<uint32_t>
 }
 
 std::string Pipelines::statistics(const std::string& prefix) const {
-  if (!device_.shader_stats()) return "";
+  // The device-level function table is process-wide: another device created since may have left these null.
+  if (!device_.shader_stats() || !vk().vkGetPipelineExecutablePropertiesKHR || !vk().vkGetPipelineExecutableStatisticsKHR)
+    return "";
   std::string out;
   for (const auto& [key, p] : pipelines_) {
     if (key.first.compare(0, prefix.size(), prefix) != 0) continue;
