@@ -275,7 +275,6 @@ std::unique_ptr<Device> Device::create(int index) {
   dci.pQueueCreateInfos = &qci;
   VK_CHECK("vkCreateDevice", vk().vkCreateDevice(d->physical_, &dci, nullptr, &d->device_));
   load_device_functions(d->device_);
-  d->shader_stats_ = d->shader_stats_ && vk().vkGetPipelineExecutablePropertiesKHR && vk().vkGetPipelineExecutableStatisticsKHR;
   vk().vkGetDeviceQueue(d->device_, d->queue_family_, 0, &d->queue_);
 
   auto pci = make<VkCommandPoolCreateInfo>(VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO);
