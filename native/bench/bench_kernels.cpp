@@ -198,7 +198,7 @@ void BM_SmallBatch(benchmark::State& state) {
 }
 // 96 MB streams from DRAM; 1 MB stays in cache (the kernel's compute rate alone).
 void small_batch_args(benchmark::internal::Benchmark* b) {
-  for (DType t : {DType::F16, DType::Q8_0, DType::Q5_1})
+  for (DType t : {DType::F16, DType::Q8_0, DType::Q5_1, DType::Q4_0, DType::Q4_1})
     for (int64_t T : {1, 8})
       for (int64_t mb : {96, 1})
         for (int64_t cols : {768, 3072}) b->Args({int64_t(t), T, mb, cols});

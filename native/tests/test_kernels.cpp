@@ -304,6 +304,44 @@ TEST(Kernels, FloatGemmRowRangesWriteOnlyTheirRows) {
   }
 }
 
+// Decoding (one token) splits a group's rows into guided tasks (each 1/threads of the bytes left): every
+// row of every product is written exactly once, whatever the products' sizes and types, with the bits of
+// the product run alone on one thread. Outputs start as NaN, so a row no task covers shows.
+TEST(Kernels, LinearDecodeGroupWritesEveryRowOnce) {
+  ThreadPool pool(2), one_thread(1);
+  Linear linear(pool), alone(one_thread);
+  const int64_t cols = 544;
+  const std::vector<float> x = make_activations(1, cols, 7);
+  // Sizes around the task rounding: a matrix under one 12-row tile, one just past a task, a large one.
+  const std::vector<std::pair<DType, int64_t>> shapes = {{DType::Q5_1, 7}, {DType::F16, 1000}, {DType::Q8_0, 2411},
+                                                         {DType::Q4_0, 13}, {DType::F32, 250}};
+  std::vector<Weights> ws;
+  std::vector<Tensor> ts;
+  for (size_t i = 0; i < shapes.size(); ++i) ws.push_back(make_weights(shapes[i].first, shapes[i].second, cols, uint32_t(40 + i)));
+  for (const Weights& w : ws) {
+    Tensor W;
+    W.name = "w";
+    W.dtype = w.t;
+    W.n_dims = 2;
+    W.ne[0] = cols;
+    W.ne[1] = w.rows;
+    W.data = w.bytes.data();
+    W.nbytes = w.bytes.size();
+    ts.push_back(W);
+  }
+  std::vector<std::vector<float>> got(ts.size()), want(ts.size());
+  for (size_t i = 0; i < ts.size(); ++i) {
+    got[i].assign(size_t(ts[i].rows()), std::nanf(""));
+    want[i].assign(size_t(ts[i].rows()), 0.0f);
+    alone.run(ts[i], x.data(), 1, want[i].data());
+  }
+  linear.run_group({{&ts[0], x.data(), got[0].data()}, {&ts[1], x.data(), got[1].data()}, {&ts[2], x.data(), got[2].data()},
+                    {&ts[3], x.data(), got[3].data()}, {&ts[4], x.data(), got[4].data()}},
+                   1);
+  for (size_t i = 0; i < ts.size(); ++i)
+    EXPECT_EQ(0, std::memcmp(got[i].data(), want[i].data(), got[i].size() * sizeof(float))) << label(ws[i].t, ws[i].rows, cols, 1);
+}
+
 // Through Linear on a 2-thread pool (rows split across threads, activations prepared once per call; more
 // than 16 tokens: quantized and packed once, by both threads, into the layout the kernels share): results
 // agree with the reference kernels, and T tokens at once equal T single tokens for quantized types (and for

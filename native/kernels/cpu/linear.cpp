@@ -13,6 +13,8 @@ namespace {
 constexpr int kCblasRowMajor = 101, kCblasNoTrans = 111, kCblasTrans = 112;
 // Below this many multiply-adds a product runs on the calling thread alone.
 constexpr int64_t kSerialWork = 32 * 1024;
+constexpr size_t kMinTaskBytes = 16 * 1024;
+constexpr int64_t kTaskRows = 12;  // whole 3- and 4-row register tiles
 }  // namespace
 
 uint64_t next_activation_id() {
@@ -124,17 +126,38 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
     for (int i = 0; i < n; ++i) rows_of(i, 0, rows[i]);
     return;
   }
-  // Tasks of about equal bytes of weights (types differ: a LoRA matrix in F16 beside Q8_0 ones), a few
-  // per thread for each product so the threads' shares even out; the pool hands them out dynamically.
   size_t bytes = 0;
   for (int i = 0; i < n; ++i) bytes += size_t(rows[i]) * args[i].w_row_bytes;
-  const size_t target = std::max<size_t>(bytes / size_t(pool_.size() * 8), 16 * 1024);
   tasks_.clear();
-  for (int i = 0; i < n; ++i) {
-    // Whole 3- and 4-row register tiles per task; whole 48-row blocks for the float prompt GEMM.
-    const int64_t tile = !dtype_is_quantized(args[i].dtype) && float_gemm_applies(T, args[i].cols) ? kGemmBlockRows : 12;
-    const int64_t step = std::max<int64_t>(tile, int64_t(target / std::max<size_t>(1, args[i].w_row_bytes)) / tile * tile);
-    for (int64_t r = 0; r < rows[i]; r += step) tasks_.push_back({i, r, std::min(rows[i], r + step)});
+  if (T == 1) {
+    // Decoding streams the weights from memory. Guided shares: each task takes 1/threads of the bytes
+    // still unassigned (the first thread half of the product, the next a quarter, ...), so a thread
+    // reads long runs of rows and the two threads' runs meet rarely, while the last, small tasks still
+    // even out the threads. Equal tasks of 1/16 alternated between the cores: each core's prefetchers
+    // ran on into rows the other core then read from a remote cache, and short runs left the software
+    // prefetch no room ahead. 0.1B decode +5-20% over those (BENCHMARKS.md).
+    size_t left = bytes;
+    for (int i = 0; i < n; ++i) {
+      const size_t row_bytes = std::max<size_t>(1, args[i].w_row_bytes);
+      for (int64_t r = 0; r < rows[i];) {
+        const size_t want = std::max<size_t>(left / size_t(pool_.size()), kMinTaskBytes);
+        int64_t step = std::max<int64_t>(kTaskRows, int64_t(want / row_bytes) / kTaskRows * kTaskRows);
+        if (rows[i] - r - step < kTaskRows) step = rows[i] - r;  // no sliver of a task at the end
+        tasks_.push_back({i, r, r + step});
+        left -= std::min(left, size_t(step) * row_bytes);
+        r += step;
+      }
+    }
+  } else {
+    // Tasks of about equal bytes of weights (types differ: a LoRA matrix in F16 beside Q8_0 ones), a few
+    // per thread for each product so the threads' shares even out; the pool hands them out dynamically.
+    const size_t target = std::max<size_t>(bytes / size_t(pool_.size() * 8), kMinTaskBytes);
+    for (int i = 0; i < n; ++i) {
+      // Whole 3- and 4-row register tiles per task; whole 48-row blocks for the float prompt GEMM.
+      const int64_t tile = !dtype_is_quantized(args[i].dtype) && float_gemm_applies(T, args[i].cols) ? kGemmBlockRows : kTaskRows;
+      const int64_t step = std::max<int64_t>(tile, int64_t(target / std::max<size_t>(1, args[i].w_row_bytes)) / tile * tile);
+      for (int64_t r = 0; r < rows[i]; r += step) tasks_.push_back({i, r, std::min(rows[i], r + step)});
+    }
   }
   pool_.run(int64_t(tasks_.size()), [&](int64_t k, int) {
     const Task& task = tasks_[size_t(k)];
