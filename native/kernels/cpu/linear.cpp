@@ -129,13 +129,14 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
   size_t bytes = 0;
   for (int i = 0; i < n; ++i) bytes += size_t(rows[i]) * args[i].w_row_bytes;
   tasks_.clear();
-  if (T == 1) {
-    // Decoding streams the weights from memory. Guided shares: each task takes 1/threads of the bytes
-    // still unassigned (the first thread half of the product, the next a quarter, ...), so a thread
-    // reads long runs of rows and the two threads' runs meet rarely, while the last, small tasks still
-    // even out the threads. Equal tasks of 1/16 alternated between the cores: each core's prefetchers
-    // ran on into rows the other core then read from a remote cache, and short runs left the software
-    // prefetch no room ahead. 0.1B decode +5-20% over those (BENCHMARKS.md).
+  if (T <= kSharedPackTokens) {
+    // Decoding (one token, or a batch of sequences a token each) streams the weights from memory.
+    // Guided tasks: each takes 1/threads of the bytes still unassigned (with 2 threads: half the
+    // region, then a quarter, ...), in row order, so a thread reads long runs of rows and the threads'
+    // runs meet rarely, while the last, small tasks still even them out. Equal tasks of 1/16, taken by
+    // the cores in turn, left each core's prefetchers running on into rows the other core then read
+    // from a remote cache, and left the software prefetch of a short run nothing to run ahead into.
+    // 0.1B decode +8-20%, batched +5-13% (native/kernels/cpu/README.md, "Parallel regions").
     size_t left = bytes;
     for (int i = 0; i < n; ++i) {
       const size_t row_bytes = std::max<size_t>(1, args[i].w_row_bytes);
@@ -149,7 +150,7 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
       }
     }
   } else {
-    // Tasks of about equal bytes of weights (types differ: a LoRA matrix in F16 beside Q8_0 ones), a few
+    // Prompts: tasks of about equal bytes of weights (types differ: a LoRA matrix in F16 beside Q8_0 ones), a few
     // per thread for each product so the threads' shares even out; the pool hands them out dynamically.
     const size_t target = std::max<size_t>(bytes / size_t(pool_.size() * 8), kMinTaskBytes);
     for (int i = 0; i < n; ++i) {
