@@ -69,17 +69,6 @@ inline __m512 widen_pair(uint32_t halves) {
   const __m256i idx = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   return _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, v));
 }
-// Four fp16 words (blocks b..b+3, low to high) -> 16 floats, four lanes per block.
-inline __m512 widen_quad(uint64_t halves) {
-  const __m256i v = _mm256_castsi128_si256(_mm_cvtsi64_si128(int64_t(halves)));
-  const __m256i idx = _mm256_setr_epi16(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  return _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, v));
-}
-template <size_t kBytes>
-inline uint64_t quad_words(const uint8_t* p) {
-  return uint64_t(load_u16(p)) | uint64_t(load_u16(p + kBytes)) << 16 | uint64_t(load_u16(p + 2 * kBytes)) << 32 |
-         uint64_t(load_u16(p + 3 * kBytes)) << 48;
-}
 template <size_t kBytes, bool kHalf>
 inline uint32_t pair_words(const uint8_t* p) {
   return kHalf ? uint32_t(load_u16(p)) : uint32_t(load_u16(p)) | uint32_t(load_u16(p + kBytes)) << 16;
@@ -122,15 +111,36 @@ struct NibbleFormat {
   }
   template <bool kHalf>
   static __m512 scales(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p)); }
-  static __m512 scales_quad(const uint8_t* p) { return widen_quad(quad_words<kBytes>(p)); }
+  // A quad's four d (fp16, the first word of each block), four lanes a block: two 32-byte loads inside the
+  // quad (from blocks 0 and 2: d at words 0 and kBytes/2 of each) and a two-source word permute, instead of
+  // four scalar loads, shifts and an insert (one 64-byte load and a one-source permute of a zmm, where the
+  // four words fit, was slower: Q4_0 rows in L1 7.9 -> 9.1 cycles a quad).
+  static __m512 scales_quad(const uint8_t* p) {
+    static_assert(kBytes % 2 == 0 && kBytes + 2 <= 32, "d in words of the two 32-byte loads");
+    constexpr short k = short(kBytes / 2);
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * kBytes));
+    const __m256i words =
+        _mm256_permutex2var_epi16(a, _mm256_setr_epi16(0, 0, 0, 0, k, k, k, k, 16, 16, 16, 16, 16 + k, 16 + k, 16 + k, 16 + k), b);
+    return _mm512_cvtph_ps(words);
+  }
   // The _1 types keep d and m side by side: both of a quad's four blocks from four 32-bit loads and one
   // widening, d in four lanes per block (as scales_quad) and m likewise (lane 4j + t meets token t's s_x of
   // block j in the quad's sums, pack_sums).
+  // The _1 types keep d and m side by side: a quad's four (d, m) pairs from two 32-byte loads inside the
+  // quad (blocks 0-1 from its start, blocks 2-3 from block 2's: the pairs at dwords 0 and kBytes/4 of
+  // each), a two-source dword permute and one widening; two permutes then give d in four lanes a block
+  // (as scales_quad) and m likewise (lane 4j + t meets token t's s_x of block j in the quad's sums,
+  // pack_sums). Four scalar loads, shifts and inserts took ~3 of the ~11.5 cycles of a Q5_1 quad row.
+  // (Q5_1's qh words sit in the same loads, but moving them to mask registers through a vector cost more
+  // than their scalar loads in unpack().)
   static void scales_mins_quad(const uint8_t* p, __m512& d, __m512& m) {
-    static_assert(kMin, "d and m side by side: Q4_1 and Q5_1");
-    const uint64_t lo = uint64_t(load_u32(p)) | uint64_t(load_u32(p + kBytes)) << 32;
-    const uint64_t hi = uint64_t(load_u32(p + 2 * kBytes)) | uint64_t(load_u32(p + 3 * kBytes)) << 32;
-    const __m512 dm = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm_set_epi64x(int64_t(hi), int64_t(lo))));
+    static_assert(kMin && kBytes % 4 == 0 && kBytes + 4 <= 32, "(d, m) in dwords of the two 32-byte loads");
+    constexpr int k = int(kBytes / 4);
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * kBytes));
+    const __m256i words = _mm256_permutex2var_epi32(a, _mm256_setr_epi32(0, k, 8, 8 + k, 0, 0, 0, 0), b);
+    const __m512 dm = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm256_castsi256_si128(words)));
     d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6), dm);
     m = _mm512_permutexvar_ps(_mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7), dm);
   }
