@@ -136,7 +136,7 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
     // runs meet rarely, while the last, small tasks still even them out. Equal tasks of 1/16, taken by
     // the cores in turn, left each core's prefetchers running on into rows the other core then read
     // from a remote cache, and left the software prefetch of a short run nothing to run ahead into.
-    // 0.1B decode +8-20%, batched +5-13% (native/kernels/cpu/README.md, "Parallel regions").
+    // 0.1B decode +8-20%, batched +5-13% (native/kernels/cpu/README.md, "How a region's rows become tasks").
     size_t left = bytes;
     for (int i = 0; i < n; ++i) {
       const size_t row_bytes = std::max<size_t>(1, args[i].w_row_bytes);
@@ -150,8 +150,9 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
       }
     }
   } else {
-    // Prompts: tasks of about equal bytes of weights (types differ: a LoRA matrix in F16 beside Q8_0 ones), a few
-    // per thread for each product so the threads' shares even out; the pool hands them out dynamically.
+    // Prompts (compute-bound; guided tasks measured the same): tasks of about equal bytes of weights (types
+    // differ: a LoRA matrix in F16 beside Q8_0 ones), a few per thread for each product so the threads'
+    // shares even out; the pool hands them out dynamically.
     const size_t target = std::max<size_t>(bytes / size_t(pool_.size() * 8), kMinTaskBytes);
     for (int i = 0; i < n; ++i) {
       // Whole 3- and 4-row register tiles per task; whole 48-row blocks for the float prompt GEMM.
