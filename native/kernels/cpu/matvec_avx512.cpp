@@ -124,9 +124,6 @@ struct NibbleFormat {
         _mm256_permutex2var_epi16(a, _mm256_setr_epi16(0, 0, 0, 0, k, k, k, k, 16, 16, 16, 16, 16 + k, 16 + k, 16 + k, 16 + k), b);
     return _mm512_cvtph_ps(words);
   }
-  // The _1 types keep d and m side by side: both of a quad's four blocks from four 32-bit loads and one
-  // widening, d in four lanes per block (as scales_quad) and m likewise (lane 4j + t meets token t's s_x of
-  // block j in the quad's sums, pack_sums).
   // The _1 types keep d and m side by side: a quad's four (d, m) pairs from two 32-byte loads inside the
   // quad (blocks 0-1 from its start, blocks 2-3 from block 2's: the pairs at dwords 0 and kBytes/4 of
   // each), a two-source dword permute and one widening; two permutes then give d in four lanes a block
