@@ -37,6 +37,18 @@ struct Weights {
   std::vector<uint8_t> bytes;
   std::vector<float> deq;
   MatvecArgs args() const { return {t, bytes.data(), dtype_row_bytes(t, cols), cols}; }
+  // A view of these weights as a model matrix, for Linear.
+  Tensor tensor() const {
+    Tensor W;
+    W.name = "w";
+    W.dtype = t;
+    W.n_dims = 2;
+    W.ne[0] = cols;
+    W.ne[1] = rows;
+    W.data = bytes.data();
+    W.nbytes = bytes.size();
+    return W;
+  }
 };
 
 Weights make_weights(DType t, int64_t rows, int64_t cols, uint32_t seed) {
@@ -318,17 +330,7 @@ TEST(Kernels, LinearDecodeGroupWritesEveryRowOnce) {
   std::vector<Weights> ws;
   std::vector<Tensor> ts;
   for (size_t i = 0; i < shapes.size(); ++i) ws.push_back(make_weights(shapes[i].first, shapes[i].second, cols, uint32_t(40 + i)));
-  for (const Weights& w : ws) {
-    Tensor W;
-    W.name = "w";
-    W.dtype = w.t;
-    W.n_dims = 2;
-    W.ne[0] = cols;
-    W.ne[1] = w.rows;
-    W.data = w.bytes.data();
-    W.nbytes = w.bytes.size();
-    ts.push_back(W);
-  }
+  for (const Weights& w : ws) ts.push_back(w.tensor());
   std::vector<std::vector<float>> got(ts.size()), want(ts.size());
   for (size_t i = 0; i < ts.size(); ++i) {
     got[i].assign(size_t(ts[i].rows()), std::nanf(""));
@@ -354,14 +356,7 @@ TEST(Kernels, LinearWithTwoThreads) {
     for (int64_t rows : {3, 130, 1000})
       for (auto [cols, T] : {std::pair<int64_t, int64_t>{512, 9}, {512, 37}, {544, 40}}) {
         const Weights w = make_weights(t, rows, cols, uint32_t(rows));
-        Tensor W;
-        W.name = "w";
-        W.dtype = t;
-        W.n_dims = 2;
-        W.ne[0] = cols;
-        W.ne[1] = rows;
-        W.data = w.bytes.data();
-        W.nbytes = w.bytes.size();
+        const Tensor W = w.tensor();
         const std::vector<float> x = make_activations(T, cols, 5);
         std::vector<float> seq(size_t(rows * T)), one(size_t(rows * T)), ref(size_t(rows * T));
         linear.run(W, x.data(), T, seq.data());

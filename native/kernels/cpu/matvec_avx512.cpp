@@ -115,11 +115,18 @@ struct NibbleFormat {
   // quad (from blocks 0 and 2: d at words 0 and kBytes/2 of each) and a two-source word permute, instead of
   // four scalar loads, shifts and an insert (one 64-byte load and a one-source permute of a zmm, where the
   // four words fit, was slower: Q4_0 rows in L1 7.9 -> 9.1 cycles a quad).
+  // The first 32 bytes of a quad's blocks 0 and 2 (inside the quad for every type here: the second ends at
+  // 2 * kBytes + 32 <= 4 * kBytes), where the two quad-scale loaders below find each block's leading fields.
+  static void quad_heads(const uint8_t* p, __m256i& a, __m256i& b) {
+    static_assert(2 * kBytes >= 32, "loads inside the quad");
+    a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * kBytes));
+  }
   static __m512 scales_quad(const uint8_t* p) {
     static_assert(kBytes % 2 == 0 && kBytes + 2 <= 32, "d in words of the two 32-byte loads");
     constexpr short k = short(kBytes / 2);
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * kBytes));
+    __m256i a, b;
+    quad_heads(p, a, b);
     const __m256i words =
         _mm256_permutex2var_epi16(a, _mm256_setr_epi16(0, 0, 0, 0, k, k, k, k, 16, 16, 16, 16, 16 + k, 16 + k, 16 + k, 16 + k), b);
     return _mm512_cvtph_ps(words);
@@ -134,8 +141,8 @@ struct NibbleFormat {
   static void scales_mins_quad(const uint8_t* p, __m512& d, __m512& m) {
     static_assert(kMin && kBytes % 4 == 0 && kBytes + 4 <= 32, "(d, m) in dwords of the two 32-byte loads");
     constexpr int k = int(kBytes / 4);
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * kBytes));
+    __m256i a, b;
+    quad_heads(p, a, b);
     const __m256i words = _mm256_permutex2var_epi32(a, _mm256_setr_epi32(0, k, 8, 8 + k, 0, 0, 0, 0), b);
     const __m512 dm = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm256_castsi256_si128(words)));
     d = _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6), dm);
