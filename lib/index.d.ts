@@ -16,7 +16,7 @@ export interface RWKVConfig {
   gpuDevice?: number;
   /** completions that may run at once; more wait in a fair queue */
   concurrent?: number | 'auto';
-  /** prompt tokens per sequence pass (default 128) */
+  /** prompt tokens per sequence pass (default: the engine's choice for the model, `info.promptPassTokens`) */
   batchSize?: number;
   /** cached prompt states (LRU entries); 0 or false disables the cache */
   stateCacheSize?: number | false;
@@ -45,6 +45,8 @@ export interface ModelInfo {
   /** bytes of weights read per decoded token */
   decodeBytes: number;
   threads: number;
+  /** prompt tokens per sequence pass when `batchSize` is not set: 512 up to 1024 wide, 256 at 2048, 128 from 4096 */
+  promptPassTokens: number;
   /** layers running on the GPU (0: CPU only), the device, and bytes of weights on it */
   gpuLayers: number;
   gpuDevice: string | null;
@@ -171,7 +173,8 @@ export declare class RWKV {
   readonly path: string;
   readonly threads: number;
   readonly concurrent: number | 'auto';
-  readonly batchSize: number;
+  /** null until setup() when not given: then `info.promptPassTokens` */
+  readonly batchSize: number | null;
   setup(): Promise<this>;
   readonly info: ModelInfo;
   readonly tokenizer: Tokenizer;

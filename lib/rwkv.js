@@ -15,11 +15,6 @@ const { writeStateFile, readStateFile } = require('./state-file');
 const { stateFromTuning } = require('./state-tuning');
 const { normalizeGpuOffload, resolveGpuLayers } = require('./gpu-offload');
 
-// Prompt tokens per sequence pass, chosen by measurement (BENCHMARKS.md, "Per-token costs"): on the
-// synthetic 0.1B model 128-token passes prefill 10-13% faster than 64 and as fast as 256, and an abort
-// still lands within one pass.
-const DEFAULT_BATCH_SIZE = 128;
-
 const CONFIG_KEYS = new Set(['path', 'threads', 'gpuOffload', 'gpuDevice', 'concurrent', 'batchSize', 'stateCacheSize', 'stateCacheBytes', 'memoryBudget', 'tokenizer']);
 
 class RWKV {
@@ -37,7 +32,8 @@ class RWKV {
     this.threads = cfg.threads === undefined || cfg.threads === null ? 0 : check.number('threads', cfg.threads, { min: 0, max: 1024, integer: true });
     this.concurrent = cfg.concurrent === undefined ? 1 : cfg.concurrent === 'auto' ? 'auto' : check.number('concurrent', cfg.concurrent, { min: 1, max: 1024, integer: true });
     this.memoryBudget = cfg.memoryBudget === undefined ? null : check.number('memoryBudget', cfg.memoryBudget, { min: 1 });
-    this.batchSize = cfg.batchSize === undefined ? DEFAULT_BATCH_SIZE : check.number('batchSize', cfg.batchSize, { min: 1, max: 4096, integer: true });
+    // null until setup(): then the engine's choice for this model (info.promptPassTokens).
+    this.batchSize = cfg.batchSize === undefined || cfg.batchSize === null ? null : check.number('batchSize', cfg.batchSize, { min: 1, max: 4096, integer: true });
     this.gpuOffload = cfg.gpuOffload === undefined ? 0 : cfg.gpuOffload;
     this._gpu = normalizeGpuOffload(cfg.gpuOffload, cfg.gpuDevice);
     const cacheSize = cfg.stateCacheSize === undefined ? 50 : cfg.stateCacheSize;
@@ -72,6 +68,7 @@ class RWKV {
       const budget = this.memoryBudget || os.freemem() / 2;
       this._queue.limit = Math.max(1, Math.min(64, Math.floor(budget / perStream)));
     }
+    if (this.batchSize === null) this.batchSize = info.promptPassTokens;
     this._tokenizer = resolveTokenizer(this._tokenizerOption, this.path, info.nVocab);
     this._native = native;
     this._info = Object.freeze({ ...info, tokenizer: this._tokenizer.kind, path: this.path });

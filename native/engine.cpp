@@ -52,6 +52,13 @@ int auto_gpu_layers(const TensorIndex& index, const ModelInfo& info, int device)
 
 }  // namespace
 
+size_t default_pass_tokens(int64_t n_embd, bool all_on_gpu) {
+  if (all_on_gpu) return 512;  // GpuOptions::max_tokens: the whole pass in one GPU step
+  size_t t = 128;
+  while (t < 512 && int64_t(2 * t) * std::max<int64_t>(n_embd, 1) <= (int64_t(1) << 19)) t *= 2;
+  return t;
+}
+
 Model::Model() = default;
 Model::~Model() = default;
 
@@ -74,6 +81,7 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
       std::call_once(warned, [&] { std::fprintf(stderr, "rwkv: GPU offload unavailable, running on the CPU: %s\n", e.what()); });
     }
   }
+  m->pass_tokens_ = default_pass_tokens(m->info().n_embd, m->gpu_ && m->gpu_layers() == m->info().n_layer);
   return m;
 }
 
@@ -143,7 +151,7 @@ void Model::post_to_home_thread(std::function<void()> fn) { home().post(std::mov
 void Model::eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk) {
   check_tokens(tokens, n);
   if (n == 0) return;
-  max_chunk = std::max<size_t>(1, max_chunk);
+  if (max_chunk == 0) max_chunk = pass_tokens_;
   std::lock_guard<std::mutex> lock(mutex_);
   for (size_t start = 0; start < n; start += max_chunk) {
     const size_t len = std::min(max_chunk, n - start);
@@ -162,17 +170,17 @@ void Model::sync_state(float* state) {
   gpu_->sync_batch_state(state);  // a batched step may hold a newer copy in its slot
 }
 
-void Model::eval_batch(const std::vector<SequenceInput>& seqs) {
+bool Model::eval_batch(const std::vector<SequenceInput>& seqs, const std::function<bool()>& cancel) {
   for (const SequenceInput& s : seqs) check_tokens(s.tokens, s.n);
   std::vector<SequenceInput> live;
   for (const SequenceInput& s : seqs)
     if (s.n > 0) live.push_back(s);
-  if (live.empty()) return;
+  if (live.empty()) return true;
   std::lock_guard<std::mutex> lock(mutex_);
-  run_pass(live);
+  return run_pass(live, cancel);
 }
 
-void Model::run_pass(const std::vector<SequenceInput>& seqs) {
+bool Model::run_pass(const std::vector<SequenceInput>& seqs, const std::function<bool()>& cancel) {
   const ModelInfo& i = info();
   const int64_t C = i.n_embd;
   Batch batch;
@@ -183,6 +191,14 @@ void Model::run_pass(const std::vector<SequenceInput>& seqs) {
     all_single &= s.n == 1;
   }
   const int64_t T = batch.rows;
+  // A cancellable pass keeps the states as they were, to put them back if it stops between layers.
+  const bool cancellable = bool(cancel) && !gpu_;
+  if (cancellable) {
+    if (cancel()) return false;
+    const size_t n = size_t(i.state_size());
+    saved_states_.resize(seqs.size() * n);
+    for (size_t s = 0; s < seqs.size(); ++s) std::copy(seqs[s].state, seqs[s].state + n, saved_states_.begin() + long(s * n));
+  }
   // One token per sequence: keep every product on the row kernels, so batching changes no bits.
   workspace_->linear.set_exact_rows(all_single);
   if (x_.size() < size_t(T * C)) x_.resize(size_t(T * C));
@@ -236,6 +252,13 @@ void Model::run_pass(const std::vector<SequenceInput>& seqs) {
     first_cpu_layer = gpu_->layers();
   }
   for (int l = first_cpu_layer; l < i.n_layer; ++l) {
+    if (cancellable && l > 0 && cancel()) {
+      const size_t n = size_t(i.state_size());
+      for (size_t s = 0; s < seqs.size(); ++s)
+        std::copy(saved_states_.begin() + long(s * n), saved_states_.begin() + long((s + 1) * n), seqs[s].state);
+      workspace_->linear.set_exact_rows(false);
+      return false;
+    }
     for (size_t s = 0; s < seqs.size(); ++s) batch.seqs[s].state = seqs[s].state + l * per_layer;
     arch_->layer(l, x, batch, *workspace_);
   }
@@ -258,6 +281,7 @@ void Model::run_pass(const std::vector<SequenceInput>& seqs) {
   }
   workspace_->linear.set_exact_rows(false);
   tokens_evaluated_ += uint64_t(T);
+  return true;
 }
 
 }  // namespace rwkv

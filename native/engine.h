@@ -53,6 +53,9 @@ struct LoadOptions {
   bool gpu_required = false;
 };
 
+// The prompt pass length Model::prompt_pass_tokens() picks for a model of this width.
+size_t default_pass_tokens(int64_t n_embd, bool all_layers_on_gpu);
+
 class Model {
  public:
   // Maps, validates and binds a model file. Throws rwkv::Error saying what is wrong and where.
@@ -67,9 +70,16 @@ class Model {
 
   // Feeds `n` tokens starting from `state` (updated in place). Writes the last token's logits if
   // `logits` is not null (n_vocab floats). n == 0 leaves everything unchanged.
-  // Long inputs are processed in chunks of up to max_chunk tokens, each as one sequence pass.
-  // Throws Error(E_ARGUMENT) for a token id >= n_vocab, before touching the state.
-  void eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk = 128);
+  // Long inputs are processed in chunks of up to max_chunk tokens (0: prompt_pass_tokens()), each as
+  // one sequence pass. Throws Error(E_ARGUMENT) for a token id >= n_vocab, before touching the state.
+  void eval(const uint32_t* tokens, size_t n, float* state, float* logits, size_t max_chunk = 0);
+
+  // Prompt tokens per sequence pass when the caller does not choose: 512 for models up to 1024 wide,
+  // 256 at 2048, 128 from 4096 (and 512 with every layer on the GPU, one GPU step). A pass repacks
+  // every weight matrix for the prompt GEMM, so longer passes spread that over more tokens; past
+  // 2^19 / n_embd tokens the pass's activations outgrow the caches and the gain is gone (BENCHMARKS.md,
+  // "Prompt pass size").
+  size_t prompt_pass_tokens() const { return pass_tokens_; }
   // Runs fn on this model's home thread (core/home_thread.h), created on first use, and waits for it: a
   // caller whose thread changes from call to call keeps the model's work on one thread.
   void on_home_thread(const std::function<void()>& fn);
@@ -90,7 +100,11 @@ class Model {
   // Evaluates several independent sequences in one pass: their rows share every matrix product, so B
   // sequences decoding one token each read the weights once, not B times. When every sequence has one
   // token, products use the row kernels, so each sequence gets exactly the bits a lone eval() gives it.
-  void eval_batch(const std::vector<SequenceInput>& seqs);
+  // `cancel`, if set, is asked before each layer that runs on the CPU in a pass without GPU layers
+  // (an abort then lands within one layer of a long prompt pass, not at its end): once it returns
+  // true, the pass stops, every state (and logits) is left as it was before the call, and eval_batch
+  // returns false. It costs a copy of the states per call, so pass it for prompt passes only.
+  bool eval_batch(const std::vector<SequenceInput>& seqs, const std::function<bool()>& cancel = {});
 
   // For SequenceInput::gpu_generation: a fresh id, and the call that makes the CPU copy of a state
   // current again before the caller reads it. Without GPU layers both are free.
@@ -108,7 +122,7 @@ class Model {
   Model();
   void check_tokens(const uint32_t* tokens, size_t n) const;
   HomeThread& home();  // created on first use
-  void run_pass(const std::vector<SequenceInput>& seqs);
+  bool run_pass(const std::vector<SequenceInput>& seqs, const std::function<bool()>& cancel = {});
 
   std::unique_ptr<TensorIndex> index_;
   std::unique_ptr<Architecture> arch_;
@@ -117,8 +131,10 @@ class Model {
   std::once_flag home_once_;
   std::unique_ptr<Workspace> workspace_;
   std::unique_ptr<vk::GpuModel> gpu_;
+  size_t pass_tokens_ = 128;  // prompt_pass_tokens()
   std::vector<float> x_;  // residual stream, rows×C
   std::vector<float> head_in_, head_out_;  // last rows of the sequences that want logits
+  std::vector<float> saved_states_;         // a cancellable pass's states before it (run_pass)
   std::mutex mutex_;
   std::atomic<uint64_t> tokens_evaluated_{0};
   std::atomic<uint64_t> generations_{0};

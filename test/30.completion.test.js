@@ -126,6 +126,30 @@ test('camelCase aliases behave like the snake_case names', async () => {
   assert.strictEqual(a.completion, b.completion);
 });
 
+test('an abort inside one long prompt pass stops it between layers and returns the state before it', async () => {
+  const start = (await model.completion({ prompt: 'Once', max_tokens: 0, returnState: true })).state;
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 5);
+  // One pass of 4000 tokens (~0.3 s here): only the check between layers can stop it early.
+  const r = await model.completion({ prompt: 'word '.repeat(800), max_tokens: 10, signal: controller.signal, batchSize: 4096, initState: start, returnState: true });
+  assert.strictEqual(r.finishReason, 'abort');
+  assert.strictEqual(r.usage.promptTokensEvaluated, 0);
+  assert.deepStrictEqual(Array.from(r.state), Array.from(start));
+});
+
+test('batchSize defaults to the engine\'s pass length for the model, and a given one is kept', async () => {
+  const m = new RWKV({ path: tiny('tiny-rwkv-5v1-730K-FP32'), threads: 1 });
+  assert.strictEqual(m.batchSize, null);
+  await m.setup();
+  assert.strictEqual(m.info.promptPassTokens, 512);  // narrow models take 512-token passes
+  assert.strictEqual(m.batchSize, 512);
+  m.free();
+  const given = await new RWKV({ path: tiny('tiny-rwkv-5v1-730K-FP32'), threads: 1, batchSize: 64 }).setup();
+  assert.strictEqual(given.batchSize, 64);
+  assert.strictEqual(given.info.promptPassTokens, 512);
+  given.free();
+});
+
 test('returnState and initState continue a completion exactly', async () => {
   const whole = await model.completion({ prompt: 'The sea was calm and the', max_tokens: 10, temperature: 0 });
   const first = await model.completion({ prompt: 'The sea was calm', max_tokens: 0, returnState: true });

@@ -52,7 +52,7 @@ GenerationRequest read_request(Napi::Object o) {
     for (size_t i = 0; i < ids.ElementLength() && i < vals.ElementLength(); ++i) s.logit_bias.emplace_back(ids[i], vals[i]);
   }
   r.max_tokens = int(num(o, "maxTokens", 64));
-  r.batch_size = size_t(num(o, "batchSize", 128));
+  r.batch_size = size_t(num(o, "batchSize", 0));  // 0: the model's own pass length
   r.stop_tokens = u32_vector(o.Get("stopTokens"));
   Napi::Value stop = o.Get("stop");
   if (stop.IsArray()) {

@@ -82,6 +82,7 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
   o.Set("params", double(i.params));
   o.Set("decodeBytes", double(i.decode_bytes));
   o.Set("threads", m->threads());
+  o.Set("promptPassTokens", double(m->prompt_pass_tokens()));
   o.Set("gpuLayers", m->gpu_layers());
   o.Set("gpuDevice", m->gpu_layers() > 0 ? Napi::Value(Napi::String::New(env, m->gpu_device())) : env.Null());
   o.Set("gpuMemory", double(m->gpu_memory()));

@@ -29,7 +29,6 @@ void validate(const Model& model, const GenerationRequest& req) {
   const uint32_t vocab = uint32_t(model.info().n_vocab);
   const size_t state_size = size_t(model.info().state_size());
   if (req.max_tokens < 0) throw Error(ErrorCode::Argument, "max_tokens must be >= 0, got " + std::to_string(req.max_tokens));
-  if (req.batch_size == 0) throw Error(ErrorCode::Argument, "batchSize must be >= 1");
   for (uint32_t t : req.stop_tokens)
     if (t >= vocab) throw Error(ErrorCode::Argument, "stop token " + std::to_string(t) + " is outside the vocabulary (" + std::to_string(vocab) + ")");
   for (const auto& s : req.states)
@@ -54,6 +53,7 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
   const uint32_t vocab = uint32_t(model.info().n_vocab);
   Sampler sampler(req.sampling, vocab);  // validates the sampling options
   auto aborted = [&] { return events.aborted && events.aborted(); };
+  const std::function<bool()> cancel = events.aborted ? std::function<bool()>(aborted) : std::function<bool()>();
 
   GenerationResult res;
   std::vector<std::vector<float>>& states = res.states;
@@ -91,17 +91,24 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
   }
   std::vector<SequenceInput> in;  // reused for every pass: the loop allocates nothing per token
   in.reserve(n_states);
-  for (size_t at = start; at < req.prompt.size(); at += req.batch_size) {
+  const size_t pass_tokens = req.batch_size ? req.batch_size : model.prompt_pass_tokens();
+  for (size_t at = start; at < req.prompt.size(); at += pass_tokens) {
     if (aborted()) {
       res.finish_reason = "abort";
       res.prompt_ms = ms_since(t_prompt);
       read_state();
       return res;
     }
-    const size_t n = std::min(req.batch_size, req.prompt.size() - at);
+    const size_t n = std::min(pass_tokens, req.prompt.size() - at);
     in.clear();
     for (size_t s = 0; s < n_states; ++s) in.push_back({req.prompt.data() + at, n, states[s].data(), logits[s].data(), s == 0 ? gen : 0});
-    model.eval_batch(in);
+    // An abort also stops a pass between layers, the states as they were before it.
+    if (!model.eval_batch(in, cancel)) {
+      res.finish_reason = "abort";
+      res.prompt_ms = ms_since(t_prompt);
+      read_state();
+      return res;
+    }
     res.prompt_tokens_evaluated += n;
   }
   read_state();

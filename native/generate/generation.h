@@ -30,14 +30,14 @@ struct GenerationRequest {
   int max_tokens = 64;                 // 0: only feed the prompt
   std::vector<std::string> stop;
   std::vector<uint32_t> stop_tokens;
-  size_t batch_size = 128;             // prompt tokens per sequence pass
+  size_t batch_size = 0;               // prompt tokens per sequence pass (0: the model's prompt_pass_tokens())
   bool use_cache = true;               // look up and store states (ignored when there is no cache or when mixing)
   bool pin_prompt = false;             // cache the prompt's state as a pinned entry (preloadPrompt)
 };
 
 struct GenerationEvents {
   std::function<void(const std::string& text)> on_text;  // whole UTF-8 characters only
-  std::function<bool()> aborted;                          // polled between prompt chunks and tokens
+  std::function<bool()> aborted;                          // polled between tokens, prompt passes and a pass's layers
 };
 
 struct GenerationResult {

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "engine.h"
+#include "generate/generation.h"
 #include "quantize/quantize_model.h"
+#include "tokenizer/tokenizer.h"
 #include "test_support.h"
 
 using namespace rwkv;
@@ -268,6 +270,85 @@ TEST(Engine, V4InitialStateHasMinusInfinityExponent) {
   EXPECT_EQ(s[0], 0.0f);
   EXPECT_EQ(s[size_t(4 * C)], -1e30f);  // pp of layer 0
   EXPECT_EQ(s[size_t(5 * C + 4 * C + 7)], -1e30f);  // pp of layer 1
+}
+
+// ---- prompt passes: their default length, and stopping one between layers ------------------------
+
+TEST(Engine, PromptPassTokensFollowTheModelWidth) {
+  EXPECT_EQ(default_pass_tokens(768, false), 512u);
+  EXPECT_EQ(default_pass_tokens(1024, false), 512u);
+  EXPECT_EQ(default_pass_tokens(1536, false), 256u);
+  EXPECT_EQ(default_pass_tokens(2048, false), 256u);
+  EXPECT_EQ(default_pass_tokens(2560, false), 128u);
+  EXPECT_EQ(default_pass_tokens(4096, false), 128u);
+  EXPECT_EQ(default_pass_tokens(4096, true), 512u);
+  auto model = Model::load(test::tiny_model("tiny-rwkv-7v0-834K-FP32"), {.threads = 1});
+  EXPECT_EQ(model->prompt_pass_tokens(), 512u);  // a tiny model is narrow
+}
+
+TEST(Engine, CancelledPassLeavesStatesAndLogitsAsTheyWere) {
+  for (const char* file : {"tiny-rwkv-7v0-834K-FP32", "tiny-rwkv-5v2-730K-FP16"}) {
+    SCOPED_TRACE(file);
+    auto model = Model::load(test::tiny_model(file), {.threads = 2});
+    const std::vector<uint32_t> prefix = bytes_of("The old lighthouse keeper "), prompt = bytes_of(kEnglish);
+    std::vector<float> a = model->initial_state(), b = model->initial_state();
+    model->eval(prefix.data(), prefix.size(), a.data(), nullptr);
+    model->eval(prefix.data(), prefix.size(), b.data(), nullptr);
+    const std::vector<float> a0 = a, b0 = b;
+    std::vector<float> la(size_t(model->info().n_vocab), -7.0f), lb = la;
+    const std::vector<float> l0 = la;
+    const int layers = model->info().n_layer;
+    // Asked once before the pass and once before each layer after the first: stop before layer 2.
+    int asked = 0;
+    const bool done = model->eval_batch({{prompt.data(), prompt.size(), a.data(), la.data()},
+                                         {prompt.data(), 40, b.data(), lb.data()}},
+                                        [&] { return ++asked > 2; });
+    EXPECT_FALSE(done);
+    EXPECT_EQ(asked, 3);
+    ASSERT_GT(layers, 2);
+    EXPECT_EQ(a, a0);
+    EXPECT_EQ(b, b0);
+    EXPECT_EQ(la, l0);
+    EXPECT_EQ(lb, l0);
+    // The model is intact: the same pass, never cancelled, gives the bits of an uncancellable one.
+    asked = 0;
+    EXPECT_TRUE(model->eval_batch({{prompt.data(), prompt.size(), a.data(), la.data()}}, [&] { return ++asked < 0; }));
+    EXPECT_EQ(asked, layers);
+    std::vector<float> c = a0, lc(la.size());
+    model->eval_batch({{prompt.data(), prompt.size(), c.data(), lc.data()}});
+    EXPECT_EQ(a, c);
+    EXPECT_EQ(la, lc);
+    // Cancelled before it starts: nothing runs.
+    const uint64_t evaluated = model->tokens_evaluated();
+    EXPECT_FALSE(model->eval_batch({{prompt.data(), prompt.size(), c.data(), lc.data()}}, [] { return true; }));
+    EXPECT_EQ(model->tokens_evaluated(), evaluated);
+  }
+}
+
+TEST(Engine, AbortDuringAPromptPassReturnsTheStateBeforeIt) {
+  auto model = Model::load(test::tiny_model("tiny-rwkv-7v0-834K-FP32"), {.threads = 2});
+  const auto tokenizer = Tokenizer::bytes();
+  GenerationRequest req;
+  req.prompt = bytes_of(kEnglish);  // 428 bytes: two passes of 300
+  req.batch_size = 300;
+  req.max_tokens = 4;
+  req.use_cache = false;
+  // Polled before each pass, then by the engine at the pass's start and before each later layer (1 + n
+  // polls a pass): abort before layer 2 of the second pass.
+  int polls = 0;
+  const int n = model->info().n_layer;
+  ASSERT_GT(n, 2);
+  const int stop_at = (1 + n) + 1 + 1 + 2;
+  GenerationResult res = generate({*model, *tokenizer}, req, {.on_text = {}, .aborted = [&] { return ++polls >= stop_at; }});
+  EXPECT_EQ(res.finish_reason, "abort");
+  EXPECT_EQ(polls, stop_at);
+  EXPECT_EQ(res.prompt_tokens_evaluated, 300u);
+  EXPECT_TRUE(res.tokens.empty());
+  // The state is the one after the first pass.
+  std::vector<float> want = model->initial_state();
+  model->eval(req.prompt.data(), 300, want.data(), nullptr);
+  ASSERT_EQ(res.states.size(), 1u);
+  EXPECT_EQ(res.states[0], want);
 }
 
 TEST(Engine, StateSizesFollowRwkvCppLayout) {

@@ -1,9 +1,9 @@
 // rwkv_eval_timing: times rwkv::Model::eval from C++ alone, as the baseline of the Node benchmark
 // (tools/bench.js): the difference is what the addon and JS add per call.
-//   rwkv_eval_timing <model.bin> [--threads 2] [--decode 32] [--prefill 512] [--chunk 64] [--runs 3] [--json]
+//   rwkv_eval_timing <model.bin> [--threads 2] [--decode 32] [--prefill 512] [--chunk N] [--runs 3] [--json]
 // Loads the model (timed), then per run: decodes --decode tokens one eval call each from a state that
 // has seen a short prompt, and evaluates --prefill tokens from the initial state in one eval call
-// (the engine chunks it into --chunk-token sequence passes). Prints the median of --runs runs.
+// (the engine chunks it into --chunk-token sequence passes; by default the model's prompt_pass_tokens()). Prints the median of --runs runs.
 // Token ids are a fixed pseudo-random sequence, the same as the Node benchmark's.
 #include <algorithm>
 #include <chrono>
@@ -39,7 +39,7 @@ std::vector<uint32_t> tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: rwkv_eval_timing <model.bin> [--threads 2] [--decode 32] [--prefill 512] [--chunk 64]\n"
+               "usage: rwkv_eval_timing <model.bin> [--threads 2] [--decode 32] [--prefill 512] [--chunk N]\n"
                "                        [--runs 3] [--json]\n");
   return 2;
 }
@@ -49,7 +49,7 @@ int usage() {
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string path = argv[1];
-  int threads = 2, decode = 32, prefill = 512, chunk = 64, runs = 3;
+  int threads = 2, decode = 32, prefill = 512, chunk = 0, runs = 3;  // chunk 0: the model's pass length
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     if (a == "--threads") threads = v;
     else if (a == "--decode") decode = v;
     else if (a == "--prefill") prefill = v;
-    else if (a == "--chunk") chunk = std::max(v, 1);
+    else if (a == "--chunk") chunk = v;
     else if (a == "--runs") runs = std::max(v, 1);
     else return usage();
   }
@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
     const rwkv::ModelInfo& info = model->info();
     std::vector<float> logits(size_t(info.n_vocab));
     const std::vector<float> init = model->initial_state();
+    const int pass = chunk > 0 ? chunk : int(model->prompt_pass_tokens());
 
     // Warm-up: a short prompt, which also gives decoding a non-trivial state to start from.
     std::vector<float> primed = init;
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
       std::printf(
           "{\"loadS\":%.4f,\"threads\":%d,\"decodeTokens\":%d,\"decodeTps\":%.3f,\"decodeCallUs\":%.2f,"
           "\"prefillTokens\":%d,\"chunk\":%d,\"prefillTps\":%.3f,\"decodeBytes\":%llu,\"stateSize\":%lld}\n",
-          load_s, model->threads(), decode, median(decode_tps), median(call_us), prefill, chunk, median(prefill_tps),
+          load_s, model->threads(), decode, median(decode_tps), median(call_us), prefill, pass, median(prefill_tps),
           (unsigned long long)info.decode_bytes, (long long)info.state_size());
     } else {
       std::printf("%s: load %.3f s, %d threads\n", path.c_str(), load_s, model->threads());
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
         std::printf("  decode  %d tokens: %.2f tok/s (median of %d), %.1f us per eval call\n", decode,
                     median(decode_tps), runs, median(call_us));
       if (prefill > 0)
-        std::printf("  prefill %d tokens (chunks of %d): %.2f tok/s\n", prefill, chunk, median(prefill_tps));
+        std::printf("  prefill %d tokens (chunks of %d): %.2f tok/s\n", prefill, pass, median(prefill_tps));
     }
   } catch (const rwkv::Error& e) {
     std::fprintf(stderr, "rwkv_eval_timing: %s (%s)\n", e.what(), e.code_name());
