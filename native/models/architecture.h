@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/large_buffer.h"
 #include "core/mapped_file.h"
 #include "core/thread_pool.h"
 #include "formats/rwkv_bin.h"
@@ -16,16 +17,21 @@
 
 namespace rwkv {
 
-// Bump allocator over one buffer sized before the pass, so the per-token path never allocates.
+// Bump allocator over one buffer sized before the pass, so the per-token path never allocates. The
+// buffer is a LargeBuffer: a long prompt's scratch is tens of MB, first touched in its first pass.
 class Arena {
  public:
-  void reserve(size_t floats) { if (buf_.size() < floats) buf_.assign(floats, 0.0f); }
-  float* take(size_t floats) { float* p = buf_.data() + used_; used_ += (floats + 15) & ~size_t(15); return p; }
+  void reserve(size_t floats) { buf_.reserve(floats * sizeof(float)); }
+  float* take(size_t floats) {
+    float* p = reinterpret_cast<float*>(buf_.data()) + used_;
+    used_ += (floats + 15) & ~size_t(15);
+    return p;
+  }
   void reset() { used_ = 0; }
   size_t used() const { return used_; }
 
  private:
-  std::vector<float> buf_;
+  LargeBuffer buf_;
   size_t used_ = 0;
 };
 

@@ -1,9 +1,11 @@
 // rwkv_eval_timing: times rwkv::Model::eval from C++ alone, as the baseline of the Node benchmark
 // (tools/bench.js): the difference is what the addon and JS add per call.
-//   rwkv_eval_timing <model.bin> [--threads 2] [--decode 32] [--prefill 512] [--chunk N] [--runs 3] [--json]
+//   rwkv_eval_timing <model.bin> [--threads 2] [--decode 32] [--prefill 512] [--chunk N] [--runs 3] [--gpu LAYERS] [--json]
 // Loads the model (timed), then per run: decodes --decode tokens one eval call each from a state that
 // has seen a short prompt, and evaluates --prefill tokens from the initial state in one eval call
-// (the engine chunks it into --chunk-token sequence passes; by default the model's prompt_pass_tokens()). Prints the median of --runs runs.
+// (the engine chunks it into --chunk-token sequence passes; by default the model's prompt_pass_tokens()).
+// Prints the median of --runs runs. --gpu: the first LAYERS layers on the GPU (Model::eval copies the
+// state to the GPU and back on every call, as an application that passes no generation does).
 // Token ids are a fixed pseudo-random sequence, the same as the Node benchmark's.
 #include <algorithm>
 #include <chrono>
@@ -40,7 +42,7 @@ std::vector<uint32_t> tokens(size_t n, uint32_t n_vocab, uint32_t seed) {
 int usage() {
   std::fprintf(stderr,
                "usage: rwkv_eval_timing <model.bin> [--threads 2] [--decode 32] [--prefill 512] [--chunk N]\n"
-               "                        [--runs 3] [--json]\n");
+               "                        [--runs 3] [--gpu LAYERS] [--json]\n");
   return 2;
 }
 
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string path = argv[1];
   int threads = 2, decode = 32, prefill = 512, chunk = 0, runs = 3;  // chunk 0: the model's pass length
+  int gpu_layers = 0;
   bool json = false;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -65,11 +68,12 @@ int main(int argc, char** argv) {
     else if (a == "--prefill") prefill = v;
     else if (a == "--chunk") chunk = v;
     else if (a == "--runs") runs = std::max(v, 1);
+    else if (a == "--gpu") gpu_layers = v;
     else return usage();
   }
   try {
     const auto t_load = Clock::now();
-    auto model = rwkv::Model::load(path, {.threads = threads});
+    auto model = rwkv::Model::load(path, {.threads = threads, .gpu_layers = gpu_layers, .gpu_required = gpu_layers > 0});
     const double load_s = seconds_since(t_load);
     const rwkv::ModelInfo& info = model->info();
     std::vector<float> logits(size_t(info.n_vocab));

@@ -74,8 +74,8 @@ void Linear::run_group(std::initializer_list<Job> jobs, int64_t T) {
     ++n;
   }
   if (prepared_.size() < total) prepared_.resize(total);
-  if (packed_.size() < packed_total + 64) packed_.resize(packed_total + 64);
-  uint8_t* packed_base = packed_.data() + (64 - reinterpret_cast<uintptr_t>(packed_.data()) % 64) % 64;
+  packed_.reserve(packed_total);
+  uint8_t* packed_base = packed_.data();  // 2 MB aligned
   uint8_t* packed_at[kMaxJobs] = {};
   for (int i = 0; i < n; ++i) {
     xs[i] = in[i];

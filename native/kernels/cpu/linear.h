@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "core/large_buffer.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/matvec.h"
@@ -44,7 +45,7 @@ class Linear {
   const KernelSet& kernels_;
   bool exact_rows_ = false;
   std::vector<uint8_t> prepared_;              // prepared activation rows
-  std::vector<uint8_t> packed_;                // prompts: every input in the kernels' layout, shared by the threads
+  LargeBuffer packed_;                         // prompts: every input in the kernels' layout, shared by the threads
   std::vector<std::vector<uint8_t>> slice_;    // per-thread quantized rows of one packing slice
   struct Task {
     int job;
