@@ -8,6 +8,7 @@
 
 #include "core/fast_exp.h"
 #include "kernels/cpu/matvec.h"
+#include "core/thread_pool.h"
 #include "models/wkv.h"
 
 using namespace rwkv;
@@ -70,4 +71,37 @@ TEST(FastExp, RelativeErrorOverTheWholeRange) {
   EXPECT_NEAR(sigmoid_fast(0.0f), 0.5f, 1e-7f);
   EXPECT_NEAR(sigmoid_fast(3.0f), 1.0 / (1.0 + std::exp(-3.0)), 1e-7);
   EXPECT_EQ(sigmoid_fast(-200.0f) < 1e-37f, true);
+}
+
+// A prompt's heads gather their inputs into contiguous planes before the token loop (wkv.cpp,
+// wkv7_head_gathered): the same steps on the same values, so the states and outputs are those of the
+// tokens fed one at a time, bit for bit, on either step kernel (S = 48 has no AVX-512 kernel).
+TEST(Wkv7, GatheredSequenceGivesTheBitsOfOneTokenAtATime) {
+  std::mt19937 gen(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::uniform_real_distribution<float> decay(0.545f, 1.0f), rate(0.0f, 1.0f);
+  ThreadPool pool(2);
+  for (int64_t S : {64, 48}) {
+    for (int64_t T : {15, 16, 40}) {
+      const int64_t H = 3, C = H * S;
+      std::vector<float> r(T * C), w(T * C), k(T * C), v(T * C), kk(T * C), a(T * C);
+      for (int64_t i = 0; i < T * C; ++i) r[i] = nd(gen), w[i] = decay(gen), k[i] = nd(gen), v[i] = nd(gen), a[i] = rate(gen);
+      for (int64_t hrow = 0; hrow < T * H; ++hrow) {  // κ̂: unit length per head and token
+        float n = 0;
+        for (int64_t j = 0; j < S; ++j) kk[hrow * S + j] = nd(gen), n += kk[hrow * S + j] * kk[hrow * S + j];
+        for (int64_t j = 0; j < S; ++j) kk[hrow * S + j] /= std::sqrt(n);
+      }
+      std::vector<float> st0(H * S * S);
+      for (float& x : st0) x = nd(gen);
+      std::vector<float> st_seq = st0, st_one = st0, y_seq(T * C, NAN), y_one(T * C, NAN);
+      wkv7({{H, S, T, r.data(), w.data(), k.data(), v.data(), kk.data(), a.data(), y_seq.data(), st_seq.data()}}, pool);
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t o = t * C;
+        wkv7({{H, S, 1, r.data() + o, w.data() + o, k.data() + o, v.data() + o, kk.data() + o, a.data() + o,
+               y_one.data() + o, st_one.data()}}, pool);
+      }
+      EXPECT_EQ(st_seq, st_one) << "S=" << S << " T=" << T;
+      EXPECT_EQ(y_seq, y_one) << "S=" << S << " T=" << T;
+    }
+  }
 }
