@@ -10,6 +10,8 @@
 #include <set>
 
 #include "core/error.h"
+#include "engine.h"
+#include "kernels/cpu/matvec.h"
 #include "core/mapped_file.h"
 #include "formats/rwkv_bin.h"
 #include "quantize/quantize_model.h"
@@ -464,4 +466,29 @@ TEST(SyntheticModel, UnwritablePathThrowsIo) {
   }
   EXPECT_THROW(write_synthetic_gguf(small_shape(), 1, dir.file("missing/x.gguf")), Error);
   EXPECT_TRUE(fs::is_empty(dir.path));
+}
+
+// Sequence mode keeps the bits of token-by-token mode on a model with several heads (the tiny v7 model has
+// one): the prompt GEMMs and the gathered WKV-7 of a prompt (each head's inputs copied out before its
+// token loop) run the same arithmetic per element. Only where the AVX-512 kernels run; elsewhere float
+// products of a prompt go to sgemm (test_engine.cpp's ChunkedSequence bounds that case).
+TEST(SyntheticModel, PromptPassesKeepTheBitsOfOneTokenAtATimeWithSeveralHeads) {
+  if (&cpu::best_kernels() == &cpu::reference_kernels()) GTEST_SKIP() << "no AVX-512 kernels on this CPU";
+  SyntheticShape s = small_shape();
+  s.n_embd = 256;  // 4 heads
+  s.ffn = 1024;
+  TempDir dir;
+  for (DType type : {DType::F16, DType::Q8_0, DType::Q5_1}) {
+    SCOPED_TRACE(dtype_name(type));
+    const std::string path = dir.file(std::string("m-") + dtype_name(type) + ".bin");
+    write_synthetic_model(s, type, 5, path);
+    auto model = Model::load(path, {.threads = 2});
+    std::vector<uint32_t> tokens(70);
+    for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = uint32_t((i * 37 + 11) % size_t(s.n_vocab));
+    std::vector<float> one = model->initial_state(), seq = one, l_one(size_t(s.n_vocab)), l_seq(l_one.size());
+    for (uint32_t t : tokens) model->eval(&t, 1, one.data(), l_one.data());
+    model->eval(tokens.data(), tokens.size(), seq.data(), l_seq.data(), 64);  // a pass of 64, then one of 6
+    EXPECT_EQ(seq, one);
+    EXPECT_EQ(l_seq, l_one);
+  }
 }
