@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <new>
 
 #include "core/large_buffer.h"
 #include "core/simd_clones.h"
@@ -110,10 +111,15 @@ namespace {
 // its own cache. Same step function on the same values: the same bits.
 constexpr int64_t kGatherTokens = 16;
 
-void wkv7_head_gathered(const Wkv7Args& a, int64_t h, float* st, bool fast) {
+// Returns false, having done nothing, when the planes cannot be mapped: the caller then reads in place.
+bool wkv7_head_gathered(const Wkv7Args& a, int64_t h, float* st, bool fast) {
   const int64_t C = a.H * a.S, S = a.S, T = a.T;
   thread_local LargeBuffer buf;
-  buf.reserve(size_t(7 * T * S) * sizeof(float));
+  try {
+    buf.reserve(size_t(7 * T * S) * sizeof(float));
+  } catch (const std::bad_alloc&) {
+    return false;  // on a pool thread nothing may escape
+  }
   float* plane[7];
   for (int i = 0; i < 7; ++i) plane[i] = reinterpret_cast<float*>(buf.data()) + i * T * S;
   const float* in[6] = {a.r, a.w, a.k, a.v, a.kk, a.a};
@@ -126,6 +132,7 @@ void wkv7_head_gathered(const Wkv7Args& a, int64_t h, float* st, bool fast) {
       wkv7_step_plain(S, st, plane[0] + o, plane[1] + o, plane[2] + o, plane[3] + o, plane[4] + o, plane[5] + o, y);
   }
   for (int64_t t = 0; t < T; ++t) std::copy_n(plane[6] + t * S, S, a.y + t * C + h * S);
+  return true;
 }
 
 }  // namespace
@@ -155,10 +162,7 @@ void wkv7(const std::vector<Wkv7Args>& seqs, ThreadPool& pool) {
   for_each_seq_head(seqs, pool, [fast](const Wkv7Args& a, int64_t h) {
     const int64_t C = a.H * a.S, S = a.S;
     float* st = a.state + h * S * S;
-    if (a.T >= kGatherTokens) {
-      wkv7_head_gathered(a, h, st, fast);
-      return;
-    }
+    if (a.T >= kGatherTokens && wkv7_head_gathered(a, h, st, fast)) return;
     for (int64_t t = 0; t < a.T; ++t) {
       const int64_t o = t * C + h * S;
       if (!(fast && wkv7_step_avx512(S, st, a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o)))
