@@ -5,8 +5,8 @@
 //
 // Modes:
 //   model     load time (setup() wall time, median of loadRuns), prefill tok/s (one eval() call of
-//             `prefill` tokens from the initial state; the engine splits it into 128-token sequence
-//             passes), peak RSS (VmHWM) at the end.
+//             `prefill` tokens from the initial state; the engine splits it into sequence passes of
+//             info.promptPassTokens), peak RSS (VmHWM) at the end.
 //   decode    forked with an IPC channel (tools/bench.js, decodeSlices): loads the model, primes a state,
 //             sends {ready, info}; then each {decode: n} message decodes n tokens from the primed state
 //             and is answered {n, s}. Idle between messages, so the parent can sample the bandwidth.
@@ -76,7 +76,7 @@ async function modelMode(cfg, RWKV) {
     await model.eval(tokens(64, V, 4), null, { state, logits });
     const est = ((now() - t0) * cfg.prefill) / 64;
     const runs = clamp(Math.floor(cfg.prefillBudgetS / est), 1, cfg.runs);
-    log(`prefill: ~${(cfg.prefill / est).toFixed(1)} tok/s, ${runs} run(s) of ${cfg.prefill} tokens`);
+    log(`prefill: ~${(cfg.prefill / est).toFixed(1)} tok/s estimated from one cold 64-token call, ${runs} run(s) of ${cfg.prefill} tokens`);
     const pre = tokens(cfg.prefill, V, 3);
     const tps = [];
     for (let r = 0; r < runs; r++) {
