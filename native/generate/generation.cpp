@@ -53,7 +53,6 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
   const uint32_t vocab = uint32_t(model.info().n_vocab);
   Sampler sampler(req.sampling, vocab);  // validates the sampling options
   auto aborted = [&] { return events.aborted && events.aborted(); };
-  const std::function<bool()> cancel = events.aborted ? std::function<bool()>(aborted) : std::function<bool()>();
 
   GenerationResult res;
   std::vector<std::vector<float>>& states = res.states;
@@ -93,17 +92,11 @@ GenerationResult generate(const GenerationContext& ctx, GenerationRequest req, c
   in.reserve(n_states);
   const size_t pass_tokens = req.batch_size ? req.batch_size : model.prompt_pass_tokens();
   for (size_t at = start; at < req.prompt.size(); at += pass_tokens) {
-    if (aborted()) {
-      res.finish_reason = "abort";
-      res.prompt_ms = ms_since(t_prompt);
-      read_state();
-      return res;
-    }
     const size_t n = std::min(pass_tokens, req.prompt.size() - at);
     in.clear();
     for (size_t s = 0; s < n_states; ++s) in.push_back({req.prompt.data() + at, n, states[s].data(), logits[s].data(), s == 0 ? gen : 0});
-    // An abort also stops a pass between layers, the states as they were before it.
-    if (!model.eval_batch(in, cancel)) {
+    // Asked before each pass, and by the engine between its layers (the states then as before the pass).
+    if (aborted() || !model.eval_batch(in, events.aborted)) {
       res.finish_reason = "abort";
       res.prompt_ms = ms_since(t_prompt);
       read_state();

@@ -111,27 +111,37 @@ namespace {
 // its own cache. Same step function on the same values: the same bits.
 constexpr int64_t kGatherTokens = 16;
 
-// Returns false, having done nothing, when the planes cannot be mapped: the caller then reads in place.
-bool wkv7_head_gathered(const Wkv7Args& a, int64_t h, float* st, bool fast) {
-  const int64_t C = a.H * a.S, S = a.S, T = a.T;
+// One head over T tokens, one step each: token t's six inputs (r, w, k, v, kk, a) at in[i] + t * stride,
+// its output at y + t * stride.
+void wkv7_head_tokens(int64_t S, int64_t T, int64_t stride, float* st, const float* const (&in)[6], float* y,
+                      bool fast) {
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t o = t * stride;
+    if (!(fast && wkv7_step_avx512(S, st, in[0] + o, in[1] + o, in[2] + o, in[3] + o, in[4] + o, in[5] + o, y + o)))
+      wkv7_step_plain(S, st, in[0] + o, in[1] + o, in[2] + o, in[3] + o, in[4] + o, in[5] + o, y + o);
+  }
+}
+
+// The same, with the inputs first copied into contiguous planes (stride S) and y copied back. Returns
+// false, having done nothing, when the planes cannot be mapped: the caller then reads in place.
+bool wkv7_head_gathered(int64_t S, int64_t T, int64_t stride, float* st, const float* const (&in)[6], float* y,
+                        bool fast) {
   thread_local LargeBuffer buf;
   try {
     buf.reserve(size_t(7 * T * S) * sizeof(float));
   } catch (const std::bad_alloc&) {
     return false;  // on a pool thread nothing may escape
   }
-  float* plane[7];
-  for (int i = 0; i < 7; ++i) plane[i] = reinterpret_cast<float*>(buf.data()) + i * T * S;
-  const float* in[6] = {a.r, a.w, a.k, a.v, a.kk, a.a};
-  for (int64_t t = 0; t < T; ++t)
-    for (int i = 0; i < 6; ++i) std::copy_n(in[i] + t * C + h * S, S, plane[i] + t * S);
-  for (int64_t t = 0; t < T; ++t) {
-    const int64_t o = t * S;
-    float* const y = plane[6] + o;
-    if (!(fast && wkv7_step_avx512(S, st, plane[0] + o, plane[1] + o, plane[2] + o, plane[3] + o, plane[4] + o, plane[5] + o, y)))
-      wkv7_step_plain(S, st, plane[0] + o, plane[1] + o, plane[2] + o, plane[3] + o, plane[4] + o, plane[5] + o, y);
+  float* const planes = reinterpret_cast<float*>(buf.data());
+  const float* plane[6];
+  for (int i = 0; i < 6; ++i) {
+    float* p = planes + i * T * S;
+    for (int64_t t = 0; t < T; ++t) std::copy_n(in[i] + t * stride, S, p + t * S);
+    plane[i] = p;
   }
-  for (int64_t t = 0; t < T; ++t) std::copy_n(plane[6] + t * S, S, a.y + t * C + h * S);
+  float* const y_plane = planes + 6 * T * S;
+  wkv7_head_tokens(S, T, S, st, plane, y_plane, fast);
+  for (int64_t t = 0; t < T; ++t) std::copy_n(y_plane + t * S, S, y + t * stride);
   return true;
 }
 
@@ -160,14 +170,11 @@ void wkv7(const std::vector<Wkv7Args>& seqs, ThreadPool& pool) {
     return;
   }
   for_each_seq_head(seqs, pool, [fast](const Wkv7Args& a, int64_t h) {
-    const int64_t C = a.H * a.S, S = a.S;
+    const int64_t C = a.H * a.S, S = a.S, o = h * S;
     float* st = a.state + h * S * S;
-    if (a.T >= kGatherTokens && wkv7_head_gathered(a, h, st, fast)) return;
-    for (int64_t t = 0; t < a.T; ++t) {
-      const int64_t o = t * C + h * S;
-      if (!(fast && wkv7_step_avx512(S, st, a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o)))
-        wkv7_step_plain(S, st, a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o, a.y + o);
-    }
+    const float* const in[6] = {a.r + o, a.w + o, a.k + o, a.v + o, a.kk + o, a.a + o};
+    if (a.T >= kGatherTokens && wkv7_head_gathered(S, a.T, C, st, in, a.y + o, fast)) return;
+    wkv7_head_tokens(S, a.T, C, st, in, a.y + o, fast);
   });
 }
 
