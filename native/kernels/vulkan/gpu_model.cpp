@@ -27,7 +27,7 @@ struct Step {
   VkCommandBuffer cb = VK_NULL_HANDLE;
   std::unique_ptr<Buffer> jobs, op_table;
   bool persistent = false;
-  uint32_t arrivals = 0;  // persistent: the arrivals' count after a complete step, ops x workgroups (step7.comp)
+  uint32_t arrivals = 0;  // persistent: the arrivals' count after a complete step, each op's workgroups summed (step7.comp)
   double wait_us[4] = {};  // how long a submission of this step with n command buffers took (submit_and_wait)
   // A profiled persistent step (profile_decode): each op's label and its (op, workgroup) times, copied out.
   std::vector<std::string> op_labels;
@@ -53,6 +53,21 @@ uint32_t persistent_workgroups(const DeviceInfo& d, const ModelInfo& info, const
   if (wgs) return wgs;
   if (d.multiprocessors) return d.multiprocessors;
   return mode == 2 ? 1 : 0;
+}
+// The persistent step's side group (GpuOptions::persistent_side_workgroups): RWKV_VK_SIDE_WGS where set
+// (0: none), else, from 32 workgroups up, a share that balances the two groups' paths: the side's is two
+// short ops, each mostly latency, the main group's r, k, v products, which grow with C^2. H100, GPU replay
+// ms per token, side group of 0 / 32 / 40 / 48 / 66 of 132: 1.5B FP16 1.604 / 1.536-1.554 / 1.537 / 1.563 /
+// 1.601, 0.4B FP16 0.865 / 0.841 / 0.836 / 0.826 / 0.815 (BENCHMARKS.md). None below 32. As many as the
+// step has: both groups are all of them, one after the other (tests on one workgroup).
+uint32_t side_workgroups(uint32_t wgs, uint32_t C, const GpuOptions& o) {
+  static const uint32_t env = env_uint("RWKV_VK_SIDE_WGS", 0xFFFFFFFFu, 0, 4096);
+  const uint32_t share = C >= 2048 ? 30 : 50;  // percent
+  const uint32_t n = o.persistent_side_workgroups >= 0 ? uint32_t(o.persistent_side_workgroups)
+                     : env != 0xFFFFFFFFu                ? env
+                     : wgs >= 32                         ? (wgs * share + 50) / 100
+                                                         : 0;
+  return n <= wgs ? n : 0;
 }
 // Polls of a grid barrier before it gives up (well under a second; never reached when all are resident).
 constexpr uint32_t kSpinLimit = 1u << 20;
@@ -82,6 +97,7 @@ struct GpuModel::Impl {
   // The persistent decode step: its workgroups (0: off), and its words: [0, 16) the grid barrier's
   // counters (zeroed by every step), from 256 a zero vector (the head's norm prologue mixes with it).
   uint32_t persistent_wgs = 0;
+  uint32_t side_wgs = 0;  // of them, the side group's (side_workgroups)
   std::unique_ptr<Buffer> persist_flags_host;  // those counters, copied out by every persistent step (step_completed)
   std::unique_ptr<Buffer> persist_words;
   VkCommandBuffer state_up = VK_NULL_HANDLE, state_down = VK_NULL_HANDLE;
@@ -158,7 +174,7 @@ struct GpuModel::Impl {
 PersistentStep GpuModel::Impl::capture_persistent(Step& s, bool with_head) {
   PersistentStep ps;
   const uint32_t C = uint32_t(info.n_embd);
-  ops->begin_persistent(persistent_wgs, persistent_threads(), C, layers->matrix_dtype());
+  ops->begin_persistent(persistent_wgs, persistent_threads(), C, layers->matrix_dtype(), side_wgs);
   try {
     const uint64_t per_layer = uint64_t(info.state_floats_per_layer()) * 4;
     for (int l = 0; l < n; ++l) layers->record(l, *ops, x, state->address() + uint64_t(l) * per_layer);
@@ -170,7 +186,7 @@ PersistentStep GpuModel::Impl::capture_persistent(Step& s, bool with_head) {
   const std::vector<Ops::CapturedOp> captured = ops->end_persistent();
   s.op_table = std::make_unique<Buffer>(*device, persistent_table_bytes(captured.size()), Buffer::Kind::Device);
   std::string why;
-  s.persistent = plan_persistent_step(captured, s.op_table->address(), ps, &why);
+  s.persistent = plan_persistent_step(captured, s.op_table->address(), persistent_wgs, side_wgs, ps, &why);
   if (!s.persistent && std::getenv("RWKV_VK_PERSISTENT_DEBUG")) std::fprintf(stderr, "vulkan: no persistent step: %s\n", why.c_str());
   if (!s.persistent) s.op_table.reset();
   return ps;
@@ -338,7 +354,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       static const uint32_t op_limit = env_uint("RWKV_VK_PERSISTENT_OPS", 0, 0, 1u << 20);
       const uint32_t n_ops = op_limit ? std::min(op_limit, ps.n_ops) : ps.n_ops;
       PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit, 0};
-      s.arrivals = n_ops * persistent_wgs;
+      s.arrivals = ps.arrivals[n_ops];
       std::string shader = ps.shader;
       if (s.prof) {
         s.op_labels.assign(ps.labels.begin(), ps.labels.begin() + n_ops);
@@ -441,6 +457,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.ops = std::make_unique<Ops>(*m.device, *m.pipelines, *m.plan, whole(*m.scratch), whole(*m.act_q), whole(*m.act_d));
   if (m.device->coop_matrix()) m.ops->set_few_area(few_area);
   m.persistent_wgs = persistent_workgroups(m.device->info(), info, o);
+  m.side_wgs = side_workgroups(m.persistent_wgs, uint32_t(info.n_embd), o);
   if (m.persistent_wgs) {
     m.persist_words = std::make_unique<Buffer>(*m.device, 256 + uint64_t(C) * 4, Buffer::Kind::Device);
     m.persist_flags_host = std::make_unique<Buffer>(*m.device, 16, Buffer::Kind::Host);

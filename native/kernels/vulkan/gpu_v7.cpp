@@ -198,8 +198,6 @@ class GpuV7 final : public GpuLayers {
       ops.set_label("ln1+mix");
       ops.layer_norm_mix(x, T, L.ln1_w.address, L.ln1_b.address, C, 1e-5f, att);
     }
-    ops.set_label(fuse_ln ? "att.ln1+rkv+lora_down" : "att.rkv+lora_down");
-    ops.matvec(down, fuse_ln ? &pre1 : nullptr);
     const GpuMatrix* ups[4] = {&L.w2, &L.a2, &L.g2, l > 0 ? &L.v2 : nullptr};
     // One token per sequence (decode, batched decode): LoRA up-projections inside WKV-7 and 4 invocations
     // per state row. Sequences (T > 1) keep the separate up-projection (inside, its barriers per token cost
@@ -239,11 +237,32 @@ class GpuV7 final : public GpuLayers {
                            (S % sg == 0 || S < sg);
     const uint32_t split = can_split ? parts : 1;
     if (split > 1) fuse = false;
-    if (!fuse) {
-      std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
-      if (l > 0) up.push_back({&L.v2, lora_[3], vl});
+    std::vector<MatJob> up = {{&L.w2, lora_[0], wl}, {&L.a2, lora_[1], al}, {&L.g2, lora_[2], g}};
+    if (l > 0) up.push_back({&L.v2, lora_[3], vl});
+    // The persistent step with a side group: the LoRA down- and up-projections on the side group's
+    // workgroups while the rest stream r, k and v (one op's length instead of two ops and a grid barrier:
+    // the up-projections wait for the down ones, not for r, k, v). Only the r, k, v op writes the norm.
+    if (!fuse && fuse_ln && ops.persistent_side_workgroups() > 0) {
+      using G = Ops::StepGroup;
+      const std::vector<MatJob> rkv(down.begin(), down.begin() + 3), lora_down(down.begin() + 3, down.end());
+      LnPrologue pre1_side = pre1;
+      pre1_side.write_ln = false;
+      ops.set_step_group(G::Main);
+      ops.set_label("att.ln1+rkv");
+      ops.matvec(rkv, &pre1);
+      ops.set_step_group(G::Side);
+      ops.set_label("att.ln1+lora_down");
+      ops.matvec(lora_down, &pre1_side);
       ops.set_label("att.lora_up");
       ops.matvec(up);
+      ops.set_step_group(G::All);
+    } else {
+      ops.set_label(fuse_ln ? "att.ln1+rkv+lora_down" : "att.rkv+lora_down");
+      ops.matvec(down, fuse_ln ? &pre1 : nullptr);
+      if (!fuse) {
+        ops.set_label("att.lora_up");
+        ops.matvec(up);
+      }
     }
 
     WkvPC pc{};

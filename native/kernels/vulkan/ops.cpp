@@ -436,10 +436,11 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
     const uint32_t sg_rows = spec.size() > 3 ? spec[3] : spec.size() > 1 ? spec[1] : 1;
     // A workgroup that quantizes its input does more rows, so each quantization serves more weights.
     uint32_t rpw = std::max<uint32_t>(1, sgs / spr) * sg_rows * rows_per_subgroup() * (fuse ? 4 : 1);
-    if (capture_) {  // about one task per workgroup of the persistent step
+    if (capture_) {  // about one task per workgroup of the persistent step (of the op's group)
       uint64_t rows = 0;
       for (const MatJob* j : list) rows += uint64_t(j->m->rows);
-      const uint64_t want = (rows + persist_wgs_ - 1) / persist_wgs_;
+      const uint64_t wgs = std::max<uint32_t>(1, group_workgroups());
+      const uint64_t want = (rows + wgs - 1) / wgs;
       rpw = uint32_t(std::max<uint64_t>(1, (want + rpw - 1) / rpw)) * rpw;
     } else if (pre) {
       uint64_t rows = 0;
@@ -467,7 +468,7 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
     std::string shader = mixed ? "matvec_mixed" : matvec_shader(dtype);  // the name a captured op goes by
     if (pre) {
       shader += "_ln";
-      pc.ln_C = pre->C, pc.ln_eps = pre->eps, pc.ln_flags = first_group ? 1u : 0u;
+      pc.ln_C = pre->C, pc.ln_eps = pre->eps, pc.ln_flags = first_group && pre->write_ln ? 1u : 0u;
       pc.ln_x = addr(pre->x), pc.ln_w = pre->w, pc.ln_b = pre->b, pc.ln_state = pre->state, pc.ln_out = addr(pre->ln_out);
     }
     if (gn) {

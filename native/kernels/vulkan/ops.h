@@ -62,6 +62,7 @@ struct LnPrologue {
   Act ln_out;                  // (C) this token's normed row
   uint32_t C = 0;
   float eps = 1e-5f;
+  bool write_ln = true;        // false: another op of the same row writes ln_out
 };
 // The persistent step's output projection after a split WKV-7 (wkv7.glsl flag 2048): its input, raw
 // y rows, is group-normed per head, plus the bonus r*kt*r_k summed over the head times v, times the gate,
@@ -122,7 +123,7 @@ class Ops {
   void dispatch(const std::string& shader, const std::vector<uint32_t>& spec, const PC& pc, uint32_t groups) {
     if (capture_) {
       const uint8_t* p = reinterpret_cast<const uint8_t*>(&pc);
-      captured_.push_back({shader, spec, std::vector<uint8_t>(p, p + sizeof pc), groups, label_for(shader)});
+      captured_.push_back({shader, spec, std::vector<uint8_t>(p, p + sizeof pc), groups, label_for(shader), group_});
       return;
     }
     rec_->dispatch(pipelines_.get(shader, spec), pc, groups, label_for(shader));
@@ -135,19 +136,30 @@ class Ops {
   // dispatch() captures each op instead of recording it and barrier() records nothing (the step's grid
   // barriers order the ops). Matvecs are then shaped for it: `threads` invocations, the blocked loop
   // sized for rows of `row_cols` columns (the model's C), rows spread over `workgroups` tasks.
+  // Which of the step's workgroups run an op: all of them, or one of two disjoint groups that run side
+  // by side (the last `side` workgroups, and the rest; a side group of all the workgroups makes both
+  // groups all of them, one group's ops after the other's: tests on one workgroup). An op of a group
+  // waits only for the ops before the group's run began and for its own group's earlier ops
+  // (persistent_step.h).
+  enum class StepGroup : uint8_t { All = 0, Main = 1, Side = 2 };
   struct CapturedOp {
     std::string shader;
     std::vector<uint32_t> spec;
     std::vector<uint8_t> pc;
     uint32_t groups;
     std::string label;  // as label_for() names it (step profiles)
+    StepGroup group = StepGroup::All;
   };
   // `row_dtype`: the type of the model's layer matrices, whose rows of `row_cols` set the loop's shape.
   // Matvecs mixing F32, F16 and Q8_0 weights become one op (`matvec_mixed`: step7_mixed reads each job's
   // type) with float activations: no quantize pass, the norm prologue for any C.
-  void begin_persistent(uint32_t workgroups, uint32_t threads, uint32_t row_cols, DType row_dtype) {
+  // `side_workgroups`: the size of the side group (0: none; at most `workgroups`).
+  void begin_persistent(uint32_t workgroups, uint32_t threads, uint32_t row_cols, DType row_dtype,
+                        uint32_t side_workgroups = 0) {
     capture_ = true, persist_wgs_ = workgroups, persist_threads_ = threads, persist_cols_ = row_cols;
     persist_dtype_ = row_dtype;
+    persist_side_ = side_workgroups < workgroups ? side_workgroups : workgroups;
+    group_ = StepGroup::All;
     captured_.clear();
   }
   std::vector<CapturedOp> end_persistent() {
@@ -156,6 +168,9 @@ class Ops {
   }
   uint32_t persistent_workgroups() const { return capture_ ? persist_wgs_ : 0; }
   uint32_t persistent_threads() const { return capture_ ? persist_threads_ : 0; }
+  uint32_t persistent_side_workgroups() const { return capture_ ? persist_side_ : 0; }
+  // The group that runs the ops captured from now on (All until set; persistent step only).
+  void set_step_group(StepGroup g) { group_ = g; }
   // Labels for profiles: the shader name, prefixed by what the caller is doing (set_label("head")).
   void set_label(const std::string& prefix) { prefix_ = prefix; }
   const char* label_for(const std::string& shader);
@@ -185,7 +200,13 @@ class Ops {
   uint32_t seq_stride_ = 0;
   std::string prefix_;
   bool capture_ = false;
-  uint32_t persist_wgs_ = 0, persist_threads_ = 0, persist_cols_ = 0;
+  uint32_t persist_wgs_ = 0, persist_threads_ = 0, persist_cols_ = 0, persist_side_ = 0;
+  StepGroup group_ = StepGroup::All;
+  // Workgroups of the step that run ops of the current group.
+  uint32_t group_workgroups() const {
+    if (group_ == StepGroup::Side) return persist_side_;
+    return group_ == StepGroup::Main && persist_side_ < persist_wgs_ ? persist_wgs_ - persist_side_ : persist_wgs_;
+  }
   DType persist_dtype_ = DType::F16;
   // Whether the step being captured runs these jobs' matvec as one op of step7_mixed.
   bool mixed_op(const std::vector<MatJob>& jobs) const;

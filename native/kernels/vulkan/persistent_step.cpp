@@ -10,10 +10,11 @@ namespace rwkv::vk {
 
 namespace {
 
-// Mirrors `struct Op` in step7.comp.
+// Mirrors `struct Op` in step7.comp. range: first workgroup | workgroups << 16; wait: the count to wait
+// for | which count (0 grid, 2 side group, 3 main group) << 28 | the op's group << 30.
 struct GpuOp {
   uint64_t mv, wk;
-  uint32_t kind, groups, pad0, pad1;
+  uint32_t kind, groups, range, wait;
 };
 static_assert(sizeof(GpuOp) == 32, "must match step7.comp");
 constexpr uint32_t kMatvec = 1, kWkv7 = 2;
@@ -25,13 +26,22 @@ uint32_t persistent_threads() {
   return t == 512 ? 512 : kPersistentThreads;
 }
 
-bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t table_address, PersistentStep& out,
-                          std::string* why) {
+bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t table_address, uint32_t workgroups,
+                          uint32_t side_workgroups, PersistentStep& out, std::string* why) {
   auto fail = [&](const std::string& w) {
     if (why) *why = w;
     return false;
   };
   if (ops.empty()) return fail("no ops");
+  if (workgroups == 0 || workgroups > 0xFFFF || side_workgroups > workgroups) return fail("workgroup groups do not fit");
+  // A side group of every workgroup: both groups are all of them (disjoint otherwise).
+  const bool overlap = side_workgroups == workgroups;
+  using G = Ops::StepGroup;
+  // The counts as the ops end: the grid's, the side group's and the main group's; the grid count when the
+  // last op for all workgroups ended; whether each group has run an op since then.
+  uint32_t grid = 0, side = 0, main = 0, grid_at_all = 0;
+  bool side_ran = false, main_ran = false;
+  out.arrivals.assign(1, 0);
   // One shader variant per weight type (step7_f32, step7_f16), or step7_mixed where any matvec mixes in
   // Q8_0 (it reads each job's type, F32 and F16 included; its WKV-7 takes an F16 output projection, or
   // none: the projection as an op of its own).
@@ -44,6 +54,23 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     const std::string& s = op.shader;
     GpuOp g{};
     g.groups = op.groups;
+    if (op.group != G::All && side_workgroups == 0) return fail("a group op without a side group");
+    const uint32_t first = op.group == G::Side ? workgroups - side_workgroups : 0;
+    const uint32_t count = op.group == G::Side                ? side_workgroups
+                           : op.group == G::Main && !overlap ? workgroups - side_workgroups
+                                                              : workgroups;
+    g.range = first | count << 16;
+    uint32_t target = grid, word = 0;
+    if (op.group == G::Side && side_ran) target = side, word = 2;
+    else if (op.group == G::Main && main_ran) target = main, word = 3;
+    else if (op.group != G::All) target = grid_at_all;
+    if (target >= (1u << 28)) return fail("too many ops");
+    g.wait = target | word << 28 | uint32_t(op.group) << 30;
+    grid += count;
+    if (op.group == G::All) grid_at_all = grid, side_ran = main_ran = false;
+    if (op.group == G::Side) side += count, side_ran = true;
+    if (op.group == G::Main) main += count, main_ran = true;
+    out.arrivals.push_back(grid);
     if (s == "matvec_f16" || s == "matvec_f16_ln" || s == "matvec_f32" || s == "matvec_f32_ln" || s == "matvec_mixed" ||
         s == "matvec_mixed_ln") {
       (s.compare(0, 10, "matvec_f16") == 0 ? f16 : s.compare(0, 10, "matvec_f32") == 0 ? f32 : mixed) = true;
@@ -85,26 +112,37 @@ void StepProfile::add(const std::vector<std::string>& labels, const uint32_t* t,
   const uint32_t base = t[0];
   auto raw = [&](size_t k, uint32_t w, int which) { return t[(k * wgs + w) * kProfileWords + size_t(which)]; };
   auto at = [&](size_t k, uint32_t w, int which) { return double(int32_t(raw(k, w, which) - base)); };
-  double prev_done = 0, first_rel0 = 0;
-  std::vector<double> done(wgs);
+  double last_done = -1e300, first_rel0 = 0;
+  std::vector<double> done, finished;  // this op's workgroups' finishes; each op's last finish
   for (size_t k = 0; k < n_ops; ++k) {
     double rel_lo = 1e300, rel_hi = -1e300, done_hi = -1e300, mean = 0;
+    done.clear();
+    // The op's workgroups: those that stamped it (an op of one group leaves the others' words zero).
+    for (uint32_t w = 0; w < wgs; ++w)
+      if (raw(k, w, 0) || raw(k, w, 1)) done.push_back(at(k, w, 1));
+    if (done.empty()) continue;
+    const double ran = double(done.size());
     for (uint32_t w = 0; w < wgs; ++w) {
+      if (!raw(k, w, 0) && !raw(k, w, 1)) continue;
       const double r = at(k, w, 0), d = at(k, w, 1);
       rel_lo = std::min(rel_lo, r), rel_hi = std::max(rel_hi, r), done_hi = std::max(done_hi, d);
-      done[w] = d;
-      mean += (d - r) / wgs;
+      mean += (d - r) / ran;
     }
-    std::nth_element(done.begin(), done.begin() + wgs / 2, done.end());
+    std::nth_element(done.begin(), done.begin() + done.size() / 2, done.end());
     if (k == 0) first_rel0 = rel_lo;
     if (!per_label.count(labels[k])) order.push_back(labels[k]);
     Sums& e = per_label[labels[k]];
     e.ops += 1;
-    if (k > 0) e.barrier += rel_lo - prev_done;
+    // The grid barrier's latency: from the last finish before this op's first release (ops of two groups
+    // overlap: the op it waited for is the latest that had finished).
+    double waited = -1e300;
+    for (double d : finished)
+      if (d <= rel_lo) waited = std::max(waited, d);
+    if (k > 0 && waited > -1e300) e.barrier += rel_lo - waited;
     e.spread += rel_hi - rel_lo;
     e.work += done_hi - rel_lo;
     e.mean += mean;
-    e.tail += done_hi - done[wgs / 2];
+    e.tail += done_hi - done[done.size() / 2];
     // WKV-7's phases (stamps 2..6, zero where a workgroup had no task): mean of each phase's length.
     for (uint32_t w = 0; w < wgs; ++w) {
       if (!raw(k, w, 6)) continue;
@@ -116,9 +154,10 @@ void StepProfile::add(const std::vector<std::string>& labels, const uint32_t* t,
       }
       e.phase_n += 1;
     }
-    prev_done = done_hi;
+    finished.push_back(done_hi);
+    last_done = std::max(last_done, done_hi);
   }
-  total += prev_done - first_rel0;
+  total += last_done - first_rel0;
 }
 
 std::string StepProfile::text(int steps) const {

@@ -24,6 +24,9 @@ struct PersistentStep {
   std::vector<uint8_t> table;   // op table, for upload at `table_address`
   uint32_t n_ops = 0;
   std::vector<std::string> labels;  // each op's label (step profiles)
+  // arrivals[k]: the grid count after the first k ops (each op adds one per workgroup that runs it), so a
+  // step of k ops completed when its count reads arrivals[k].
+  std::vector<uint32_t> arrivals;
 };
 
 // Mirrors step7.comp's push constants.
@@ -39,10 +42,10 @@ constexpr uint32_t kProfileWords = 8;
 
 // Where a persistent step's time goes, from the device-clock times its profiled variant notes for every
 // (op, workgroup): when the workgroup passed the op's grid barrier and when it finished the op. Per op:
-// `barrier` = first release - last finish of the op before (the grid barrier's own latency), `spread` =
-// last release - first release, `work` = last finish - first release (the op's critical path), `mean` =
-// the mean of each workgroup's finish - release, `tail` = last finish - median finish (imbalance).
-// Summed per label over the steps added.
+// `barrier` = first release - the latest op finish before it (that of the op it waited for: the grid
+// barrier's own latency), `spread` = last release - first release, `work` = last finish - first release
+// (the op's critical path), `mean` = the mean of each workgroup's finish - release, `tail` = last finish -
+// median finish (imbalance); over the workgroups that ran the op. Summed per label over the steps added.
 struct StepProfile {
   struct Sums {
     int ops = 0;
@@ -60,10 +63,17 @@ struct StepProfile {
   std::string text(int steps) const;
 };
 
-// Builds the op table for `ops` at device address `table_address`. Returns false, with `why`, when an
-// op is one the persistent shader does not run (another shader, mixed weight types, other shapes).
-bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t table_address, PersistentStep& out,
-                          std::string* why);
+// Builds the op table for `ops` at device address `table_address`, for a step of `workgroups` whose last
+// `side_workgroups` form the side group (Ops::StepGroup; all of them: both groups are every workgroup). Returns false, with `why`, when an op is one the
+// persistent shader does not run (another shader, mixed weight types, other shapes).
+//
+// Which workgroups wait for what: every op counts each of its workgroups into the grid count when it ends
+// (and the group ops into their group's count too). An op for all workgroups waits for the grid count of
+// every op before it. The first op of a group after an op for all waits for the grid count up to that op,
+// so the two groups' first ops start together; a later op of the same group waits for its group's count
+// only (its group's earlier ops, which had waited for everything before them).
+bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t table_address, uint32_t workgroups,
+                          uint32_t side_workgroups, PersistentStep& out, std::string* why);
 
 // Bytes of the op table for n ops (the owner allocates it before capturing).
 inline uint64_t persistent_table_bytes(size_t n_ops) { return uint64_t(n_ops) * (32 + 128); }

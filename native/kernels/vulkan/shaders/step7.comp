@@ -45,7 +45,9 @@ layout(buffer_reference, std430, buffer_reference_align = 8) readonly buffer Wkv
 struct Op {
   MatvecPCRef mv;  // kind 1: the matvec's push constants
   Wkv7PCRef wk;    // kind 2: WKV-7's
-  uint kind, groups, pad0, pad1;
+  uint kind, groups;
+  uint range;      // the workgroups that run it: first | count << 16
+  uint wait;       // the count it waits for | which count << 28 | its group << 30 (persistent_step.h)
 };
 layout(buffer_reference, std430, buffer_reference_align = 16) readonly buffer Ops { Op o[]; };
 layout(buffer_reference, std430, buffer_reference_align = 4) coherent volatile buffer SyncWords { uint v[]; };
@@ -54,7 +56,8 @@ layout(buffer_reference, std430, buffer_reference_align = 4) buffer ProfWords { 
 
 layout(push_constant) uniform StepPC {
   Ops ops;
-  SyncWords sync;  // [0] arrivals (zeroed before the step), [1] set when a barrier gave up
+  SyncWords sync;  // [0] arrivals (zeroed before the step), [1] set when a barrier gave up, [2] and [3]
+                   // the side and main groups' arrivals
   uint n_ops;
   uint spin_limit;
   ProfWords prof;  // STEP_PROFILE: (op, workgroup) -> [released, done] device-clock times (low 32 bits, ns)
@@ -73,55 +76,58 @@ void stamp(uint k, uint which) {}
 #endif
 
 // A grid barrier in two halves, so that a workgroup can issue the next op's weight loads in between:
-// arrive() makes this workgroup's writes visible to every workgroup and counts it in; wait() returns
-// once all n have arrived k times (the count runs up over the step; the k-th barrier waits for k * n).
-void grid_arrive(uint k) {
+// arrive() makes this workgroup's writes visible to every workgroup and counts it in (into the grid count,
+// and an op of a group into its group's count too); wait() returns once count `word` has reached `target`
+// (the counts run up over the step: persistent_step.cpp plans the targets).
+void grid_arrive(uint k, uint group) {
   memoryBarrierBuffer();
   barrier();
-  stamp(k - 1u, 1u);
-  if (gl_LocalInvocationIndex == 0u) atomicAdd(spc.sync.v[0], 1u);
+  stamp(k, 1u);
+  if (gl_LocalInvocationIndex == 0u) {
+    atomicAdd(spc.sync.v[0], 1u);
+    if (group != 0u) atomicAdd(spc.sync.v[group == 2u ? 2u : 3u], 1u);
+  }
 }
-void grid_wait(uint target) {
+void grid_wait(uint word, uint target) {
+  if (target == 0u) return;  // the step's first op(s)
   if (gl_LocalInvocationIndex == 0u) {
     uint spins = 0u;
     // Atomic reads: lavapipe's workgroups did not see each other's counts through plain volatile ones.
-    while (atomicOr(spc.sync.v[0], 0u) < target && atomicOr(spc.sync.v[1], 0u) == 0u)
+    while (atomicOr(spc.sync.v[word], 0u) < target && atomicOr(spc.sync.v[1], 0u) == 0u)
       if (++spins > spc.spin_limit) atomicExchange(spc.sync.v[1], 1u);
   }
   barrier();
 }
 
 void main() {
-  const uint me = gl_WorkGroupID.x, n = gl_NumWorkGroups.x;
+  const uint me = gl_WorkGroupID.x;
   for (uint k = 0u; k < spc.n_ops; ++k) {
     Op op = spc.ops.o[k];
+    // This op's workgroups: all, or one of two groups that run side by side (uniform per workgroup).
+    const uint first = op.range & 0xFFFFu, n = op.range >> 16, local = me - first;
+    if (local >= n) continue;
+    const uint word = (op.wait >> 28) & 3u, target = op.wait & 0x0FFFFFFFu;
 #ifdef STEP_PROFILE
     prof_op = k;
 #endif
-    if (k > 0u) grid_arrive(k);
     if (op.kind == 1u) {
       // The first batch of weights of this workgroup's first task, loaded while the others finish
       // the previous op (weights only: nothing the step writes).
       mv_pc = op.mv.v;
       uvec4 wb[MAX_LOADS];
       uint sb[SB_N];
-      const bool ahead = me < op.groups;
-      if (ahead) matvec_preload(me, wb, sb);
-      if (k > 0u) grid_wait(k * n);
+      const bool ahead = local < op.groups;
+      if (ahead) matvec_preload(local, wb, sb);
+      grid_wait(word, target);
       stamp(k, 0u);
-      for (uint wg = me; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == me, wb, sb);
+      for (uint wg = local; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == local, wb, sb);
     } else {
       wk_pc = op.wk.v;
-      if (k > 0u) grid_wait(k * n);
+      grid_wait(word, target);
       stamp(k, 0u);
-      for (uint wg = me; wg < op.groups; wg += n) wkv7_task(wg);
+      for (uint wg = local; wg < op.groups; wg += n) wkv7_task(wg);
     }
+    // Counted in as it ends, so that a complete step counts every op's workgroups (the host checks).
+    grid_arrive(k, op.wait >> 30);
   }
-  // Counted in once more after the last op, so that a workgroup that ended during it shows too: a complete
-  // step counts ops x workgroups.
-  barrier();
-#ifdef STEP_PROFILE
-  stamp(spc.n_ops - 1u, 1u);
-#endif
-  if (gl_LocalInvocationIndex == 0u) atomicAdd(spc.sync.v[0], 1u);
 }
