@@ -58,12 +58,12 @@ uint32_t persistent_workgroups(const DeviceInfo& d, const ModelInfo& info, const
 // (0: none), else, from 32 workgroups up, a share that balances the two groups' paths: the side's is two
 // short ops, each mostly latency, the main group's r, k, v products, which grow with C^2. H100, GPU replay
 // ms per token, side group of 0 / 32 / 40 / 48 / 66 of 132: 1.5B FP16 1.604 / 1.536-1.554 / 1.537 / 1.563 /
-// 1.601, 0.4B FP16 0.865 / 0.841 / 0.836 / 0.826 / 0.815 (BENCHMARKS.md). None below 32, and none by default
-// for Q8_0 layer matrices (shorter r, k, v ops: the balance is not measured there yet). As many as the step
+// 1.601, 0.4B FP16 0.865 / 0.841 / 0.836 / 0.826 / 0.815 (BENCHMARKS.md). None below 32 workgroups, and none by
+// default below C = 1024 or for Q8_0 layer matrices (shorter r, k, v ops: the balance is not measured there). As many as the step
 // has: both groups are all of them, one after the other (tests on one workgroup).
 uint32_t side_workgroups(uint32_t wgs, uint32_t C, DType matrices, const GpuOptions& o) {
   static const uint32_t env = env_uint("RWKV_VK_SIDE_WGS", 0xFFFFFFFFu, 0, 4096);
-  const uint32_t share = C >= 2048 ? 30 : 50;  // percent
+  const uint32_t share = C >= 2048 ? 30 : C >= 1024 ? 50 : 0;  // percent; narrower models not measured
   const bool floats = matrices == DType::F16 || matrices == DType::F32;
   const uint32_t n = o.persistent_side_workgroups >= 0 ? uint32_t(o.persistent_side_workgroups)
                      : env != 0xFFFFFFFFu                ? env
