@@ -57,17 +57,17 @@ uint32_t persistent_workgroups(const DeviceInfo& d, const ModelInfo& info, const
 // The persistent step's side group (GpuOptions::persistent_side_workgroups): RWKV_VK_SIDE_WGS where set
 // (0: none), else, from 32 workgroups up, a share that balances the two groups' paths: the side's is two
 // short ops, each mostly latency, the main group's r, k, v products, which grow with C^2. H100, GPU replay
-// ms per token, side group of 0 / 32 / 40 / 48 / 66 of 132: 1.5B FP16 1.604 / 1.536-1.554 / 1.537 / 1.563 /
-// 1.601, 0.4B FP16 0.865 / 0.841 / 0.836 / 0.826 / 0.815 (BENCHMARKS.md). None below 32 workgroups, and none by
-// default below C = 1024 or for Q8_0 layer matrices (shorter r, k, v ops: the balance is not measured there). As many as the step
-// has: both groups are all of them, one after the other (tests on one workgroup).
-uint32_t side_workgroups(uint32_t wgs, uint32_t C, DType matrices, const GpuOptions& o) {
+// ms per token, side group of 0 / 32 / 40 / 48 / 66 of 132: 1.5B FP16 1.593-1.605 / 1.536-1.554 / 1.537 /
+// 1.563 / 1.601; 1.5B Q8_0 1.826 / 1.466 / - / 1.442 / 1.509; 0.4B FP16 0.863-0.865 / 0.841 / 0.836 / 0.826 /
+// 0.815; 0.4B Q8_0 0.906 / - / - / 0.849 / 0.844 (88: 0.896); 0.1B FP16 0.422 / - / 0.408 / - / 0.409
+// (BENCHMARKS.md). So 30% at C >= 2048, half below; none below 32 workgroups. As many as the step has: both
+// groups are all of them, one after the other (tests on one workgroup).
+uint32_t side_workgroups(uint32_t wgs, uint32_t C, const GpuOptions& o) {
   static const uint32_t env = env_uint("RWKV_VK_SIDE_WGS", 0xFFFFFFFFu, 0, 4096);
-  const uint32_t share = C >= 2048 ? 30 : C >= 1024 ? 50 : 0;  // percent; narrower models not measured
-  const bool floats = matrices == DType::F16 || matrices == DType::F32;
+  const uint32_t share = C >= 2048 ? 30 : 50;  // percent
   const uint32_t n = o.persistent_side_workgroups >= 0 ? uint32_t(o.persistent_side_workgroups)
                      : env != 0xFFFFFFFFu                ? env
-                     : wgs >= 32 && floats               ? (wgs * share + 50) / 100
+                     : wgs >= 32                         ? (wgs * share + 50) / 100
                                                          : 0;
   return n <= wgs ? n : 0;
 }
@@ -459,7 +459,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.ops = std::make_unique<Ops>(*m.device, *m.pipelines, *m.plan, whole(*m.scratch), whole(*m.act_q), whole(*m.act_d));
   if (m.device->coop_matrix()) m.ops->set_few_area(few_area);
   m.persistent_wgs = persistent_workgroups(m.device->info(), info, o);
-  m.side_wgs = side_workgroups(m.persistent_wgs, uint32_t(info.n_embd), m.layers->matrix_dtype(), o);
+  m.side_wgs = side_workgroups(m.persistent_wgs, uint32_t(info.n_embd), o);
   if (m.persistent_wgs) {
     m.persist_words = std::make_unique<Buffer>(*m.device, 256 + uint64_t(C) * 4, Buffer::Kind::Device);
     m.persist_flags_host = std::make_unique<Buffer>(*m.device, 16, Buffer::Kind::Host);

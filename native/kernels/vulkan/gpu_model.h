@@ -46,8 +46,8 @@ struct GpuOptions {
   int persistent_workgroups = 0;
   bool persistent_check = true;
   // Workgroups of the step's side group, which run a layer's LoRA projections beside its r, k, v products
-  // (gpu_v7.cpp): -1 as RWKV_VK_SIDE_WGS says (default: 30% of the step's at C >= 2048, 50% at C >= 1024,
-  // from 32 workgroups up, float layer matrices only), 0 none;
+  // (gpu_v7.cpp): -1 as RWKV_VK_SIDE_WGS says (default: 30% of the step's at C >= 2048, else 50%, from 32
+  // workgroups up), 0 none;
   // as many as the step has: both groups are all of them, one after the other (tests on one workgroup).
   int persistent_side_workgroups = -1;
 };
