@@ -14,8 +14,17 @@
                     "-mavx512vnni", "-mavx512bf16", "-mf16c", "-mfma", "-mavx2"]
     },
     {
+      "target_name": "rwkv_simd_vbmi",
+      "type": "static_library",
+      "sources": ["<!@(node tools/gyp-sources.js --vbmi)"],
+      "include_dirs": ["native"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["<@(rwkv_cflags)", "-fPIC", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
+                    "-mavx512vnni", "-mavx512bf16", "-mf16c", "-mfma", "-mavx2", "-mavx512vbmi", "-mavx512bitalg"]
+    },
+    {
       "target_name": "rwkv_node",
-      "dependencies": ["rwkv_simd"],
+      "dependencies": ["rwkv_simd", "rwkv_simd_vbmi"],
       "sources": [
         "<!@(node tools/gyp-sources.js)",
         "native/addon/addon.cpp",

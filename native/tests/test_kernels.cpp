@@ -179,6 +179,32 @@ TEST(Kernels, MatvecMatchesReference) {
   }
 }
 
+// The AVX-512 sets this CPU has ("avx512-vbmi" unpacks nibble quads with byte permutes where "avx512-vnni"
+// uses narrow loads): the same quants and the same ops after them, so the same bits, one token or a few.
+TEST(Kernels, Avx512SetsGiveTheSameBits) {
+  const std::vector<const KernelSet*> sets = avx512_kernel_sets();
+  if (sets.size() < 2) GTEST_SKIP() << "fewer than two AVX-512 kernel sets on this CPU";
+  for (DType t : kAllTypes)
+    for (int64_t cols : kCols)
+      for (int64_t rows : kRows)
+        for (int64_t T : {1, 3, 4, 13}) {
+          const Weights w = make_weights(t, rows, cols, uint32_t(rows * 31 + cols + T));
+          const std::vector<float> x = make_activations(T, cols, uint32_t(cols + T));
+          const std::vector<uint8_t> xp = prepare(t, x, T, cols);
+          const size_t xrb = dtype_is_quantized(t) ? prepared_row_bytes(t, cols) : size_t(cols) * sizeof(float);
+          std::vector<std::vector<float>> out;
+          for (const KernelSet* k : sets) {
+            std::vector<float> y(size_t(rows * T), -1.0f);
+            if (T == 1) k->matvec_rows(w.args(), xp.data(), y.data(), 0, rows);
+            else k->matmul_rows(w.args(), xp.data(), xrb, T, y.data(), rows, 0, rows);
+            out.push_back(std::move(y));
+          }
+          for (size_t s = 1; s < out.size(); ++s)
+            ASSERT_EQ(0, std::memcmp(out[0].data(), out[s].data(), out[0].size() * sizeof(float)))
+                << sets[0]->name << " vs " << sets[s]->name << ": " << label(t, rows, cols) << " T " << T;
+        }
+}
+
 TEST(Kernels, FloatMatvecHandlesOddWidths) {
   if (!have_fast()) GTEST_SKIP();
   for (DType t : {DType::F32, DType::F16})

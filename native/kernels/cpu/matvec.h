@@ -11,6 +11,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "core/dtype.h"
 
@@ -75,6 +76,9 @@ struct KernelSet {
 
 // Plain C++ kernels: the reference every fast kernel is tested against.
 const KernelSet& reference_kernels();
+// The AVX-512 sets this CPU can run, fastest first ("avx512-vbmi" where it has VBMI and BITALG, then
+// "avx512-vnni"); empty without AVX-512 VNNI.
+std::vector<const KernelSet*> avx512_kernel_sets();
 // The fastest kernels this CPU supports (chosen once, from cpuid). Falls back to the reference.
 const KernelSet& best_kernels();
 

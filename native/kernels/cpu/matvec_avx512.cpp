@@ -1,5 +1,6 @@
-// AVX-512 kernels (F/BW/VL + VNNI, F16C, FMA): Zen 4, Ice Lake and newer. Selected at run time by
-// kernel_select.cpp; this file alone is compiled with those instruction sets.
+// AVX-512 kernels (F/BW/VL + VNNI, F16C, FMA): Zen 4, Cascade Lake, Ice Lake and newer. Selected at run
+// time by kernel_select.cpp; this file alone is compiled with those instruction sets (and once more, with
+// VBMI and BITALG, as matvec_vbmi_avx512.cpp: see unpack_quad).
 //
 // Design (see matvec.h for the contract):
 //  * Every kernel, matvec and matmul, goes through one register tile of R weight rows x NT tokens
@@ -150,6 +151,40 @@ struct NibbleFormat {
   }
   template <bool kHalf>
   static __m512 mins(const uint8_t* p) { return widen_pair(pair_words<kBytes, kHalf>(p + 2)); }
+
+  // A quad's quants regrouped as quant_quad wants them (u0: elements 0-15 of blocks 0-3, one 128-bit lane a
+  // block; u1: elements 16-31), from the quad's 4 * kBytes <= 96 bytes in two loads (64 bytes, then the rest,
+  // masked: nothing past the quad is touched), one byte permute gathering the four blocks' 16 quant bytes,
+  // and for the fifth bits one more byte permute that puts block L's qh word in the two qwords of lane L and
+  // two bit shuffles (VPSHUFBITQMB) that turn bit j (u0) or 16 + j (u1) of it into byte j's mask.
+  static void unpack_quad(const uint8_t* p, __m512i& u0, __m512i& u1) {
+    static_assert(4 * kBytes > 64 && 4 * kBytes <= 96, "a quad in 64 + up to 32 bytes");
+    constexpr uint32_t kRest = uint32_t(4 * kBytes - 64);
+    const __m512i lo = _mm512_loadu_si512(p);
+    const __m512i hi = _mm512_castsi256_si512(_mm256_maskz_loadu_epi8(uint32_t((uint64_t(1) << kRest) - 1), p + 64));
+    alignas(64) static const auto tables = [] {
+      struct T { uint8_t qs[64], qh[64], bit0[64], bit1[64]; } t{};
+      for (int i = 0; i < 64; ++i) {
+        const int L = i / 16, j = i % 16;
+        t.qs[i] = uint8_t(L * kBytes + kQsByte + j);
+        const int b = i % 8;  // byte b of qword i / 8 (lane L's two qwords both hold its qh word)
+        t.qh[i] = kQhByte >= 0 && b < 4 ? uint8_t(L * kBytes + kQhByte + b) : uint8_t(127);  // 127: a zero of `hi`
+        t.bit0[i] = uint8_t(j);
+        t.bit1[i] = uint8_t(16 + j);
+      }
+      return t;
+    }();
+    const __m512i q = _mm512_permutex2var_epi8(lo, _mm512_load_si512(tables.qs), hi);
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    u0 = _mm512_and_si512(q, low4);
+    u1 = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    if constexpr (kQhByte >= 0) {
+      const __m512i h = _mm512_permutex2var_epi8(lo, _mm512_load_si512(tables.qh), hi);
+      const __m512i five = _mm512_set1_epi8(0x10);
+      u0 = _mm512_mask_add_epi8(u0, _mm512_bitshuffle_epi64_mask(h, _mm512_load_si512(tables.bit0)), u0, five);
+      u1 = _mm512_mask_add_epi8(u1, _mm512_bitshuffle_epi64_mask(h, _mm512_load_si512(tables.bit1)), u1, five);
+    }
+  }
 };
 
 using FmtQ4_0 = NibbleFormat<BlockQ4_0, 8, false, 2, -1>;
@@ -298,9 +333,13 @@ inline void quant_quad(const uint8_t* const* w, size_t off, const PackedAct* x, 
     const uint8_t* pw = w[r] + off;
     _mm_prefetch(reinterpret_cast<const char*>(pw + kPrefetchBytes), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(pw + 2 * F::kBytes + kPrefetchBytes), _MM_HINT_T0);
+#ifdef RWKV_QUAD_PERMUTE  // the avx512-vbmi set: two loads and byte permutes (unpack_quad)
+    F::unpack_quad(pw, u0[r], u1[r]);
+#else
     const __m512i a = F::template unpack<false>(pw), b = F::template unpack<false>(pw + 2 * F::kBytes);
     u0[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0));
     u1[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+#endif
     if constexpr (F::kHasMin) {
       __m512 m;
       F::scales_mins_quad(pw, dw[r], m);
@@ -796,8 +835,13 @@ void pack_avx512(const MatvecArgs& a, const void* X, size_t x_row_bytes, int64_t
 
 }  // namespace
 
-const KernelSet* avx512_kernels() {
-  static const KernelSet set{"avx512-vnni",      matvec_rows_avx512, matmul_rows_avx512, quantize_row_avx512,
+// matvec_vbmi_avx512.cpp builds this file again as the "avx512-vbmi" set (RWKV_QUAD_PERMUTE).
+#ifndef RWKV_KERNEL_SET_FN
+#define RWKV_KERNEL_SET_FN avx512_kernels
+#define RWKV_KERNEL_SET_NAME "avx512-vnni"
+#endif
+const KernelSet* RWKV_KERNEL_SET_FN() {
+  static const KernelSet set{RWKV_KERNEL_SET_NAME, matvec_rows_avx512, matmul_rows_avx512, quantize_row_avx512,
                              packed_bytes_avx512, pack_avx512};
   return &set;
 }
