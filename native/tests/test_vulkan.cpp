@@ -177,6 +177,13 @@ std::string dequantized_copy(const std::string& path) {
   return out;
 }
 
+// The persistent-step tests' models by name: a tiny one, or the synthetic 4-head one in FP16 or Q8_0.
+std::string step_test_model(const std::string& stem) {
+  if (stem == "synthetic-4-heads-Q8_0") return multi_head_model(DType::Q8_0);
+  if (stem == "synthetic-4-heads-FP16") return multi_head_model();
+  return test::tiny_model(stem);
+}
+
 // Q8_0 (step7_mixed: Q8_0 layer matrices, FP16 LoRA and head, activations kept in floats) is checked against
 // the CPU on the same weights dequantized to FP32, to the float tolerance; the dispatch-per-op path rounds
 // activations to 8 bits as the CPU's Q8_0 kernels do, so it may differ from the step by about what that
@@ -184,9 +191,8 @@ std::string dequantized_copy(const std::string& path) {
 TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
   REQUIRE_VULKAN(dev);
   for (const char* stem : {"tiny-rwkv-7v0-834K-FP32", "tiny-rwkv-7v0-834K-FP16", "synthetic-4-heads-FP16", "synthetic-4-heads-Q8_0"}) {
-    const std::string name = stem;
-    const bool q8 = name == "synthetic-4-heads-Q8_0";
-    const std::string path = q8 ? multi_head_model(DType::Q8_0) : name == "synthetic-4-heads-FP16" ? multi_head_model() : test::tiny_model(stem);
+    const bool q8 = std::string(stem) == "synthetic-4-heads-Q8_0";
+    const std::string path = step_test_model(stem);
     TensorIndex index = open_rwkv_bin(path);
     auto arch = make_architecture(index, path);
     const ModelInfo& info = arch->info();
@@ -235,9 +241,8 @@ TEST(VulkanPersistent, SideGroupRunsTheLoraBesideRkv) {
   for (const auto& d : vk::list_devices())
     if (d.index == dev) clock = d.device_clock;
   for (const char* stem : {"tiny-rwkv-7v0-834K-FP16", "synthetic-4-heads-FP16", "synthetic-4-heads-Q8_0"}) {
-    const std::string name = stem;
-    const bool q8 = name == "synthetic-4-heads-Q8_0";
-    const std::string path = q8 ? multi_head_model(DType::Q8_0) : name == "synthetic-4-heads-FP16" ? multi_head_model() : test::tiny_model(stem);
+    const bool q8 = std::string(stem) == "synthetic-4-heads-Q8_0";
+    const std::string path = step_test_model(stem);
     TensorIndex index = open_rwkv_bin(path);
     auto arch = make_architecture(index, path);
     const ModelInfo& info = arch->info();
