@@ -13,9 +13,8 @@ constexpr size_t kHugePage = size_t(2) << 20;
 LargeBuffer::~LargeBuffer() { release(); }
 
 void LargeBuffer::release() {
-  if (map_) ::munmap(map_, map_bytes_);
+  if (map_) ::munmap(map_, size_ + kHugePage);
   map_ = nullptr;
-  map_bytes_ = 0;
   data_ = nullptr;
   size_ = 0;
 }
@@ -26,11 +25,9 @@ void LargeBuffer::reserve(size_t bytes) {
   // Whole huge pages, plus one to align the start: the kernel only uses a huge page for an aligned 2 MB
   // range inside the mapping.
   const size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  const size_t map_bytes = size + kHugePage;
-  void* m = ::mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* m = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) throw std::bad_alloc();
   map_ = m;
-  map_bytes_ = map_bytes;
   const uintptr_t start = (reinterpret_cast<uintptr_t>(m) + kHugePage - 1) / kHugePage * kHugePage;
   data_ = reinterpret_cast<uint8_t*>(start);
   size_ = size;

@@ -24,8 +24,7 @@ class LargeBuffer {
 
  private:
   void release();
-  void* map_ = nullptr;  // the whole mapping (data_ lies inside it, aligned)
-  size_t map_bytes_ = 0;
+  void* map_ = nullptr;  // the whole mapping: size_ and one huge page more (data_ lies inside it, aligned)
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
 };

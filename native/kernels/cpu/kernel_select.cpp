@@ -25,15 +25,14 @@ std::vector<const KernelSet*> avx512_kernel_sets() {
 
 const KernelSet& best_kernels() {
   static const KernelSet* chosen = [] {
-    // RWKV_KERNELS=reference (or =avx512-vnni) forces the plain kernels (or the AVX-512 set without VBMI):
-    // debugging, A/B measurements.
+    // RWKV_KERNELS=reference (or the name of an AVX-512 set, e.g. avx512-vnni) forces the plain kernels
+    // (or that set): debugging, A/B measurements. Otherwise the fastest set this CPU runs.
     const char* force = std::getenv("RWKV_KERNELS");
     if (force && std::strcmp(force, "reference") == 0) return &reference_kernels();
-#if defined(__x86_64__)
-    for (const KernelSet* k : avx512_kernel_sets())
-      if (!force || !*force || std::strcmp(force, k->name) == 0) return k;
-#endif
-    return &reference_kernels();
+    const std::vector<const KernelSet*> sets = avx512_kernel_sets();
+    for (const KernelSet* k : sets)
+      if (force && std::strcmp(force, k->name) == 0) return k;
+    return sets.empty() ? &reference_kernels() : sets.front();
   }();
   return *chosen;
 }

@@ -47,8 +47,8 @@ struct GpuOptions {
   bool persistent_check = true;
   // Workgroups of the step's side group, which run a layer's LoRA projections beside its r, k, v products
   // (gpu_v7.cpp): -1 as RWKV_VK_SIDE_WGS says (default: 30% of the step's at C >= 2048, else 50%, from 32
-  // workgroups up), 0 none;
-  // as many as the step has: both groups are all of them, one after the other (tests on one workgroup).
+  // workgroups up), 0 none; as many as the step has: both groups are all of them, one after the other
+  // (tests on one workgroup).
   int persistent_side_workgroups = -1;
 };
 

@@ -142,6 +142,16 @@ class Ops {
   // waits only for the ops before the group's run began and for its own group's earlier ops
   // (persistent_step.h).
   enum class StepGroup : uint8_t { All = 0, Main = 1, Side = 2 };
+  // The workgroups [first, first + count) of a step of `workgroups` that run ops of group `g`, the last
+  // `side` being the side group.
+  struct StepRange {
+    uint32_t first, count;
+  };
+  static StepRange step_group_range(StepGroup g, uint32_t workgroups, uint32_t side) {
+    if (side >= workgroups) return {0, workgroups};  // both groups are every workgroup
+    if (g == StepGroup::Side) return {workgroups - side, side};
+    return {0, g == StepGroup::Main ? workgroups - side : workgroups};
+  }
   struct CapturedOp {
     std::string shader;
     std::vector<uint32_t> spec;
@@ -158,7 +168,7 @@ class Ops {
                         uint32_t side_workgroups = 0) {
     capture_ = true, persist_wgs_ = workgroups, persist_threads_ = threads, persist_cols_ = row_cols;
     persist_dtype_ = row_dtype;
-    persist_side_ = side_workgroups < workgroups ? side_workgroups : workgroups;
+    persist_side_ = side_workgroups;
     group_ = StepGroup::All;
     captured_.clear();
   }
@@ -203,10 +213,7 @@ class Ops {
   uint32_t persist_wgs_ = 0, persist_threads_ = 0, persist_cols_ = 0, persist_side_ = 0;
   StepGroup group_ = StepGroup::All;
   // Workgroups of the step that run ops of the current group.
-  uint32_t group_workgroups() const {
-    if (group_ == StepGroup::Side) return persist_side_;
-    return group_ == StepGroup::Main && persist_side_ < persist_wgs_ ? persist_wgs_ - persist_side_ : persist_wgs_;
-  }
+  uint32_t group_workgroups() const { return step_group_range(group_, persist_wgs_, persist_side_).count; }
   DType persist_dtype_ = DType::F16;
   // Whether the step being captured runs these jobs' matvec as one op of step7_mixed.
   bool mixed_op(const std::vector<MatJob>& jobs) const;

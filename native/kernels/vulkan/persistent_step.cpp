@@ -34,8 +34,6 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
   };
   if (ops.empty()) return fail("no ops");
   if (workgroups == 0 || workgroups > 0xFFFF || side_workgroups > workgroups) return fail("workgroup groups do not fit");
-  // A side group of every workgroup: both groups are all of them (disjoint otherwise).
-  const bool overlap = side_workgroups == workgroups;
   using G = Ops::StepGroup;
   // The counts as the ops end: the grid's, the side group's and the main group's; the grid count when the
   // last op for all workgroups ended; whether each group has run an op since then.
@@ -55,10 +53,7 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     GpuOp g{};
     g.groups = op.groups;
     if (op.group != G::All && side_workgroups == 0) return fail("a group op without a side group");
-    const uint32_t first = op.group == G::Side ? workgroups - side_workgroups : 0;
-    const uint32_t count = op.group == G::Side                ? side_workgroups
-                           : op.group == G::Main && !overlap ? workgroups - side_workgroups
-                                                              : workgroups;
+    const auto [first, count] = Ops::step_group_range(op.group, workgroups, side_workgroups);
     g.range = first | count << 16;
     uint32_t target = grid, word = 0;
     if (op.group == G::Side && side_ran) target = side, word = 2;
@@ -118,16 +113,15 @@ void StepProfile::add(const std::vector<std::string>& labels, const uint32_t* t,
     double rel_lo = 1e300, rel_hi = -1e300, done_hi = -1e300, mean = 0;
     done.clear();
     // The op's workgroups: those that stamped it (an op of one group leaves the others' words zero).
-    for (uint32_t w = 0; w < wgs; ++w)
-      if (raw(k, w, 0) || raw(k, w, 1)) done.push_back(at(k, w, 1));
-    if (done.empty()) continue;
-    const double ran = double(done.size());
     for (uint32_t w = 0; w < wgs; ++w) {
       if (!raw(k, w, 0) && !raw(k, w, 1)) continue;
       const double r = at(k, w, 0), d = at(k, w, 1);
       rel_lo = std::min(rel_lo, r), rel_hi = std::max(rel_hi, r), done_hi = std::max(done_hi, d);
-      mean += (d - r) / ran;
+      mean += d - r;
+      done.push_back(d);
     }
+    if (done.empty()) continue;
+    mean /= double(done.size());
     std::nth_element(done.begin(), done.begin() + done.size() / 2, done.end());
     if (k == 0) first_rel0 = rel_lo;
     if (!per_label.count(labels[k])) order.push_back(labels[k]);

@@ -64,8 +64,8 @@ struct StepProfile {
 };
 
 // Builds the op table for `ops` at device address `table_address`, for a step of `workgroups` whose last
-// `side_workgroups` form the side group (Ops::StepGroup; all of them: both groups are every workgroup). Returns false, with `why`, when an op is one the
-// persistent shader does not run (another shader, mixed weight types, other shapes).
+// `side_workgroups` form the side group (Ops::step_group_range). Returns false, with `why`, when an op is
+// one the persistent shader does not run (another shader, mixed weight types, other shapes).
 //
 // Which workgroups wait for what: every op counts each of its workgroups into the grid count when it ends
 // (and the group ops into their group's count too). An op for all workgroups waits for the grid count of
