@@ -25,6 +25,7 @@
 #include "formats/rwkv_bin_writer.h"
 #include "kernels/vulkan/gpu_model.h"
 #include "kernels/vulkan/ops.h"
+#include "kernels/vulkan/persistent_step.h"
 #include "models/architecture.h"
 #include "kernels/vulkan/pipeline.h"
 #include "quantize/quantize_blocks.h"
@@ -275,6 +276,40 @@ TEST(VulkanPersistent, SideGroupRunsTheLoraBesideRkv) {
     for (const char* op : {"att.ln1+rkv:", "att.ln1+lora_down:", "att.lora_up:", "att.wkv7"})
       EXPECT_NE(text.find(op), std::string::npos) << stem << ": " << op << "\n" << text;
     EXPECT_EQ(text.find("att.ln1+rkv+lora_down"), std::string::npos) << stem;
+  }
+}
+
+// What the step reads before its grid barriers (WKV-7's state rows and parameters, the norms' parameters
+// staged in shared memory: GpuOptions::persistent_ahead) must be what it would read after them: the same
+// bits, token by token, with and without, beside a side group (one workgroup on lavapipe: its first task of
+// each op reads ahead, the others after the barrier, so both paths run).
+TEST(VulkanPersistent, ReadingAheadOfTheBarriersGivesTheSameBits) {
+  REQUIRE_VULKAN(dev);
+  for (const char* stem : {"tiny-rwkv-7v0-834K-FP32", "synthetic-4-heads-FP16", "synthetic-4-heads-Q8_0"}) {
+    const std::string path = step_test_model(stem);
+    TensorIndex index = open_rwkv_bin(path);
+    auto arch = make_architecture(index, path);
+    const ModelInfo& info = arch->info();
+    const vk::GpuOptions ahead{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 1,
+                               .persistent_side_workgroups = 1,
+                               .persistent_ahead = int(vk::kStepWkvAhead | vk::kStepLnAhead)};
+    vk::GpuOptions after = ahead;
+    after.persistent_ahead = 0;
+    auto a = vk::GpuModel::create(index, info, ahead);
+    auto b = vk::GpuModel::create(index, info, after);
+    ASSERT_TRUE(a->persistent_decode() && b->persistent_decode()) << stem;
+    std::vector<float> s_a = Model::load(path, {.threads = 1})->initial_state(), x(size_t(info.n_embd));
+    std::vector<float> s_b = s_a, l_a(size_t(info.n_vocab)), l_b(l_a.size());
+    float d = 0;
+    for (uint32_t t : text_prompt()) {
+      arch->embed(t, x.data());
+      a->eval(x.data(), 1, s_a.data(), nullptr, l_a.data());
+      b->eval(x.data(), 1, s_b.data(), nullptr, l_b.data());
+      d = std::max(d, max_abs_delta(l_a, l_b));
+    }
+    EXPECT_EQ(d, 0.0f) << stem;
+    EXPECT_EQ(max_abs_delta(s_a, s_b), 0.0f) << stem;
+    EXPECT_NE(l_a, std::vector<float>(l_a.size(), 0.0f)) << stem;
   }
 }
 

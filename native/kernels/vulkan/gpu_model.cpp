@@ -100,6 +100,7 @@ struct GpuModel::Impl {
   // counters (zeroed by every step), from 256 a zero vector (the head's norm prologue mixes with it).
   uint32_t persistent_wgs = 0;
   uint32_t side_wgs = 0;  // of them, the side group's (side_workgroups)
+  uint32_t step_flags = 0;  // PersistentPC::flags (GpuOptions::persistent_ahead)
   std::unique_ptr<Buffer> persist_flags_host;  // those counters, copied out by every persistent step (step_completed)
   std::unique_ptr<Buffer> persist_words;
   VkCommandBuffer state_up = VK_NULL_HANDLE, state_down = VK_NULL_HANDLE;
@@ -355,7 +356,7 @@ Step GpuModel::Impl::record_step(uint32_t T, bool with_head, VkQueryPool pool, u
       // RWKV_VK_PERSISTENT_OPS=K: only the first K ops (timing experiments; results wrong).
       static const uint32_t op_limit = env_uint("RWKV_VK_PERSISTENT_OPS", 0, 0, 1u << 20);
       const uint32_t n_ops = op_limit ? std::min(op_limit, ps.n_ops) : ps.n_ops;
-      PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit, 0};
+      PersistentPC pc{s.op_table->address(), persist_words->address(), n_ops, kSpinLimit, 0, step_flags, 0};
       s.arrivals = ps.arrivals[n_ops];
       std::string shader = ps.shader;
       if (s.prof) {
@@ -460,6 +461,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   if (m.device->coop_matrix()) m.ops->set_few_area(few_area);
   m.persistent_wgs = persistent_workgroups(m.device->info(), info, o);
   m.side_wgs = side_workgroups(m.persistent_wgs, uint32_t(info.n_embd), o);
+  m.step_flags = o.persistent_ahead >= 0 ? uint32_t(o.persistent_ahead) : persistent_step_flags();
   if (m.persistent_wgs) {
     m.persist_words = std::make_unique<Buffer>(*m.device, 256 + uint64_t(C) * 4, Buffer::Kind::Device);
     m.persist_flags_host = std::make_unique<Buffer>(*m.device, 16, Buffer::Kind::Host);

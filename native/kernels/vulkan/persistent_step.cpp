@@ -26,6 +26,11 @@ uint32_t persistent_threads() {
   return t == 512 ? 512 : kPersistentThreads;
 }
 
+uint32_t persistent_step_flags() {
+  static const uint32_t f = env_uint("RWKV_VK_STEP_FLAGS", 0, 0, 0xFFFF);
+  return f;
+}
+
 bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t table_address, uint32_t workgroups,
                           uint32_t side_workgroups, PersistentStep& out, std::string* why) {
   auto fail = [&](const std::string& w) {

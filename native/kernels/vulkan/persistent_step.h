@@ -34,7 +34,16 @@ struct PersistentPC {
   uint64_t ops, sync;
   uint32_t n_ops, spin_limit;
   uint64_t prof;  // the profiled variant's (op, workgroup) times; 0 otherwise
+  uint32_t flags;  // kStep* below
+  uint32_t pad;
 };
+// PersistentPC::flags. kStepWkvAhead: each WKV-7 workgroup reads its state rows and its channels'
+// parameters before its grid barrier (nothing in the step writes them before that op); kStepLnAhead: each
+// workgroup of an op with the LN prologue stages the norm's parameters and its job's mix in shared memory
+// before its grid barrier (likewise). kStepNoPreload: matvecs load no weights before their grid barrier
+// (measurements).
+constexpr uint32_t kStepWkvAhead = 1, kStepNoPreload = 2, kStepLnAhead = 4;
+uint32_t persistent_step_flags();
 
 // The profiled variant (step7_*_prof) writes kProfileWords words per (op, workgroup): the device clock when
 // the workgroup passed the op's grid barrier [0], finished it [1], and WKV-7's phases [2..6].

@@ -88,16 +88,37 @@ const uint LN_J = 2u;  // vec4s of the row per invocation: C <= 2048 over 256 in
 const uint LN_J = 8u;  // C <= 4096 over at least 128 invocations
 #define LN_PAR(k, j, i) ((k) == 0u ? Vec4s(pc.ln_w).v[i] : (k) == 1u ? Vec4s(pc.ln_b).v[i] : (k) == 2u ? Vec4s(pc.ln_state).v[i] : Vec4s(jb.x).v[i])
 #endif
-void ln_prologue(Job jb, uint wg, uint padded) {
+#ifdef PERSISTENT
+// The norm's four parameter vectors (w, b, the shift state, the job's mix) staged in shared memory, each
+// padded / 4 vec4 apart, by the persistent step before its grid barrier (step7.comp: nothing in the step
+// writes them before this op; the shift state is the previous token's), so that after the barrier only the
+// row itself comes from memory. Invocation tid stages the entries it reads in ln_prologue (no barrier).
+void ln_params_ahead(Job jb, uint padded) {
+  const uint R4 = padded / 4u;
+  Vec4s w4 = Vec4s(pc.ln_w), b4 = Vec4s(pc.ln_b), st4 = Vec4s(pc.ln_state), m4 = Vec4s(jb.x);
+  for (uint i = gl_LocalInvocationID.x; i < pc.ln_C / 4u; i += gl_WorkGroupSize.x) {
+    const vec4 a = w4.v[i], b = b4.v[i], st = st4.v[i], m = m4.v[i];
+    sh_x4[i] = a, sh_x4[R4 + i] = b, sh_x4[2u * R4 + i] = st, sh_x4[3u * R4 + i] = m;
+  }
+}
+#endif
+// staged: ln_params_ahead() ran for this task (persistent step only).
+void ln_prologue(Job jb, uint wg, uint padded, bool staged) {
   // The row is read once into registers (LN_J vec4 per invocation at most).
 #ifdef PERSISTENT
   vec4 ln_par[4u * LN_J];
   {
     Vec4s w4 = Vec4s(pc.ln_w), b4 = Vec4s(pc.ln_b), st4 = Vec4s(pc.ln_state), m4 = Vec4s(jb.x);
+    const uint R4 = padded / 4u;
     for (uint j = 0u; j < LN_J; ++j) {
       const uint i = gl_LocalInvocationID.x + j * gl_WorkGroupSize.x;
       ln_par[j] = ln_par[LN_J + j] = ln_par[2u * LN_J + j] = ln_par[3u * LN_J + j] = vec4(0.0);
-      if (i < pc.ln_C / 4u) {
+      if (i < pc.ln_C / 4u && staged) {
+        ln_par[j] = sh_x4[i];
+        ln_par[LN_J + j] = sh_x4[R4 + i];
+        ln_par[2u * LN_J + j] = sh_x4[2u * R4 + i];
+        ln_par[3u * LN_J + j] = sh_x4[3u * R4 + i];
+      } else if (i < pc.ln_C / 4u) {
         ln_par[j] = w4.v[i];
         ln_par[LN_J + j] = b4.v[i];
         ln_par[2u * LN_J + j] = st4.v[i];
@@ -464,8 +485,8 @@ void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uve
 // preloaded: this subgroup's first batch is already in wb (the persistent step loads it before its
 // grid barrier). Each batch's successor is loaded before the
 // batch is used (two batches in flight per lane).
-void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, inout uvec4 wb[MAX_LOADS],
-                  inout uint sb[SB_N]) {
+void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, bool staged,
+                  inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
   const uint lane = gl_SubgroupInvocationID, last = row_end - 1u;
   const uint L = lanes_per_row(units), G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
   const uint first = row0 + gl_SubgroupID * RB * G, rows_step = gl_NumSubgroups * RB * G;
@@ -476,14 +497,14 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   if ((pc.ln_flags & 4u) != 0u) {
     gn_stage(jb);
   } else if (pc.ln_C != 0u) {
-    ln_prologue(jb, wg, units * 4u * xpu);
+    ln_prologue(jb, wg, units * 4u * xpu, staged);
   } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
     Vec4s x4 = Vec4s(jb.x);
     for (uint i = gl_LocalInvocationID.x; i < units * xpu; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
     barrier();
   }
 #elif defined(LN_PROLOGUE)
-  ln_prologue(jb, wg, units * LN_PAD);
+  ln_prologue(jb, wg, units * LN_PAD, false);
 #endif
   float acc[RB1];
   for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
@@ -581,11 +602,17 @@ void matvec_preload(uint wg, out uvec4 wb[MAX_LOADS], out uint sb[SB_N]) {
   if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, L, wb, sb);
 }
 // Workgroup wg's share of the op (the persistent step's op loop calls it for every wg it runs).
-void matvec_task(uint wg, bool preloaded, inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
+// LN-prologue ops: the norm's parameters of workgroup wg's task, staged ahead (ln_params_ahead).
+void matvec_ln_ahead(uint wg) {
+  Task t = task_of(wg);
+  ln_params_ahead(t.jb, t.units * 4u * XPU(t.jb));
+}
+// Workgroup wg's share of the op; preloaded / staged: matvec_preload / matvec_ln_ahead ran for it.
+void matvec_task(uint wg, bool preloaded, bool staged, inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
   Task t = task_of(wg);
   if (wg == 0u && pc.copy_n != 0u)
     for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
-  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded, wb, sb);
+  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded, staged, wb, sb);
 }
 #else
 void main() {
@@ -601,14 +628,14 @@ void main() {
   if (RB != 0u) {  // T == 1 (ops.cpp)
     uvec4 wb[MAX_LOADS];
     uint sb[SB_N];
-    blocked_rows(jb, wg, row0, row_end, units, false, wb, sb);
+    blocked_rows(jb, wg, row0, row_end, units, false, false, wb, sb);
     return;
   }
 #endif
 #if defined(LN_PROLOGUE) && IS_QUANT
   // Quantized weights: the normed and mixed row (in sh_x4) quantized to 8-bit blocks in shared memory,
   // as quantize.comp would from memory; then the T == 1 loop below reads them there.
-  ln_prologue(jb, wg, units * 32u);
+  ln_prologue(jb, wg, units * 32u, false);
   for (uint b = gl_LocalInvocationID.x; b < units; b += gl_WorkGroupSize.x) {
     float v[32];
     for (uint j = 0; j < 8u; ++j) {
@@ -637,7 +664,7 @@ void main() {
       if (k0 + 2u * stride < units) p2 = jb.w.v[base + k0 + 2u * stride];
       if (k0 + 3u * stride < units) p3 = jb.w.v[base + k0 + 3u * stride];
     }
-    ln_prologue(jb, wg, units * LN_PAD);
+    ln_prologue(jb, wg, units * LN_PAD, false);
     for (uint rb = row0; rb < row_end; rb += rows_per_pass) {
       const uint r = rb + gl_SubgroupID / spr;
       float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;

@@ -61,6 +61,9 @@ layout(push_constant) uniform StepPC {
   uint n_ops;
   uint spin_limit;
   ProfWords prof;  // STEP_PROFILE: (op, workgroup) -> [released, done] device-clock times (low 32 bits, ns)
+  uint flags;      // 1: WKV-7 reads its state and parameters before its grid barrier; 2: matvecs load no
+                   // weights before theirs; 4: LN-prologue ops stage the norm's parameters before theirs
+                   // (persistent_step.h)
 } spc;
 
 // The profiled variant (step7_*_prof, GpuModel::profile_decode): invocation 0 of each workgroup notes
@@ -116,16 +119,25 @@ void main() {
       mv_pc = op.mv.v;
       uvec4 wb[MAX_LOADS];
       uint sb[SB_N];
-      const bool ahead = local < op.groups;
+      const bool ahead = local < op.groups && (spc.flags & 2u) == 0u;
       if (ahead) matvec_preload(local, wb, sb);
+      // LN-prologue ops: the norm's parameters into shared memory too (flag 4; the staging area is free
+      // once this workgroup has ended the op before).
+      const bool staged = local < op.groups && (spc.flags & 4u) != 0u && mv_pc.ln_C != 0u && (mv_pc.ln_flags & 4u) == 0u;
+      if (staged) matvec_ln_ahead(local);
       grid_wait(word, target);
       stamp(k, 0u);
-      for (uint wg = local; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == local, wb, sb);
+      for (uint wg = local; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == local, staged && wg == local, wb, sb);
     } else {
       wk_pc = op.wk.v;
+      // This workgroup's first task's state rows and parameters, read while the others finish the ops
+      // before (the state is this layer's from the step before; nothing in this step writes either first).
+      WkvFixed fx;
+      const bool ahead = local < op.groups && (spc.flags & 1u) != 0u;
+      if (ahead) wkv7_fixed(local, fx);
       grid_wait(word, target);
       stamp(k, 0u);
-      for (uint wg = local; wg < op.groups; wg += n) wkv7_task(wg);
+      for (uint wg = local; wg < op.groups; wg += n) wkv7_task_from(wg, ahead && wg == local, fx);
     }
     // Counted in as it ends, so that a complete step counts every op's workgroups (the host checks).
     grid_arrive(k, op.wait >> 30);
