@@ -292,7 +292,7 @@ TEST(VulkanPersistent, ReadingAheadOfTheBarriersGivesTheSameBits) {
     const ModelInfo& info = arch->info();
     const vk::GpuOptions ahead{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 1,
                                .persistent_side_workgroups = 1,
-                               .persistent_ahead = int(vk::kStepWkvAhead | vk::kStepLnAhead)};
+                               .persistent_ahead = int(vk::kStepWkvAhead | vk::kStepLnAhead | vk::kStepEarlyBatch)};
     vk::GpuOptions after = ahead;
     after.persistent_ahead = 0;
     auto a = vk::GpuModel::create(index, info, ahead);

@@ -42,7 +42,8 @@ struct PersistentPC {
 // workgroup of an op with the LN prologue stages the norm's parameters and its job's mix in shared memory
 // before its grid barrier (likewise). kStepNoPreload: matvecs load no weights before their grid barrier
 // (measurements).
-constexpr uint32_t kStepWkvAhead = 1, kStepNoPreload = 2, kStepLnAhead = 4;
+// kStepEarlyBatch: matvecs issue their second batch of weight loads before staging their input (measurements).
+constexpr uint32_t kStepWkvAhead = 1, kStepNoPreload = 2, kStepLnAhead = 4, kStepEarlyBatch = 8;
 uint32_t persistent_step_flags();
 
 // The profiled variant (step7_*_prof) writes kProfileWords words per (op, workgroup): the device clock when

@@ -485,13 +485,25 @@ void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uve
 // preloaded: this subgroup's first batch is already in wb (the persistent step loads it before its
 // grid barrier). Each batch's successor is loaded before the
 // batch is used (two batches in flight per lane).
-void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, bool staged,
+// early: the second batch is loaded before the input staging as well (the persistent step's flag 8).
+void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, bool staged, bool early,
                   inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
   const uint lane = gl_SubgroupInvocationID, last = row_end - 1u;
   const uint L = lanes_per_row(units), G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
   const uint first = row0 + gl_SubgroupID * RB * G, rows_step = gl_NumSubgroups * RB * G;
   const uint xpu = XPU(jb);
   if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, L, wb, sb);  // streams during the norm
+  uvec4 we[MAX_LOADS];
+  uint se[SB_N];
+  bool have_early = false;
+  if (early && first < row_end) {  // the loop's first successor, as the loop computes it
+    uint nrb = first, nk0 = L * U;
+    if (nk0 >= units) nk0 = 0u, nrb = first + rows_step;
+    if (nrb < row_end) {
+      load_batch(jb, nrb, last, nk0, units, L, we, se);
+      have_early = true;
+    }
+  }
 #ifdef PERSISTENT
   barrier();  // the previous task's reads of sh_x4 are done
   if ((pc.ln_flags & 4u) != 0u) {
@@ -514,7 +526,13 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
     if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
     uvec4 wn[MAX_LOADS];
     uint sn[SB_N];
-    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn, sn);
+    if (have_early) {
+      for (uint i = 0u; i < MAX_LOADS; ++i) wn[i] = we[i];
+      for (uint i = 0u; i < SB_N; ++i) sn[i] = se[i];
+      have_early = false;
+    } else if (nrb < row_end) {
+      load_batch(jb, nrb, last, nk0, units, L, wn, sn);
+    }
 #ifdef MIXED_JOBS
     if (jb.w_type == 9u) {
       for (uint u = 0u; u < U; ++u) {
@@ -608,11 +626,11 @@ void matvec_ln_ahead(uint wg) {
   ln_params_ahead(t.jb, t.units * 4u * XPU(t.jb));
 }
 // Workgroup wg's share of the op; preloaded / staged: matvec_preload / matvec_ln_ahead ran for it.
-void matvec_task(uint wg, bool preloaded, bool staged, inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
+void matvec_task(uint wg, bool preloaded, bool staged, bool early, inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
   Task t = task_of(wg);
   if (wg == 0u && pc.copy_n != 0u)
     for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
-  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded, staged, wb, sb);
+  blocked_rows(t.jb, wg, t.row0, t.row_end, t.units, preloaded, staged, early, wb, sb);
 }
 #else
 void main() {
@@ -628,7 +646,7 @@ void main() {
   if (RB != 0u) {  // T == 1 (ops.cpp)
     uvec4 wb[MAX_LOADS];
     uint sb[SB_N];
-    blocked_rows(jb, wg, row0, row_end, units, false, false, wb, sb);
+    blocked_rows(jb, wg, row0, row_end, units, false, false, false, wb, sb);
     return;
   }
 #endif

@@ -62,8 +62,8 @@ layout(push_constant) uniform StepPC {
   uint spin_limit;
   ProfWords prof;  // STEP_PROFILE: (op, workgroup) -> [released, done] device-clock times (low 32 bits, ns)
   uint flags;      // 1: WKV-7 reads its state and parameters before its grid barrier; 2: matvecs load no
-                   // weights before theirs; 4: LN-prologue ops stage the norm's parameters before theirs
-                   // (persistent_step.h)
+                   // weights before theirs; 4: LN-prologue ops stage the norm's parameters before theirs;
+                   // 8: matvecs load their second batch before staging their input (persistent_step.h)
 } spc;
 
 // The profiled variant (step7_*_prof, GpuModel::profile_decode): invocation 0 of each workgroup notes
@@ -127,7 +127,8 @@ void main() {
       if (staged) matvec_ln_ahead(local);
       grid_wait(word, target);
       stamp(k, 0u);
-      for (uint wg = local; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == local, staged && wg == local, wb, sb);
+      const bool early = (spc.flags & 8u) != 0u;
+      for (uint wg = local; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == local, staged && wg == local, early, wb, sb);
     } else {
       wk_pc = op.wk.v;
       // This workgroup's first task's state rows and parameters, read while the others finish the ops
