@@ -37,13 +37,13 @@ struct PersistentPC {
   uint32_t flags;  // kStep* below
   uint32_t pad;
 };
-// PersistentPC::flags. kStepWkvAhead: each WKV-7 workgroup reads its state rows and its channels'
-// parameters before its grid barrier (nothing in the step writes them before that op); kStepLnAhead: each
-// workgroup of an op with the LN prologue stages the norm's parameters and its job's mix in shared memory
-// before its grid barrier (likewise). kStepNoPreload: matvecs load no weights before their grid barrier
-// (measurements).
-// kStepEarlyBatch: matvecs issue their second batch of weight loads before staging their input (measurements).
+// PersistentPC::flags: what the step reads before an op's grid barrier (shaders/step7.comp), where nothing in
+// the step writes it before that op. kStepWkvAhead: WKV-7's state rows and its channels' parameters (into
+// registers); kStepLnAhead: an LN-prologue op's norm parameters and job mix (into shared memory);
+// kStepEarlyBatch: a matvec's second batch of weights, before its input staging. kStepNoPreload: no weights
+// before the barrier at all (measurements). Same results with any of them (only reads move).
 constexpr uint32_t kStepWkvAhead = 1, kStepNoPreload = 2, kStepLnAhead = 4, kStepEarlyBatch = 8;
+// GpuOptions::persistent_ahead's default: RWKV_VK_STEP_FLAGS, else 0 (none: not yet timed on a GPU).
 uint32_t persistent_step_flags();
 
 // The profiled variant (step7_*_prof) writes kProfileWords words per (op, workgroup): the device clock when
