@@ -482,10 +482,21 @@ void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uve
 #endif
 }
 
+// The batch after (rb, k0): the row block's next L * U units, or the next row block's first ones.
+void next_batch(uint rb, uint k0, uint units, uint L, uint rows_step, out uint nrb, out uint nk0) {
+  nrb = rb, nk0 = k0 + L * U;
+  if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
+}
+
+#ifdef PERSISTENT
+// An op whose input is a LayerNorm computed by each workgroup (ln_prologue), rather than a GroupNorm
+// (gn_stage, ln_flags 4) or a plain input.
+bool has_ln_prologue() { return pc.ln_C != 0u && (pc.ln_flags & 4u) == 0u; }
+#endif
+
 // preloaded: this subgroup's first batch is already in wb (the persistent step loads it before its
-// grid barrier). Each batch's successor is loaded before the
-// batch is used (two batches in flight per lane).
-// early: the second batch is loaded before the input staging as well (the persistent step's flag 8).
+// grid barrier). Each batch's successor is loaded before the batch is used (two batches in flight per
+// lane). early: the second batch is loaded before the input staging as well (the persistent step's flag 8).
 void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, bool staged, bool early,
                   inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
   const uint lane = gl_SubgroupInvocationID, last = row_end - 1u;
@@ -493,23 +504,20 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   const uint first = row0 + gl_SubgroupID * RB * G, rows_step = gl_NumSubgroups * RB * G;
   const uint xpu = XPU(jb);
   if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, L, wb, sb);  // streams during the norm
-  uvec4 we[MAX_LOADS];
-  uint se[SB_N];
-  bool have_early = false;
-  if (early && first < row_end) {  // the loop's first successor, as the loop computes it
-    uint nrb = first, nk0 = L * U;
-    if (nk0 >= units) nk0 = 0u, nrb = first + rows_step;
-    if (nrb < row_end) {
-      load_batch(jb, nrb, last, nk0, units, L, we, se);
-      have_early = true;
-    }
+  uvec4 wn[MAX_LOADS];  // the successor batch
+  uint sn[SB_N];
+  bool next_loaded = early && first < row_end;  // the first successor, loaded here rather than in the loop
+  if (next_loaded) {
+    uint nrb, nk0;
+    next_batch(first, 0u, units, L, rows_step, nrb, nk0);
+    if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn, sn);
   }
 #ifdef PERSISTENT
   barrier();  // the previous task's reads of sh_x4 are done
-  if ((pc.ln_flags & 4u) != 0u) {
-    gn_stage(jb);
-  } else if (pc.ln_C != 0u) {
+  if (has_ln_prologue()) {
     ln_prologue(jb, wg, units * 4u * xpu, staged);
+  } else if ((pc.ln_flags & 4u) != 0u) {
+    gn_stage(jb);
   } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
     Vec4s x4 = Vec4s(jb.x);
     for (uint i = gl_LocalInvocationID.x; i < units * xpu; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
@@ -522,17 +530,10 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
   uint rb = first, k0 = 0u;
   while (rb < row_end) {
-    uint nrb = rb, nk0 = k0 + L * U;
-    if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
-    uvec4 wn[MAX_LOADS];
-    uint sn[SB_N];
-    if (have_early) {
-      for (uint i = 0u; i < MAX_LOADS; ++i) wn[i] = we[i];
-      for (uint i = 0u; i < SB_N; ++i) sn[i] = se[i];
-      have_early = false;
-    } else if (nrb < row_end) {
-      load_batch(jb, nrb, last, nk0, units, L, wn, sn);
-    }
+    uint nrb, nk0;
+    next_batch(rb, k0, units, L, rows_step, nrb, nk0);
+    if (!next_loaded && nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn, sn);
+    next_loaded = false;
 #ifdef MIXED_JOBS
     if (jb.w_type == 9u) {
       for (uint u = 0u; u < U; ++u) {
