@@ -9,6 +9,8 @@ file(MAKE_DIRECTORY ${RWKV_SHADER_OUT})
 find_program(GLSLC_EXECUTABLE glslc)
 
 file(STRINGS ${RWKV_SHADER_DIR}/variants.txt RWKV_SHADER_VARIANTS)
+# A new or renamed variant changes the build's list of outputs: configure again when the file changes.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${RWKV_SHADER_DIR}/variants.txt)
 file(GLOB RWKV_SHADER_DEPS CONFIGURE_DEPENDS ${RWKV_SHADER_DIR}/*.comp ${RWKV_SHADER_DIR}/*.glsl)
 set(RWKV_SPV_FILES "")
 set(RWKV_SPV_NAMES "")

@@ -343,6 +343,51 @@ TEST(VulkanPersistent, ProfileTimesEveryOpInsideTheStep) {
 // invocations; the load-time check skipped, as if other work took multiprocessors later).
 // A call that uploaded its state runs again as dispatches and gives the right logits; a call whose
 // state lived on the GPU fails with a clear error. Either way one-token steps use dispatches afterwards.
+// The quantized matvecs built on the device's 4 x 8-bit dot products (the *_idot shader variants, where
+// Device::int_dot()) add the same integers as the bit extractions they replace, so every logit and state
+// value is the same bits with and without them: every quantized weight type, every model version, one token
+// at a time and as a sequence (the matvec's T > 1 loop), through the dispatch path (RWKV_VK_INT_DOT=1 turns
+// them on where the device has them at all, as lavapipe does, not accelerated).
+TEST(VulkanIntDot, DeviceDotProductsGiveTheSameBits) {
+  REQUIRE_VULKAN(dev);
+  auto with_int_dot = [&](const char* value, const TensorIndex& index, const ModelInfo& info) {
+    const char* old = std::getenv("RWKV_VK_INT_DOT");
+    const std::string saved = old ? old : "";
+    setenv("RWKV_VK_INT_DOT", value, 1);
+    auto gpu = vk::GpuModel::create(index, info, {.layers = info.n_layer, .device = dev, .persistent = 0});
+    if (old) setenv("RWKV_VK_INT_DOT", saved.c_str(), 1);
+    else unsetenv("RWKV_VK_INT_DOT");
+    return gpu;
+  };
+  for (const std::string path : {test::tiny_model("tiny-rwkv-4v0-660K-Q5_1"), test::tiny_model("tiny-rwkv-5v2-730K-Q5_0"),
+                                 test::tiny_model("tiny-rwkv-6v0-1m-Q5_1"), test::tiny_model("tiny-rwkv-7v0-834K-Q5_0"),
+                                 multi_head_model(DType::Q8_0), multi_head_model(DType::Q4_0), multi_head_model(DType::Q4_1)}) {
+    TensorIndex index = open_rwkv_bin(path);
+    auto arch = make_architecture(index, path);
+    const ModelInfo& info = arch->info();
+    auto emulated = with_int_dot("0", index, info), native = with_int_dot("1", index, info);
+    ASSERT_FALSE(emulated->device().int_dot);
+    if (!native->device().int_dot) GTEST_SKIP() << native->device().name << " has no integer dot products";
+    std::vector<float> s_e = Model::load(path, {.threads = 1})->initial_state(), s_n = s_e, x(size_t(info.n_embd) * 5);
+    std::vector<float> l_e(size_t(info.n_vocab)), l_n(l_e.size());
+    const std::vector<uint32_t> prompt = text_prompt();
+    size_t differ = 0;
+    for (size_t i = 0; i < prompt.size(); ++i) {
+      arch->embed(prompt[i], x.data());
+      emulated->eval(x.data(), 1, s_e.data(), nullptr, l_e.data());
+      native->eval(x.data(), 1, s_n.data(), nullptr, l_n.data());
+      differ += std::memcmp(l_e.data(), l_n.data(), l_e.size() * 4) != 0;
+    }
+    for (size_t i = 0; i < 5; ++i) arch->embed(prompt[i], x.data() + i * size_t(info.n_embd));
+    emulated->eval(x.data(), 5, s_e.data(), nullptr, l_e.data());
+    native->eval(x.data(), 5, s_n.data(), nullptr, l_n.data());
+    EXPECT_EQ(differ, 0u) << path << ": tokens whose logits differ";
+    EXPECT_EQ(std::memcmp(l_e.data(), l_n.data(), l_e.size() * 4), 0) << path << ": a 5-token sequence";
+    EXPECT_EQ(std::memcmp(s_e.data(), s_n.data(), s_e.size() * 4), 0) << path << ": the state";
+    std::printf("[ vulkan ] %s: integer dot products against bit extractions, %zu tokens and a 5-token sequence compared\n", path.c_str(), prompt.size());
+  }
+}
+
 TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {
   REQUIRE_VULKAN(dev);
   const std::string path = test::tiny_model("tiny-rwkv-7v0-834K-FP32");

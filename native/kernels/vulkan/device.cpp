@@ -168,6 +168,27 @@ bool coop_matrix_usable(VkPhysicalDevice pd) {
   return false;
 }
 
+// True when the quantized matvecs should use the device's integer dot products: it offers
+// VK_KHR_shader_integer_dot_product (drivers of Vulkan 1.3, where it is core, list it too; the extension
+// keeps this within the 1.2 instance) with its feature, and its driver calls the 4 x 8-bit packed forms
+// accelerated, or RWKV_VK_INT_DOT=1 asks for them anyway (=0: never).
+bool int_dot_usable(VkPhysicalDevice pd) {
+  const char* e = std::getenv("RWKV_VK_INT_DOT");
+  const int want = e && *e ? (std::strcmp(e, "0") == 0 ? 0 : 1) : -1;  // -1: where accelerated
+  if (want == 0 || !has_extension(pd, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME)) return false;
+  auto f = make<VkPhysicalDeviceShaderIntegerDotProductFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES);
+  auto f2 = make<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
+  f2.pNext = &f;
+  vk().vkGetPhysicalDeviceFeatures2(pd, &f2);
+  if (!f.shaderIntegerDotProduct) return false;
+  if (want == 1) return true;
+  auto p = make<VkPhysicalDeviceShaderIntegerDotProductProperties>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES);
+  auto p2 = make<VkPhysicalDeviceProperties2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2);
+  p2.pNext = &p;
+  vk().vkGetPhysicalDeviceProperties2(pd, &p2);
+  return p.integerDotProduct4x8BitPackedSignedAccelerated && p.integerDotProduct4x8BitPackedMixedSignednessAccelerated;
+}
+
 bool allow_cpu_devices() { return env_flag("RWKV_VULKAN_ALLOW_CPU", false); }
 
 }  // namespace
@@ -257,6 +278,14 @@ std::unique_ptr<Device> Device::create(int index) {
     *chain = &clock;
     chain = &clock.pNext;
     exts.push_back(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
+  }
+  auto idot = make<VkPhysicalDeviceShaderIntegerDotProductFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES);
+  if (int_dot_usable(d->physical_)) {
+    idot.shaderIntegerDotProduct = VK_TRUE;
+    *chain = &idot;
+    chain = &idot.pNext;
+    exts.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    d->int_dot_ = d->info_.int_dot = true;
   }
   // Statistics of compiled pipelines, for shader work only (they cost compile time and memory).
   auto pexec = make<VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR>(

@@ -25,6 +25,7 @@ struct DeviceInfo {
   bool coop_matrix = false;       // set by Device::create: the cooperative-matrix GEMM path is on
   uint32_t multiprocessors = 0;   // VK_NV_shader_sm_builtins where offered, else 0 (unknown)
   bool device_clock = false;      // VK_KHR_shader_clock's device clock (Device::create turns it on: step profiles)
+  bool int_dot = false;           // set by Device::create: quantized matvecs use the device's 4 x 8-bit dot products
   std::string why_not;            // when !usable
 };
 
@@ -54,6 +55,11 @@ class Device {
   // extension and shaderFloat16 are enabled at creation when the device has them; gemm.comp needs them.
   // RWKV_VK_COOP=0 leaves them off (the matvec path then runs every token count).
   bool coop_matrix() const { return coop_; }
+  // Integer dot products (SPV_KHR_integer_dot_product: 4 x 8-bit packed, signed and mixed signedness; core
+  // in Vulkan 1.3): enabled at creation where the driver calls them accelerated, and Pipelines then builds
+  // the quantized matvecs from their *_idot variants (the same integers: the same bits). RWKV_VK_INT_DOT=1
+  // takes them wherever the device has the feature (lavapipe: the tests), =0 never.
+  bool int_dot() const { return int_dot_; }
   // RWKV_VK_SHADER_STATS=1 where the device has VK_KHR_pipeline_executable_properties: pipelines keep the
   // driver's statistics of their compiled code (registers, spills: Pipelines::statistics).
   bool shader_stats() const { return shader_stats_; }
@@ -86,6 +92,7 @@ class Device {
   VkPhysicalDeviceMemoryProperties mem_{};
   DeviceInfo info_;
   bool coop_ = false;
+  bool int_dot_ = false;
   bool shader_stats_ = false;
   uint32_t poll_margin_us_ = 0;  // submit_and_wait: polling starts this long before the expected end (0: none)
 };

@@ -34,6 +34,10 @@ VkPipeline Pipelines::get(const std::string& shader, const std::vector<uint32_t>
     const EmbeddedShader* found = nullptr;
     for (size_t i = 0; i < kEmbeddedShaderCount; ++i)
       if (shader == kEmbeddedShaders[i].name) found = &kEmbeddedShaders[i];
+    // Where the device has integer dot products, a shader's *_idot build (the same results) replaces it.
+    if (device_.int_dot())
+      for (size_t i = 0; i < kEmbeddedShaderCount; ++i)
+        if (shader + "_idot" == kEmbeddedShaders[i].name) found = &kEmbeddedShaders[i];
     if (!found)
       throw Error(ErrorCode::Device, "shader '" + shader + "' is not in this build (was glslc available when it was built?)");
     auto mci = make<VkShaderModuleCreateInfo>(VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO);
