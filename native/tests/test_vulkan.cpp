@@ -185,10 +185,11 @@ std::string step_test_model(const std::string& stem) {
   return test::tiny_model(stem);
 }
 
-// Q8_0 (step7_mixed: Q8_0 layer matrices, FP16 LoRA and head, activations kept in floats) is checked against
-// the CPU on the same weights dequantized to FP32, to the float tolerance; the dispatch-per-op path rounds
-// activations to 8 bits as the CPU's Q8_0 kernels do, so it may differ from the step by about what that
-// rounding moves the CPU's own logits (the CPU on the Q8_0 file against the CPU on the FP32 copy).
+// Q8_0 (step7_mixed: Q8_0 layer matrices, FP16 LoRA and head; here without flag 16, so activations kept in
+// floats) is checked against the CPU on the same weights dequantized to FP32, to the float tolerance; the
+// dispatch-per-op path rounds activations to 8 bits as the CPU's Q8_0 kernels do, so it may differ from the
+// step by about what that rounding moves the CPU's own logits (the CPU on the Q8_0 file against the CPU on
+// the FP32 copy). The default step (flag 16) rounds them too: Q8_0JobsWithEightBitActivations below.
 TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
   REQUIRE_VULKAN(dev);
   for (const char* stem : {"tiny-rwkv-7v0-834K-FP32", "tiny-rwkv-7v0-834K-FP16", "synthetic-4-heads-FP16", "synthetic-4-heads-Q8_0"}) {
@@ -197,7 +198,7 @@ TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
     TensorIndex index = open_rwkv_bin(path);
     auto arch = make_architecture(index, path);
     const ModelInfo& info = arch->info();
-    auto persistent = vk::GpuModel::create(index, info, {.layers = info.n_layer, .device = dev, .persistent = 2});
+    auto persistent = vk::GpuModel::create(index, info, {.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_flags = 0});
     auto dispatches = vk::GpuModel::create(index, info, {.layers = info.n_layer, .device = dev, .persistent = 0});
     ASSERT_TRUE(persistent->persistent_decode()) << stem;
     ASSERT_FALSE(dispatches->persistent_decode()) << stem;
@@ -235,7 +236,8 @@ TEST(VulkanPersistent, OneDispatchStepMatchesCpuAndDispatches) {
 // workgroup (two did not reliably stay resident side by side there), so both groups are that workgroup and
 // their ops run one after the other: the ops' split, their waits on the group counts and the step's count
 // of arrivals are what this checks; the H100 runs the groups side by side (BENCHMARKS.md). Same logits as
-// the CPU and as the step without groups; the profile names the ops of each group.
+// the CPU (Q8_0: the step's default flag 16 rounds activations to 8 bits, as the CPU's Q8_0 kernels do) and
+// as the step without groups; the profile names the ops of each group.
 TEST(VulkanPersistent, SideGroupRunsTheLoraBesideRkv) {
   REQUIRE_VULKAN(dev);
   bool clock = false;
@@ -255,7 +257,7 @@ TEST(VulkanPersistent, SideGroupRunsTheLoraBesideRkv) {
     auto groupless = vk::GpuModel::create(index, info, plain);
     ASSERT_TRUE(side->persistent_decode()) << stem;
     ASSERT_TRUE(groupless->persistent_decode()) << stem;
-    auto cpu = Model::load(q8 ? dequantized_copy(path) : path, {.threads = 2});
+    auto cpu = Model::load(path, {.threads = 2});
     std::vector<float> s_cpu = cpu->initial_state(), s_side = s_cpu, s_plain = s_cpu, x(size_t(info.n_embd));
     std::vector<float> l_cpu(size_t(info.n_vocab)), l_side(l_cpu.size()), l_plain(l_cpu.size());
     float vs_cpu = 0, vs_plain = 0;
@@ -268,9 +270,9 @@ TEST(VulkanPersistent, SideGroupRunsTheLoraBesideRkv) {
       vs_plain = std::max(vs_plain, max_abs_delta(l_side, l_plain));
     }
     std::printf("[ vulkan ] %-26s side group: max|dlogit| vs CPU %.3g, vs the step without groups %.3g\n", stem, vs_cpu, vs_plain);
-    EXPECT_LT(vs_cpu, kFloatTol) << stem;
+    EXPECT_LT(vs_cpu, q8 ? kQuantTol : kFloatTol) << stem;
     EXPECT_LT(vs_plain, kFloatTol) << stem;
-    EXPECT_LT(max_abs_delta(s_side, s_cpu), kFloatTol) << stem;
+    EXPECT_LT(max_abs_delta(s_side, s_cpu), q8 ? kQuantTol : kFloatTol) << stem;
     if (!clock) continue;
     const std::string text = side->profile_decode(2);
     for (const char* op : {"att.ln1+rkv:", "att.ln1+lora_down:", "att.lora_up:", "att.wkv7"})
@@ -280,7 +282,7 @@ TEST(VulkanPersistent, SideGroupRunsTheLoraBesideRkv) {
 }
 
 // What the step reads before its grid barriers (WKV-7's state rows and parameters, the norms' parameters
-// staged in shared memory: GpuOptions::persistent_ahead) must be what it would read after them: the same
+// staged in shared memory: GpuOptions::persistent_flags) must be what it would read after them: the same
 // bits, token by token, with and without, beside a side group (one workgroup on lavapipe: its first task of
 // each op reads ahead, the others after the barrier, so both paths run).
 TEST(VulkanPersistent, ReadingAheadOfTheBarriersGivesTheSameBits) {
@@ -292,9 +294,9 @@ TEST(VulkanPersistent, ReadingAheadOfTheBarriersGivesTheSameBits) {
     const ModelInfo& info = arch->info();
     const vk::GpuOptions ahead{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 1,
                                .persistent_side_workgroups = 1,
-                               .persistent_ahead = int(vk::kStepWkvAhead | vk::kStepLnAhead | vk::kStepEarlyBatch)};
+                               .persistent_flags = int(vk::kStepWkvAhead | vk::kStepLnAhead | vk::kStepEarlyBatch | vk::kStepQ8Int)};
     vk::GpuOptions after = ahead;
-    after.persistent_ahead = 0;
+    after.persistent_flags = int(vk::kStepQ8Int);
     auto a = vk::GpuModel::create(index, info, ahead);
     auto b = vk::GpuModel::create(index, info, after);
     ASSERT_TRUE(a->persistent_decode() && b->persistent_decode()) << stem;
@@ -348,16 +350,23 @@ TEST(VulkanPersistent, ProfileTimesEveryOpInsideTheStep) {
 // value is the same bits with and without them: every quantized weight type, every model version, one token
 // at a time and as a sequence (the matvec's T > 1 loop), through the dispatch path (RWKV_VK_INT_DOT=1 turns
 // them on where the device has them at all, as lavapipe does, not accelerated).
+// A GPU model made with RWKV_VK_INT_DOT set to `value` ("0": bit extractions, "1": the device's integer dot
+// products wherever it has them), the variable restored after.
+std::unique_ptr<vk::GpuModel> gpu_with_int_dot(const char* value, const TensorIndex& index, const ModelInfo& info,
+                                               const vk::GpuOptions& options) {
+  const char* old = std::getenv("RWKV_VK_INT_DOT");
+  const std::string saved = old ? old : "";
+  setenv("RWKV_VK_INT_DOT", value, 1);
+  auto gpu = vk::GpuModel::create(index, info, options);
+  if (old) setenv("RWKV_VK_INT_DOT", saved.c_str(), 1);
+  else unsetenv("RWKV_VK_INT_DOT");
+  return gpu;
+}
+
 TEST(VulkanIntDot, DeviceDotProductsGiveTheSameBits) {
   REQUIRE_VULKAN(dev);
   auto with_int_dot = [&](const char* value, const TensorIndex& index, const ModelInfo& info) {
-    const char* old = std::getenv("RWKV_VK_INT_DOT");
-    const std::string saved = old ? old : "";
-    setenv("RWKV_VK_INT_DOT", value, 1);
-    auto gpu = vk::GpuModel::create(index, info, {.layers = info.n_layer, .device = dev, .persistent = 0});
-    if (old) setenv("RWKV_VK_INT_DOT", saved.c_str(), 1);
-    else unsetenv("RWKV_VK_INT_DOT");
-    return gpu;
+    return gpu_with_int_dot(value, index, info, {.layers = info.n_layer, .device = dev, .persistent = 0});
   };
   for (const std::string path : {test::tiny_model("tiny-rwkv-4v0-660K-Q5_1"), test::tiny_model("tiny-rwkv-5v2-730K-Q5_0"),
                                  test::tiny_model("tiny-rwkv-6v0-1m-Q5_1"), test::tiny_model("tiny-rwkv-7v0-834K-Q5_0"),
@@ -386,6 +395,52 @@ TEST(VulkanIntDot, DeviceDotProductsGiveTheSameBits) {
     EXPECT_EQ(std::memcmp(s_e.data(), s_n.data(), s_e.size() * 4), 0) << path << ": the state";
     std::printf("[ vulkan ] %s: integer dot products against bit extractions, %zu tokens and a 5-token sequence compared\n", path.c_str(), prompt.size());
   }
+}
+
+// The step's flag 16 (kStepQ8Int): Q8_0 jobs round their staged input to 8-bit blocks and take integer dot
+// products. Their results then follow the CPU's Q8_0 kernels (which round the same way) and the dispatch path
+// rather than the dequantized weights; the device's dot products (step7_mixed_idot) and the bit
+// extractions give the same bits. One workgroup on lavapipe: every task of an op restages and requantizes.
+TEST(VulkanPersistent, Q8_0JobsWithEightBitActivations) {
+  REQUIRE_VULKAN(dev);
+  const std::string path = multi_head_model(DType::Q8_0);
+  TensorIndex index = open_rwkv_bin(path);
+  auto arch = make_architecture(index, path);
+  const ModelInfo& info = arch->info();
+  vk::GpuOptions o{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 1,
+                   .persistent_side_workgroups = 0, .persistent_flags = int(vk::kStepQ8Int)};
+  auto step_int = gpu_with_int_dot("0", index, info, o), step_idot = gpu_with_int_dot("1", index, info, o);
+  o.persistent_flags = 0;
+  auto step_float = vk::GpuModel::create(index, info, o);
+  o.persistent = 0;
+  auto dispatches = vk::GpuModel::create(index, info, o);
+  ASSERT_TRUE(step_int->persistent_decode() && step_idot->persistent_decode() && step_float->persistent_decode());
+  auto cpu = Model::load(path, {.threads = 2});
+  std::vector<float> s_cpu = cpu->initial_state(), s_i = s_cpu, s_n = s_cpu, s_f = s_cpu, s_d = s_cpu, x(size_t(info.n_embd));
+  std::vector<float> l_cpu(size_t(info.n_vocab)), l_i(l_cpu.size()), l_n(l_cpu.size()), l_f(l_cpu.size()), l_d(l_cpu.size());
+  float vs_cpu = 0, vs_dispatch = 0, float_vs_cpu = 0;
+  size_t idot_differs = 0, float_same = 0;
+  for (uint32_t t : text_prompt()) {
+    cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
+    arch->embed(t, x.data());
+    step_int->eval(x.data(), 1, s_i.data(), nullptr, l_i.data());
+    step_idot->eval(x.data(), 1, s_n.data(), nullptr, l_n.data());
+    step_float->eval(x.data(), 1, s_f.data(), nullptr, l_f.data());
+    dispatches->eval(x.data(), 1, s_d.data(), nullptr, l_d.data());
+    vs_cpu = std::max(vs_cpu, max_abs_delta(l_i, l_cpu));
+    vs_dispatch = std::max(vs_dispatch, max_abs_delta(l_i, l_d));
+    float_vs_cpu = std::max(float_vs_cpu, max_abs_delta(l_f, l_cpu));
+    idot_differs += std::memcmp(l_i.data(), l_n.data(), l_i.size() * 4) != 0;
+    float_same += std::memcmp(l_i.data(), l_f.data(), l_i.size() * 4) == 0;
+  }
+  std::printf("[ vulkan ] synthetic-4-heads-Q8_0 step with 8-bit activations: max|dlogit| vs CPU Q8_0 %.3g, vs dispatches %.3g "
+              "(float activations vs CPU Q8_0: %.3g)%s\n", vs_cpu, vs_dispatch, float_vs_cpu,
+              step_idot->device().int_dot ? "; device dot products: the same bits" : "");
+  EXPECT_LT(vs_cpu, kQuantTol);
+  EXPECT_LT(vs_dispatch, kQuantTol);
+  EXPECT_LT(max_abs_delta(s_i, s_cpu), kQuantTol);
+  EXPECT_EQ(float_same, 0u) << "the flag changed nothing";
+  if (step_idot->device().int_dot) EXPECT_EQ(idot_differs, 0u) << "tokens whose logits differ with the device's dot products";
 }
 
 TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {

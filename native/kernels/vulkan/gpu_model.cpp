@@ -100,7 +100,7 @@ struct GpuModel::Impl {
   // counters (zeroed by every step), from 256 a zero vector (the head's norm prologue mixes with it).
   uint32_t persistent_wgs = 0;
   uint32_t side_wgs = 0;  // of them, the side group's (side_workgroups)
-  uint32_t step_flags = 0;  // PersistentPC::flags (GpuOptions::persistent_ahead)
+  uint32_t step_flags = 0;  // PersistentPC::flags (GpuOptions::persistent_flags)
   std::unique_ptr<Buffer> persist_flags_host;  // those counters, copied out by every persistent step (step_completed)
   std::unique_ptr<Buffer> persist_words;
   VkCommandBuffer state_up = VK_NULL_HANDLE, state_down = VK_NULL_HANDLE;
@@ -461,7 +461,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   if (m.device->coop_matrix()) m.ops->set_few_area(few_area);
   m.persistent_wgs = persistent_workgroups(m.device->info(), info, o);
   m.side_wgs = side_workgroups(m.persistent_wgs, uint32_t(info.n_embd), o);
-  m.step_flags = o.persistent_ahead >= 0 ? uint32_t(o.persistent_ahead) : persistent_step_flags();
+  m.step_flags = o.persistent_flags >= 0 ? uint32_t(o.persistent_flags) : persistent_step_flags();
   if (m.persistent_wgs) {
     m.persist_words = std::make_unique<Buffer>(*m.device, 256 + uint64_t(C) * 4, Buffer::Kind::Device);
     m.persist_flags_host = std::make_unique<Buffer>(*m.device, 16, Buffer::Kind::Host);

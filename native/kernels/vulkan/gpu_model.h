@@ -50,9 +50,10 @@ struct GpuOptions {
   // workgroups up), 0 none; as many as the step has: both groups are all of them, one after the other
   // (tests on one workgroup).
   int persistent_side_workgroups = -1;
-  // What the step reads before its grid barriers (persistent_step.h kStep* flags): -1 as RWKV_VK_STEP_FLAGS
-  // says (default 0: nothing ahead, until an H100 has timed it; BENCHMARKS.md).
-  int persistent_ahead = -1;
+  // The step's variants (persistent_step.h kStep* flags: what it reads before its grid barriers, and how
+  // Q8_0 jobs multiply): -1 as RWKV_VK_STEP_FLAGS says (default kStepQ8Int: 8-bit activations for Q8_0 jobs,
+  // as the CPU; the read-ahead flags off until an H100 has timed them; BENCHMARKS.md).
+  int persistent_flags = -1;
 };
 
 struct StateSync {

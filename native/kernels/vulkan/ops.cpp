@@ -259,7 +259,8 @@ bool Ops::can_prologue(const std::vector<MatJob>& jobs, uint32_t C) const {
   // Quantized weights: every workgroup norms, mixes and quantizes the row itself (whole 32-blocks). That
   // pays for the norm dispatch and barrier it saves up to C = 1024 (H100, 0.4B Q8_0 / Q5_1 decode 632 ->
   // 719 / 623 -> 710 tok/s) but not at 2048 (1.5B Q8_0 420 -> 412: its many workgroups each redo 64 blocks).
-  // A step7_mixed op quantizes nothing (float activations staged in shared memory), so any C holds there.
+  // A step7_mixed op quantizes in shared memory, in place, one block per invocation (q8_stage: up to 8192
+  // columns), so any C holds there.
   const uint32_t max_quant_cols = mixed_op(jobs) ? 4096 : kMaxLnQuantCols;
   for (const MatJob& j : jobs) {
     if (dtype_is_quantized(j.m->dtype) && (C % 32 != 0 || C > max_quant_cols)) return false;

@@ -27,7 +27,7 @@ uint32_t persistent_threads() {
 }
 
 uint32_t persistent_step_flags() {
-  static const uint32_t f = env_uint("RWKV_VK_STEP_FLAGS", 0, 0, 0xFFFF);
+  static const uint32_t f = env_uint("RWKV_VK_STEP_FLAGS", kStepQ8Int, 0, 0xFFFF);
   return f;
 }
 

@@ -42,8 +42,13 @@ struct PersistentPC {
 // registers); kStepLnAhead: an LN-prologue op's norm parameters and job mix (into shared memory);
 // kStepEarlyBatch: a matvec's second batch of weights, before its input staging. kStepNoPreload: no weights
 // before the barrier at all (measurements). Same results with any of them (only reads move).
-constexpr uint32_t kStepWkvAhead = 1, kStepNoPreload = 2, kStepLnAhead = 4, kStepEarlyBatch = 8;
-// GpuOptions::persistent_ahead's default: RWKV_VK_STEP_FLAGS, else 0 (none: not yet timed on a GPU).
+// kStepQ8Int: Q8_0 jobs round their staged input to 8-bit blocks (the CPU's scheme, as the dispatch path
+// does) and multiply with integer dot products, the device's own where it has them (step7_mixed_idot),
+// instead of turning each int8 weight into a float: results then follow the CPU's Q8_0 kernels rather
+// than the dequantized weights.
+constexpr uint32_t kStepWkvAhead = 1, kStepNoPreload = 2, kStepLnAhead = 4, kStepEarlyBatch = 8, kStepQ8Int = 16;
+// GpuOptions::persistent_flags's default: RWKV_VK_STEP_FLAGS, else kStepQ8Int (Q8_0 as the CPU and the dispatch
+// path compute it; the read-ahead flags stay off until a GPU has timed them).
 uint32_t persistent_step_flags();
 
 // The profiled variant (step7_*_prof) writes kProfileWords words per (op, workgroup): the device clock when

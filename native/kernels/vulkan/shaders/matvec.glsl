@@ -172,39 +172,7 @@ const uint TT = 16;
 
 #if IS_QUANT
 #include "quant_act.glsl"
-#ifdef INT_DOT
-// The device's own 4 x 8-bit dot products (SPV_KHR_integer_dot_product, core in Vulkan 1.3; one instruction
-// where the driver calls them accelerated, e.g. IDP4A on NVIDIA), chosen by Pipelines where the device
-// has them (the *_idot variants). The same exact integers as the bit extractions below: the same bits.
-// Declared through GL_EXT_spirv_intrinsics: our glslc predates GL_EXT_integer_dot_product. The numbers are
-// SPIR-V's: OpSDot 4450, OpSUDot 4452; capabilities DotProductInput4x8BitPacked 6018, DotProduct 6019;
-// the last operand, PackedVectorFormat4x8Bit = 0.
-#extension GL_EXT_spirv_intrinsics : require
-spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6018, 6019], id = 4450)
-int spv_sdot(uint a, uint b, spirv_literal int packed_format);
-spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6018, 6019], id = 4452)
-int spv_sudot(uint signed_bytes, uint unsigned_bytes, spirv_literal int packed_format);
-int dot_ss(uint a, uint b) { return spv_sdot(a, b, 0); }
-int dot_us(uint a, uint b) { return spv_sudot(b, a, 0); }
-int sum_s(uint b) { return spv_sudot(b, 0x01010101u, 0); }
-#else
-// Sum of 4 signed-byte products (both signed).
-int dot_ss(uint a, uint b) {
-  return bitfieldExtract(int(a), 0, 8) * bitfieldExtract(int(b), 0, 8) +
-         bitfieldExtract(int(a), 8, 8) * bitfieldExtract(int(b), 8, 8) +
-         bitfieldExtract(int(a), 16, 8) * bitfieldExtract(int(b), 16, 8) +
-         bitfieldExtract(int(a), 24, 8) * bitfieldExtract(int(b), 24, 8);
-}
-// Unsigned bytes of a times signed bytes of b.
-int dot_us(uint a, uint b) {
-  return int(a & 255u) * bitfieldExtract(int(b), 0, 8) + int((a >> 8) & 255u) * bitfieldExtract(int(b), 8, 8) +
-         int((a >> 16) & 255u) * bitfieldExtract(int(b), 16, 8) + int(a >> 24) * bitfieldExtract(int(b), 24, 8);
-}
-int sum_s(uint b) {
-  return bitfieldExtract(int(b), 0, 8) + bitfieldExtract(int(b), 8, 8) + bitfieldExtract(int(b), 16, 8) +
-         bitfieldExtract(int(b), 24, 8);
-}
-#endif
+#include "int_dot.glsl"
 // Four Q5 high bits (h & 15) moved to bit 4 of each byte.
 uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
 
@@ -323,8 +291,9 @@ float dot_x(WUnit u, XUnit x) { return dot(u.a, x.a) + dot(u.b, x.b); }
 #ifdef MIXED_JOBS
 // step7_mixed (the persistent step of a model with Q8_0 matrices; built with DTYPE 1): each job's own
 // weight type decides its unit of 16 bytes: 4 floats (F32), 8 halves (F16) or 16 int8 (half a Q8_0 block,
-// whose f16 scale is ws[block]). Activations stay floats (the staged row in sh_x4): no 8-bit rounding of
-// x, so these ops agree with the CPU on the dequantized weights rather than with its 8-bit dot products.
+// whose f16 scale is ws[block]). With the step's flag 16 (mv_q8_int, the default) a Q8_0 job rounds its staged
+// row to 8-bit blocks (q8_stage) and agrees with the CPU's 8-bit dot products; without it the activations
+// stay floats and the ops agree with the CPU on the dequantized weights.
 uint x_per_unit(Job jb) { return jb.w_type == 0u ? 1u : jb.w_type == 9u ? 4u : 2u; }
 #define UNITS(jb) (((jb).cols + 4u * x_per_unit(jb) - 1u) / (4u * x_per_unit(jb)))
 #else
@@ -422,6 +391,35 @@ float q8_dot(uvec4 w, vec4 x0, vec4 x1, vec4 x2, vec4 x3) {
 // one-entry array the compiler drops.
 const uint SB_N = MAX_LOADS;
 #define XPU(jb) x_per_unit(jb)
+#include "quant_act.glsl"
+#include "int_dot.glsl"
+// The persistent step's flag 16 (step7.comp sets it per op): Q8_0 jobs round their staged input to 8-bit
+// blocks, as the CPU's Q8_0 kernels and the dispatch path do, and take integer dot products (the
+// device's own in the *_idot build) instead of turning every weight into a float.
+bool mv_q8_int = false;
+// The staged row (n floats in sh_x4, n a multiple of 32 and at most 32 per invocation) as 8-bit blocks, in
+// place: block b's 32 int8 in sh_x4[2b], sh_x4[2b + 1] (bits, 16 a vec4), its d_x in lane b % 4 of
+// sh_x4[2 * n/32 + b/4]. Every block is read into registers before any is written.
+void q8_stage(uint n) {
+  const uint b = gl_LocalInvocationID.x, nb = n / 32u;
+  uvec4 q0 = uvec4(0u), q1 = uvec4(0u);
+  vec2 ds = vec2(0.0);
+  if (b < nb) {
+    float v[32];
+    for (uint j = 0u; j < 8u; ++j) {
+      const vec4 x4 = sh_x4[b * 8u + j];
+      v[4u * j] = x4.x, v[4u * j + 1u] = x4.y, v[4u * j + 2u] = x4.z, v[4u * j + 3u] = x4.w;
+    }
+    quantize_vals(v, q0, q1, ds);
+  }
+  barrier();
+  if (b < nb) {
+    sh_x4[2u * b] = uintBitsToFloat(q0);
+    sh_x4[2u * b + 1u] = uintBitsToFloat(q1);
+    sh_x4[2u * nb + b / 4u][b % 4u] = ds.x;
+  }
+  barrier();
+}
 #else
 const uint SB_N = 1u;
 #define XPU(jb) X_PER_UNIT
@@ -540,6 +538,9 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
     for (uint i = gl_LocalInvocationID.x; i < units * xpu; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
     barrier();
   }
+#ifdef MIXED_JOBS
+  if (mv_q8_int && jb.w_type == 9u) q8_stage(units * 16u);
+#endif
 #elif defined(LN_PROLOGUE)
   ln_prologue(jb, wg, units * LN_PAD, false);
 #endif
@@ -552,7 +553,21 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
     if (!next_loaded && nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn, sn);
     next_loaded = false;
 #ifdef MIXED_JOBS
-    if (jb.w_type == 9u) {
+    if (jb.w_type == 9u && mv_q8_int) {  // 16 int8 of weights against 16 int8 of x (q8_stage)
+      const uint nb = units / 2u;
+      for (uint u = 0u; u < U; ++u) {
+        const uint k = k0 + u * L + li;
+        if (k < units) {
+          const uvec4 xq = floatBitsToUint(sh_x4[k]);
+          const float dx = sh_x4[2u * nb + k / 8u][(k / 2u) % 4u];
+          for (uint r = 0u; r < RB; ++r) {
+            const uvec4 w = wb[r * U + u];
+            const int isum = (dot_ss(w.x, xq.x) + dot_ss(w.y, xq.y)) + (dot_ss(w.z, xq.z) + dot_ss(w.w, xq.w));
+            acc[r] += unpackHalf2x16(sb[r * U + u]).x * dx * float(isum);
+          }
+        }
+      }
+    } else if (jb.w_type == 9u) {
       for (uint u = 0u; u < U; ++u) {
         const uint k = k0 + u * L + li;
         if (k < units) {

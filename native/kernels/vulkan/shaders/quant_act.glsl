@@ -1,3 +1,5 @@
+#ifndef QUANT_ACT_GLSL
+#define QUANT_ACT_GLSL
 // Quantizes 32 activations to one 8-bit block, the CPU's scheme exactly (kernels/cpu/matvec_ref.cpp
 // prepare_activations): d = amax/127, q = round-half-even(x/d), s = d*sum(q). Shared by quantize.comp
 // (a pass of its own) and matvec.comp (one token: each workgroup quantizes its input in shared memory;
@@ -27,3 +29,4 @@ void quantize_block(Floats src, uint at, out uvec4 q0, out uvec4 q1, out vec2 ds
   for (uint j = 0; j < 32u; ++j) v[j] = src.v[at + j];
   quantize_vals(v, q0, q1, ds);
 }
+#endif

@@ -63,7 +63,8 @@ layout(push_constant) uniform StepPC {
   ProfWords prof;  // STEP_PROFILE: (op, workgroup) -> [released, done] device-clock times (low 32 bits, ns)
   uint flags;      // 1: WKV-7 reads its state and parameters before its grid barrier; 2: matvecs load no
                    // weights before theirs; 4: LN-prologue ops stage the norm's parameters before theirs;
-                   // 8: matvecs load their second batch before staging their input (persistent_step.h)
+                   // 8: matvecs load their second batch before staging their input; 16: Q8_0 jobs take
+                   // 8-bit activations and integer dot products (persistent_step.h)
 } spc;
 
 // The profiled variant (step7_*_prof, GpuModel::profile_decode): invocation 0 of each workgroup notes
@@ -117,6 +118,9 @@ void main() {
       // The first batch of weights of this workgroup's first task, loaded while the others finish
       // the previous op (weights only: nothing the step writes).
       mv_pc = op.mv.v;
+#ifdef MIXED_JOBS
+      mv_q8_int = (spc.flags & 16u) != 0u;
+#endif
       uvec4 wb[MAX_LOADS];
       uint sb[SB_N];
       const bool ahead = local < op.groups && (spc.flags & 2u) == 0u;
