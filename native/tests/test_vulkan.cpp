@@ -443,6 +443,49 @@ TEST(VulkanPersistent, Q8_0JobsWithEightBitActivations) {
   if (step_idot->device().int_dot) EXPECT_EQ(idot_differs, 0u) << "tokens whose logits differ with the device's dot products";
 }
 
+// Models of Q4_0, Q4_1, Q5_0 and Q5_1 matrices decode in the persistent step too (step7_nibble): each job's
+// block of 32 nibbles (and fifth bits) against its staged input rounded to 8-bit blocks, with integer dot
+// products, as the CPU's kernels and the dispatch path compute it. The device's dot products
+// (step7_nibble_idot) give the same bits as bit extractions.
+TEST(VulkanPersistent, NibbleQuantizedModelsRunInTheStep) {
+  REQUIRE_VULKAN(dev);
+  for (const std::string path : {multi_head_model(DType::Q4_0), multi_head_model(DType::Q4_1), multi_head_model(DType::Q5_0),
+                                 multi_head_model(DType::Q5_1), test::tiny_model("tiny-rwkv-7v0-834K-Q5_0"),
+                                 test::tiny_model("tiny-rwkv-7v0-834K-Q5_1")}) {
+    TensorIndex index = open_rwkv_bin(path);
+    auto arch = make_architecture(index, path);
+    const ModelInfo& info = arch->info();
+    vk::GpuOptions o{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 1,
+                     .persistent_side_workgroups = 0};
+    auto step = gpu_with_int_dot("0", index, info, o), step_idot = gpu_with_int_dot("1", index, info, o);
+    o.persistent = 0;
+    auto dispatches = vk::GpuModel::create(index, info, o);
+    ASSERT_TRUE(step->persistent_decode() && step_idot->persistent_decode()) << path;
+    ASSERT_FALSE(dispatches->persistent_decode()) << path;
+    auto cpu = Model::load(path, {.threads = 2});
+    std::vector<float> s_cpu = cpu->initial_state(), s_p = s_cpu, s_n = s_cpu, s_d = s_cpu, x(size_t(info.n_embd));
+    std::vector<float> l_cpu(size_t(info.n_vocab)), l_p(l_cpu.size()), l_n(l_cpu.size()), l_d(l_cpu.size());
+    float vs_cpu = 0, vs_dispatch = 0;
+    size_t idot_differs = 0;
+    for (uint32_t t : text_prompt()) {
+      cpu->eval(&t, 1, s_cpu.data(), l_cpu.data());
+      arch->embed(t, x.data());
+      step->eval(x.data(), 1, s_p.data(), nullptr, l_p.data());
+      step_idot->eval(x.data(), 1, s_n.data(), nullptr, l_n.data());
+      dispatches->eval(x.data(), 1, s_d.data(), nullptr, l_d.data());
+      vs_cpu = std::max(vs_cpu, max_abs_delta(l_p, l_cpu));
+      vs_dispatch = std::max(vs_dispatch, max_abs_delta(l_p, l_d));
+      idot_differs += std::memcmp(l_p.data(), l_n.data(), l_p.size() * 4) != 0;
+    }
+    std::printf("[ vulkan ] %s persistent step: max|dlogit| vs CPU %.3g, vs dispatches %.3g, max|dstate| %.3g\n", path.c_str(),
+                vs_cpu, vs_dispatch, max_abs_delta(s_p, s_cpu));
+    EXPECT_LT(vs_cpu, kQuantTol) << path;
+    EXPECT_LT(vs_dispatch, kQuantTol) << path;
+    EXPECT_LT(max_abs_delta(s_p, s_cpu), kQuantTol) << path;
+    if (step_idot->device().int_dot) EXPECT_EQ(idot_differs, 0u) << path << ": tokens whose logits differ with the device's dot products";
+  }
+}
+
 TEST(VulkanPersistent, BarrierThatGivesUpFallsBackToDispatches) {
   REQUIRE_VULKAN(dev);
   const std::string path = test::tiny_model("tiny-rwkv-7v0-834K-FP32");

@@ -156,15 +156,16 @@ uint32_t blocked_loads() {
 // (1024 columns) lost with 8 in both types (Q8_0 0.903 -> 1.095, FP16 0.862 -> 0.923).
 uint32_t persistent_loads(uint32_t per_lane, uint32_t row_cols) { return per_lane >= 8 || row_cols >= 2048 ? 8 : 4; }
 
-// The persistent step for models with Q8_0 matrices (step7_mixed; RWKV_VK_STEP_Q8=0: a dispatch per op,
-// which quantizes activations to 8 bits as the CPU does).
+// The persistent step for models with quantized matrices (step7_mixed for Q8_0, step7_nibble for Q4_0, Q4_1,
+// Q5_0, Q5_1; RWKV_VK_STEP_Q8=0: a dispatch per op, which quantizes activations to 8 bits as the CPU does).
 bool mixed_step_enabled() {
   static const bool on = env_flag("RWKV_VK_STEP_Q8", true);
   return on;
 }
-bool mixed_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::Q8_0; }
+bool nibble_type(DType t) { return t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q5_0 || t == DType::Q5_1; }
+bool mixed_type(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::Q8_0 || nibble_type(t); }
 // Columns per 16-byte weight unit of the persistent step's loop.
-uint32_t unit_cols(DType t) { return t == DType::F32 ? 4 : t == DType::Q8_0 ? 16 : 8; }
+uint32_t unit_cols(DType t) { return t == DType::F32 ? 4 : t == DType::Q8_0 ? 16 : nibble_type(t) ? 32 : 8; }
 
 // T > 1 tokens through matvec.comp (batched decoding of up to 31 sequences, and prompts where the device has
 // no cooperative matrices): rows a subgroup takes at a time, each activation unit it loads then serving
@@ -246,12 +247,12 @@ bool Ops::few_products() const {
 
 bool Ops::mixed_op(const std::vector<MatJob>& jobs) const {
   if (!capture_ || T_ != 1 || seq_stride_ != 0 || !mixed_step_enabled()) return false;
-  bool q8 = false;
+  bool quantized = false;
   for (const MatJob& j : jobs) {
     if (!mixed_type(j.m->dtype)) return false;
-    q8 |= j.m->dtype == DType::Q8_0;
+    quantized |= dtype_is_quantized(j.m->dtype);
   }
-  return q8;
+  return quantized;
 }
 
 bool Ops::can_prologue(const std::vector<MatJob>& jobs, uint32_t C) const {
@@ -466,7 +467,9 @@ void Ops::matvec(const std::vector<MatJob>& jobs, const LnPrologue* pre, const S
     pc.copy_src = pc.copy_dst = pc.jobs;
     pc.ln_x = pc.ln_w = pc.ln_b = pc.ln_state = pc.ln_out = pc.jobs;
     if (copy && first_group) pc.copy_src = addr(copy->src), pc.copy_dst = copy->dst, pc.copy_n = copy->n;
-    std::string shader = mixed ? "matvec_mixed" : matvec_shader(dtype);  // the name a captured op goes by
+    bool nibbles = false;  // a mixed op with Q4/Q5 jobs: step7_nibble's (persistent_step.cpp)
+    for (const MatJob* j : list) nibbles |= nibble_type(j->m->dtype);
+    std::string shader = !mixed ? matvec_shader(dtype) : nibbles ? "matvec_nibble" : "matvec_mixed";  // the name a captured op goes by
     if (pre) {
       shader += "_ln";
       pc.ln_C = pre->C, pc.ln_eps = pre->eps, pc.ln_flags = first_group && pre->write_ln ? 1u : 0u;

@@ -161,8 +161,9 @@ class Ops {
     StepGroup group = StepGroup::All;
   };
   // `row_dtype`: the type of the model's layer matrices, whose rows of `row_cols` set the loop's shape.
-  // Matvecs mixing F32, F16 and Q8_0 weights become one op (`matvec_mixed`: step7_mixed reads each job's
-  // type) with float activations: no quantize pass, the norm prologue for any C.
+  // Matvecs mixing F32, F16 and quantized weights become one op (`matvec_mixed`, or `matvec_nibble` with Q4/Q5
+  // jobs: step7_mixed / step7_nibble read each job's type): no quantize pass (quantized jobs round their
+  // staged input to 8-bit blocks in shared memory), the norm prologue for any C.
   // `side_workgroups`: the size of the side group (0: none; at most `workgroups`).
   void begin_persistent(uint32_t workgroups, uint32_t threads, uint32_t row_cols, DType row_dtype,
                         uint32_t side_workgroups = 0) {

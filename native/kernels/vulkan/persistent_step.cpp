@@ -47,8 +47,9 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
   out.arrivals.assign(1, 0);
   // One shader variant per weight type (step7_f32, step7_f16), or step7_mixed where any matvec mixes in
   // Q8_0 (it reads each job's type, F32 and F16 included; its WKV-7 takes an F16 output projection, or
-  // none: the projection as an op of its own).
-  bool f32 = false, f16 = false, mixed = false, wo_f32 = false;
+  // none: the projection as an op of its own), step7_nibble where one mixes in Q4_0/Q4_1/Q5_0/Q5_1 (and
+  // any of those).
+  bool f32 = false, f16 = false, mixed = false, nibbles = false, wo_f32 = false;
   std::vector<uint32_t> mv_spec, wk_spec;
   const size_t n = ops.size();
   out.table.assign(persistent_table_bytes(n), 0);
@@ -72,8 +73,9 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
     if (op.group == G::Main) main += count, main_ran = true;
     out.arrivals.push_back(grid);
     if (s == "matvec_f16" || s == "matvec_f16_ln" || s == "matvec_f32" || s == "matvec_f32_ln" || s == "matvec_mixed" ||
-        s == "matvec_mixed_ln") {
+        s == "matvec_mixed_ln" || s == "matvec_nibble" || s == "matvec_nibble_ln") {
       (s.compare(0, 10, "matvec_f16") == 0 ? f16 : s.compare(0, 10, "matvec_f32") == 0 ? f32 : mixed) = true;
+      nibbles |= s.compare(0, 13, "matvec_nibble") == 0;
       if (op.spec.size() != 3 || op.spec[0] != persistent_threads()) return fail(s + ": not shaped for the persistent step");
       if (mv_spec.empty()) mv_spec = op.spec;
       if (op.spec != mv_spec) return fail("matvecs of different shapes");
@@ -100,7 +102,7 @@ bool plan_persistent_step(const std::vector<Ops::CapturedOp>& ops, uint64_t tabl
   if (mixed && wo_f32) return fail("Q8_0 matvecs beside an F32 WKV-7 output projection");
   if (!mixed && f16 && f32) return fail("matvecs of several weight types");
   if (wk_spec.empty()) wk_spec = {persistent_threads(), 64, persistent_threads() / 64, 4};
-  out.shader = mixed ? "step7_mixed" : f16 ? "step7_f16" : "step7_f32";
+  out.shader = nibbles ? "step7_nibble" : mixed ? "step7_mixed" : f16 ? "step7_f16" : "step7_f32";
   out.spec = {persistent_threads(), mv_spec[1], mv_spec[2], wk_spec[1], wk_spec[2], wk_spec[3]};
   out.n_ops = uint32_t(n);
   return true;

@@ -1,5 +1,5 @@
 // Dot products of four signed or unsigned bytes packed in a uint, for the 8-bit products of matvec.glsl
-// (quantized weights against 8-bit activations, and the persistent step's Q8_0 jobs with flag 16).
+// (quantized weights against 8-bit activations: matvec.comp, and the persistent step's quantized jobs).
 #ifndef INT_DOT_GLSL
 #define INT_DOT_GLSL
 #ifdef INT_DOT
@@ -35,4 +35,6 @@ int sum_s(uint b) {
          bitfieldExtract(int(b), 24, 8);
 }
 #endif
+// Four Q5 high bits (h & 15) moved to bit 4 of each byte (merged into four nibbles before dot_us).
+uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
 #endif

@@ -29,6 +29,14 @@ layout(local_size_x_id = 0) in;
 #define DTYPE 1
 #endif
 #define IS_QUANT (DTYPE >= 2)
+// The scale words that ride with a batch of weight loads (load_batch): one uint, or with step7_nibble two
+#ifdef NIBBLE_JOBS
+#define SbWord uvec2  // (the block's d | m word, its Q5 fifth bits)
+#define SB_DM(s) (s).x
+#else
+#define SbWord uint
+#define SB_DM(s) (s)
+#endif
 
 #include "matvec_job.glsl"
 #ifndef MV_SPEC_RB
@@ -173,8 +181,6 @@ const uint TT = 16;
 #if IS_QUANT
 #include "quant_act.glsl"
 #include "int_dot.glsl"
-// Four Q5 high bits (h & 15) moved to bit 4 of each byte.
-uint spread4(uint h) { return ((h & 1u) << 4) | ((h & 2u) << 11) | ((h & 4u) << 18) | ((h & 8u) << 25); }
 
 // Weight block k of a row, loaded and decoded: Q8_0 a, b = the 32 int8; Q4/Q5 a = q[0..15], b = q[16..31]
 // as unsigned bytes (high bits merged); dm = (d, m).
@@ -294,7 +300,9 @@ float dot_x(WUnit u, XUnit x) { return dot(u.a, x.a) + dot(u.b, x.b); }
 // whose f16 scale is ws[block]). With the step's flag 16 (mv_q8_int, the default) a Q8_0 job rounds its staged
 // row to 8-bit blocks (q8_stage) and agrees with the CPU's 8-bit dot products; without it the activations
 // stay floats and the ops agree with the CPU on the dequantized weights.
-uint x_per_unit(Job jb) { return jb.w_type == 0u ? 1u : jb.w_type == 9u ? 4u : 2u; }
+uint x_per_unit(Job jb) { return jb.w_type == 0u ? 1u : jb.w_type == 1u ? 2u : jb.w_type == 9u ? 4u : 8u; }
+// Q4_0, Q4_1, Q5_0, Q5_1 (step7_nibble): a unit is a block's 16 bytes of nibbles, 32 weights.
+bool nibble_type(uint t) { return t >= 2u && t <= 8u; }
 #define UNITS(jb) (((jb).cols + 4u * x_per_unit(jb) - 1u) / (4u * x_per_unit(jb)))
 #else
 #define UNITS(jb) (((jb).cols + 7u) / 8u)
@@ -387,8 +395,9 @@ vec4 int8s(uint v) {
 float q8_dot(uvec4 w, vec4 x0, vec4 x1, vec4 x2, vec4 x3) {
   return (dot(int8s(w.x), x0) + dot(int8s(w.y), x1)) + (dot(int8s(w.z), x2) + dot(int8s(w.w), x3));
 }
-// A Q8_0 job's per-unit scale words ride with its weight loads (one uint per load); other shaders keep a
-// one-entry array the compiler drops.
+// A quantized job's per-unit scale words ride with its weight loads (one uint per load: the block's f16 d,
+// and m for the _1 types; step7_nibble adds the Q5 types' fifth bits as a second word); other shaders keep
+// a one-entry array the compiler drops.
 const uint SB_N = MAX_LOADS;
 #define XPU(jb) x_per_unit(jb)
 #include "quant_act.glsl"
@@ -397,9 +406,11 @@ const uint SB_N = MAX_LOADS;
 // blocks, as the CPU's Q8_0 kernels and the dispatch path do, and take integer dot products (the
 // device's own in the *_idot build) instead of turning every weight into a float.
 bool mv_q8_int = false;
+int sum_q(uvec4 q) { return (sum_s(q.x) + sum_s(q.y)) + (sum_s(q.z) + sum_s(q.w)); }
 // The staged row (n floats in sh_x4, n a multiple of 32 and at most 32 per invocation) as 8-bit blocks, in
 // place: block b's 32 int8 in sh_x4[2b], sh_x4[2b + 1] (bits, 16 a vec4), its d_x in lane b % 4 of
-// sh_x4[2 * n/32 + b/4]. Every block is read into registers before any is written.
+// sh_x4[2nb + b/4] and the sum of its 32 q (an integer, exact in a float) in lane b % 4 of
+// sh_x4[2nb + ceil(nb/4) + b/4], nb = n/32. Every block is read into registers before any is written.
 void q8_stage(uint n) {
   const uint b = gl_LocalInvocationID.x, nb = n / 32u;
   uvec4 q0 = uvec4(0u), q1 = uvec4(0u);
@@ -417,6 +428,7 @@ void q8_stage(uint n) {
     sh_x4[2u * b] = uintBitsToFloat(q0);
     sh_x4[2u * b + 1u] = uintBitsToFloat(q1);
     sh_x4[2u * nb + b / 4u][b % 4u] = ds.x;
+    sh_x4[2u * nb + (nb + 3u) / 4u + b / 4u][b % 4u] = float(sum_q(q0) + sum_q(q1));
   }
   barrier();
 }
@@ -480,7 +492,7 @@ uint lanes_per_row(uint units) {
 
 // Batch loads: rows rb + r * G + g (g = this lane's group of L lanes, G = SG / L groups), units
 // k0 + u * L + (lane % L).
-void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uvec4 dst[MAX_LOADS], out uint sc[SB_N]) {
+void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uvec4 dst[MAX_LOADS], out SbWord sc[SB_N]) {
   const uint lane = gl_SubgroupInvocationID, G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
   for (uint r = 0u; r < RB; ++r) {
     const uint row = min(rb + r * G + g, last), base = row * jb.w_row_units;
@@ -488,12 +500,18 @@ void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uve
       const uint k = k0 + u * L + li;
       dst[r * U + u] = k < units ? jb.w.v[base + k] : uvec4(0u);
 #ifdef MIXED_JOBS
-      sc[r * U + u] = k < units && jb.w_type == 9u ? jb.ws.v[row * jb.w_row_blocks + k / 2u] : 0u;
+      const bool scaled = k < units && jb.w_type >= 2u;  // quantized: the block's words ride along
+      const uint blk = row * jb.w_row_blocks + (jb.w_type == 9u ? k / 2u : k);
+#ifdef NIBBLE_JOBS
+      sc[r * U + u] = scaled ? uvec2(jb.ws.v[blk], jb.w_type >= 7u && jb.w_type <= 8u ? jb.wh.v[blk] : 0u) : uvec2(0u);
+#else
+      sc[r * U + u] = scaled ? jb.ws.v[blk] : 0u;
+#endif
 #endif
     }
   }
 #ifndef MIXED_JOBS
-  sc[0] = 0u;
+  sc[0] = SbWord(0u);
 #endif
 }
 
@@ -513,14 +531,14 @@ bool has_ln_prologue() { return pc.ln_C != 0u && (pc.ln_flags & 4u) == 0u; }
 // grid barrier). Each batch's successor is loaded before the batch is used (two batches in flight per
 // lane). early: the second batch is loaded before the input staging as well (the persistent step's flag 8).
 void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool preloaded, bool staged, bool early,
-                  inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
+                  inout uvec4 wb[MAX_LOADS], inout SbWord sb[SB_N]) {
   const uint lane = gl_SubgroupInvocationID, last = row_end - 1u;
   const uint L = lanes_per_row(units), G = gl_SubgroupSize / L, g = lane / L, li = lane % L;
   const uint first = row0 + gl_SubgroupID * RB * G, rows_step = gl_NumSubgroups * RB * G;
   const uint xpu = XPU(jb);
   if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, L, wb, sb);  // streams during the norm
   uvec4 wn[MAX_LOADS];  // the successor batch
-  uint sn[SB_N];
+  SbWord sn[SB_N];
   bool next_loaded = early && first < row_end;  // the first successor, loaded here rather than in the loop
   if (next_loaded) {
     uint nrb, nk0;
@@ -539,7 +557,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
     barrier();
   }
 #ifdef MIXED_JOBS
-  if (mv_q8_int && jb.w_type == 9u) q8_stage(units * 16u);
+  if ((mv_q8_int && jb.w_type == 9u) || nibble_type(jb.w_type)) q8_stage(units * 4u * xpu);
 #endif
 #elif defined(LN_PROLOGUE)
   ln_prologue(jb, wg, units * LN_PAD, false);
@@ -552,6 +570,36 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
     next_batch(rb, k0, units, L, rows_step, nrb, nk0);
     if (!next_loaded && nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn, sn);
     next_loaded = false;
+#ifdef NIBBLE_JOBS
+    if (nibble_type(jb.w_type)) {  // a block's 32 nibbles (and fifth bits) against its 32 int8 of x (q8_stage)
+      const uint nb = units, sums = 2u * nb + (nb + 3u) / 4u;
+      for (uint u = 0u; u < U; ++u) {
+        const uint k = k0 + u * L + li;
+        if (k < units) {
+          const uvec4 xa = floatBitsToUint(sh_x4[2u * k]), xb = floatBitsToUint(sh_x4[2u * k + 1u]);
+          const float dx = sh_x4[2u * nb + k / 4u][k % 4u], sq = sh_x4[sums + k / 4u][k % 4u];
+          for (uint r = 0u; r < RB; ++r) {
+            const uvec4 q = wb[r * U + u];
+            uvec4 lo = q & 0x0F0F0F0Fu, hi = (q >> 4) & 0x0F0F0F0Fu;
+            if (jb.w_type >= 7u) {
+              const uint h = sb[r * U + u].y;
+              lo |= uvec4(spread4(h), spread4(h >> 4), spread4(h >> 8), spread4(h >> 12));
+              hi |= uvec4(spread4(h >> 16), spread4(h >> 20), spread4(h >> 24), spread4(h >> 28));
+            }
+            int isum = (dot_us(lo.x, xa.x) + dot_us(lo.y, xa.y)) + (dot_us(lo.z, xa.z) + dot_us(lo.w, xa.w)) +
+                       ((dot_us(hi.x, xb.x) + dot_us(hi.y, xb.y)) + (dot_us(hi.z, xb.z) + dot_us(hi.w, xb.w)));
+            const vec2 dm = unpackHalf2x16(SB_DM(sb[r * U + u]));
+            if (jb.w_type == 2u || jb.w_type == 7u) {  // q = nibble - 8 (Q4_0) or 5-bit value - 16 (Q5_0)
+              isum -= (jb.w_type == 2u ? 8 : 16) * int(sq);
+              acc[r] += dm.x * dx * float(isum);
+            } else {  // + m * s_x (Q4_1, Q5_1)
+              acc[r] += dm.x * dx * float(isum) + dm.y * (dx * sq);
+            }
+          }
+        }
+      }
+    } else
+#endif
 #ifdef MIXED_JOBS
     if (jb.w_type == 9u && mv_q8_int) {  // 16 int8 of weights against 16 int8 of x (q8_stage)
       const uint nb = units / 2u;
@@ -563,7 +611,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
           for (uint r = 0u; r < RB; ++r) {
             const uvec4 w = wb[r * U + u];
             const int isum = (dot_ss(w.x, xq.x) + dot_ss(w.y, xq.y)) + (dot_ss(w.z, xq.z) + dot_ss(w.w, xq.w));
-            acc[r] += unpackHalf2x16(sb[r * U + u]).x * dx * float(isum);
+            acc[r] += unpackHalf2x16(SB_DM(sb[r * U + u])).x * dx * float(isum);
           }
         }
       }
@@ -573,7 +621,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
         if (k < units) {
           const vec4 x0 = sh_x4[4u * k], x1 = sh_x4[4u * k + 1u], x2 = sh_x4[4u * k + 2u], x3 = sh_x4[4u * k + 3u];
           for (uint r = 0u; r < RB; ++r)
-            acc[r] += unpackHalf2x16(sb[r * U + u]).x * q8_dot(wb[r * U + u], x0, x1, x2, x3);
+            acc[r] += unpackHalf2x16(SB_DM(sb[r * U + u])).x * q8_dot(wb[r * U + u], x0, x1, x2, x3);
         }
       }
     } else if (jb.w_type == 0u) {
@@ -647,7 +695,7 @@ Task task_of(uint wg) {
 
 #ifdef PERSISTENT
 // The first batch of workgroup wg's weights, loaded ahead (before the grid barrier).
-void matvec_preload(uint wg, out uvec4 wb[MAX_LOADS], out uint sb[SB_N]) {
+void matvec_preload(uint wg, out uvec4 wb[MAX_LOADS], out SbWord sb[SB_N]) {
   Task t = task_of(wg);
   const uint L = lanes_per_row(t.units), first = t.row0 + gl_SubgroupID * RB * (gl_SubgroupSize / L);
   if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, L, wb, sb);
@@ -659,7 +707,7 @@ void matvec_ln_ahead(uint wg) {
   ln_params_ahead(t.jb, t.units * 4u * XPU(t.jb));
 }
 // Workgroup wg's share of the op; preloaded / staged: matvec_preload / matvec_ln_ahead ran for it.
-void matvec_task(uint wg, bool preloaded, bool staged, bool early, inout uvec4 wb[MAX_LOADS], inout uint sb[SB_N]) {
+void matvec_task(uint wg, bool preloaded, bool staged, bool early, inout uvec4 wb[MAX_LOADS], inout SbWord sb[SB_N]) {
   Task t = task_of(wg);
   if (wg == 0u && pc.copy_n != 0u)
     for (uint i = gl_LocalInvocationID.x; i < pc.copy_n; i += gl_WorkGroupSize.x) pc.copy_dst.v[i] = pc.copy_src.v[i];
@@ -678,7 +726,7 @@ void main() {
 #if DTYPE <= 1
   if (RB != 0u) {  // T == 1 (ops.cpp)
     uvec4 wb[MAX_LOADS];
-    uint sb[SB_N];
+    SbWord sb[SB_N];
     blocked_rows(jb, wg, row0, row_end, units, false, false, false, wb, sb);
     return;
   }

@@ -122,7 +122,7 @@ void main() {
       mv_q8_int = (spc.flags & 16u) != 0u;
 #endif
       uvec4 wb[MAX_LOADS];
-      uint sb[SB_N];
+      SbWord sb[SB_N];
       const bool ahead = local < op.groups && (spc.flags & 2u) == 0u;
       if (ahead) matvec_preload(local, wb, sb);
       // LN-prologue ops: the norm's parameters into shared memory too (flag 4; the staging area is free
