@@ -2,8 +2,13 @@
 // logits against the CPU path (one sequence; on RWKV-7 also 16 sequences batched, against the CPU and
 // against the GPU one sequence at a time).
 //   rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N] [--bandwidth GB/s]
-//                  [--streams B] [--step T] [--check] [--profile]
+//                  [--streams B] [--step T] [--check] [--profile] [--variants "A;B;..." [--rounds R]]
 // --step T: tokens per GPU step for the prefill (GpuOptions::max_tokens; default that of GpuOptions).
+// --variants "A;B;...": instead of the above, the one-token step's GPU replay time of each variant, in --rounds
+// interleaved rounds (default 3) of --decode tokens each, all in this process (each variant its own GpuModel,
+// made once), so the variants meet the same GPU minutes; a variant is comma-separated key=value: flags=N
+// (GpuOptions::persistent_flags), persistent=N, side=N (persistent_side_workgroups), intdot=0|1
+// (RWKV_VK_INT_DOT while its device is made), or "default".
 // --profile: per-dispatch times of a decode step, of one prefill step and (--streams B) of a batched step
 // of B sequences; a persistent decode step is also timed op by op inside its dispatch (the device clock,
 // VK_KHR_shader_clock).
@@ -22,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,7 +45,8 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 int usage() {
   std::fprintf(stderr,
                "usage: rwkv_gpu_bench <model.bin> [--layers N] [--device I] [--decode N] [--prefill N]\n"
-               "                      [--bandwidth GB/s] [--streams B] [--step T] [--check] [--profile]\n");
+               "                      [--bandwidth GB/s] [--streams B] [--step T] [--check] [--profile]\n"
+               "                      [--variants \"flags=0;flags=16,intdot=1;persistent=0\" [--rounds R]]\n");
   return 2;
 }
 
@@ -56,6 +63,67 @@ float max_delta(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 size_t argmax(const std::vector<float>& v) { return size_t(std::max_element(v.begin(), v.end()) - v.begin()); }
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  for (size_t e; (e = s.find(sep, b)) != std::string::npos; b = e + 1) out.push_back(s.substr(b, e - b));
+  out.push_back(s.substr(b));
+  return out;
+}
+
+// --variants: GPU replay ms per token of each variant, rounds interleaved, then the median per variant.
+int compare_variants(const std::string& path, const std::string& spec, int layers, int device, int decode, int rounds,
+                     double bandwidth) {
+  rwkv::TensorIndex index = rwkv::open_rwkv_bin(path);
+  auto arch = rwkv::make_architecture(index, path);
+  const rwkv::ModelInfo& info = arch->info();
+  if (layers < 0) layers = info.n_layer;
+  struct Variant {
+    std::string name;
+    std::unique_ptr<rwkv::vk::GpuModel> gpu;
+    std::vector<double> ms;
+  };
+  std::vector<Variant> vs;
+  for (const std::string& name : split(spec, ';')) {
+    rwkv::vk::GpuOptions o{.layers = layers, .device = device};
+    std::string int_dot;
+    for (const std::string& kv : split(name, ',')) {
+      const size_t eq = kv.find('=');
+      const std::string k = kv.substr(0, eq);
+      const int v = eq == std::string::npos ? 0 : std::atoi(kv.c_str() + eq + 1);
+      if (k == "flags") o.persistent_flags = v;
+      else if (k == "persistent") o.persistent = v;
+      else if (k == "side") o.persistent_side_workgroups = v;
+      else if (k == "intdot") int_dot = v ? "1" : "0";
+      else if (k != "default") throw rwkv::Error(rwkv::ErrorCode::Argument, "--variants: unknown key '" + k + "'");
+    }
+    const char* old = std::getenv("RWKV_VK_INT_DOT");
+    const std::string saved = old ? old : "";
+    if (!int_dot.empty()) setenv("RWKV_VK_INT_DOT", int_dot.c_str(), 1);
+    auto gpu = rwkv::vk::GpuModel::create(index, info, o);
+    if (old) setenv("RWKV_VK_INT_DOT", saved.c_str(), 1);
+    else unsetenv("RWKV_VK_INT_DOT");
+    std::printf("variant %-28s %s, integer dot products %s\n", name.c_str(),
+                gpu->persistent_decode() ? "persistent step" : "a dispatch per op", gpu->device().int_dot ? "on" : "off");
+    gpu->time_decode_steps(8);  // records the step
+    vs.push_back({name, std::move(gpu), {}});
+  }
+  for (int r = 0; r < rounds; ++r)
+    for (Variant& v : vs) v.ms.push_back(v.gpu->time_decode_steps(decode) * 1e3);
+  const double gb = double(vs.front().gpu->weight_bytes()) / 1e9;
+  std::printf("\n| variant | ms per token, rounds | median | tokens/s | %% of %.0f GB/s |\n|---|---|---:|---:|---:|\n", bandwidth);
+  for (Variant& v : vs) {
+    std::string rounds_ms;
+    for (double m : v.ms) rounds_ms += (rounds_ms.empty() ? "" : ", ") + std::to_string(m).substr(0, 5);
+    std::vector<double> sorted = v.ms;
+    std::sort(sorted.begin(), sorted.end());
+    const double med = sorted[sorted.size() / 2];
+    std::printf("| %s | %s | %.3f | %.0f | %.0f%% |\n", v.name.c_str(), rounds_ms.c_str(), med, 1e3 / med,
+                100 * gb / (med / 1e3) / bandwidth);
+  }
+  return 0;
+}
 
 // GPU (first `layers` layers through the engine's offload) vs CPU logits after `prompt`, both modes.
 void check(const std::string& path, int layers, int device, const rwkv::ModelInfo& info) {
@@ -131,6 +199,8 @@ int main(int argc, char** argv) {
   int layers = -1, device = -1, decode = 256, prefill = 512, streams = 16, step = rwkv::vk::GpuOptions{}.max_tokens;
   double bandwidth = 3000;
   bool do_check = false, do_profile = false;
+  std::string variants;
+  int rounds = 3;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -144,6 +214,8 @@ int main(int argc, char** argv) {
       else if (a == "--bandwidth") bandwidth = std::atof(v);
       else if (a == "--streams") streams = std::atoi(v);
       else if (a == "--step") step = std::max(1, std::atoi(v));
+      else if (a == "--variants") variants = v;
+      else if (a == "--rounds") rounds = std::max(1, std::atoi(v));
       else return usage();
     } else return usage();
   }
@@ -153,6 +225,7 @@ int main(int argc, char** argv) {
       std::printf("vulkan device %d: %s (%s, %.1f GiB, subgroup %u)%s%s\n", d.index, d.name.c_str(), d.type.c_str(),
                   double(d.device_local_bytes) / (1u << 30), d.subgroup_size, d.usable ? "" : " unusable: ", d.why_not.c_str());
     if (!why.empty()) std::printf("vulkan: %s\n", why.c_str());
+    if (!variants.empty()) return compare_variants(path, variants, layers, device, decode, rounds, bandwidth);
 
     rwkv::TensorIndex index = rwkv::open_rwkv_bin(path);
     auto arch = rwkv::make_architecture(index, path);
