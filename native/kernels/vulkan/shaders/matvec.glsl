@@ -445,20 +445,44 @@ const uint SB_N = 1u;
 // then the sums per head are subgroup reductions. At most GN_N channels per lane: C <= 8 x invocations
 // and a head size that is a multiple of the subgroup size or below it (gpu_v7.cpp checks).
 const uint GN_N = 8u;
-void gn_stage(Job jb) {
-  const uint HS = pc.ln_C, C = jb.cols, lane = gl_SubgroupInvocationID, SG = gl_SubgroupSize;
-  const uint per_head = max(1u, HS / SG);  // channels of one head per lane
+// This lane's n-th channel of the GroupNorm staging (0xFFFFFFFF: none).
+uint gn_channel(uint C, uint n) {
+  const uint HS = pc.ln_C, per_head = max(1u, HS / gl_SubgroupSize);  // channels of one head per lane
+  const uint h = gl_SubgroupID + (n / per_head) * gl_NumSubgroups, j = gl_SubgroupInvocationID + (n % per_head) * gl_SubgroupSize;
+  return j < HS && h * HS < C ? h * HS + j : 0xFFFFFFFFu;
+}
+// The persistent step's flag 4 for this prologue: each lane stages the norm's weight and bias and the gate of
+// its channels (the gate written two ops before, by the LoRA up-projections; WKV-7, the op just before,
+// writes y, the bonus and v) in sh_x4 at floats C, 2C and 3C, before the grid barrier (where 4C fits: C <= 2048).
+void sh_set(uint i, float v) { sh_x4[i >> 2][i & 3u] = v; }
+float sh_get(uint i) { return sh_x4[i >> 2][i & 3u]; }
+bool gn_fits_ahead(uint C) { return 4u * C <= MAX_C; }
+void gn_params_ahead(Job jb) {
+  const uint C = jb.cols;
+  if (!gn_fits_ahead(C)) return;
+  Floats g = Floats(pc.ln_x), w = Floats(pc.ln_w), b = Floats(pc.ln_b);
+  for (uint n = 0u; n < GN_N; ++n) {
+    const uint c = gn_channel(C, n);
+    if (c == 0xFFFFFFFFu) continue;
+    sh_set(C + c, w.v[c]), sh_set(2u * C + c, b.v[c]), sh_set(3u * C + c, g.v[c]);
+  }
+}
+// staged: gn_params_ahead() ran for this task.
+void gn_stage(Job jb, bool staged) {
+  const uint HS = pc.ln_C, C = jb.cols;
+  const uint per_head = max(1u, HS / gl_SubgroupSize);  // channels of one head per lane
   Floats y = Floats(jb.x), g = Floats(pc.ln_x), w = Floats(pc.ln_w), b = Floats(pc.ln_b);
   Floats bonus = Floats(pc.ln_state), v = Floats(pc.ln_out);
   float ys[GN_N], rs[GN_N], vs[GN_N], gs[GN_N], ws[GN_N], bs[GN_N];
   uint cs[GN_N];
+  staged = staged && gn_fits_ahead(C);
   for (uint n = 0u; n < GN_N; ++n) {
-    const uint h = gl_SubgroupID + (n / per_head) * gl_NumSubgroups, j = lane + (n % per_head) * SG;
-    const bool ok = j < HS && h * HS < C;
-    cs[n] = ok ? h * HS + j : 0xFFFFFFFFu;
-    const uint c = ok ? h * HS + j : 0u;
+    cs[n] = gn_channel(C, n);
+    const bool ok = cs[n] != 0xFFFFFFFFu;
+    const uint c = ok ? cs[n] : 0u;
     ys[n] = ok ? y.v[c] : 0.0, rs[n] = ok ? bonus.v[c] : 0.0, vs[n] = ok ? v.v[c] : 0.0;
-    gs[n] = ok ? g.v[c] : 0.0, ws[n] = ok ? w.v[c] : 0.0, bs[n] = ok ? b.v[c] : 0.0;
+    if (staged) gs[n] = ok ? sh_get(3u * C + c) : 0.0, ws[n] = ok ? sh_get(C + c) : 0.0, bs[n] = ok ? sh_get(2u * C + c) : 0.0;
+    else gs[n] = ok ? g.v[c] : 0.0, ws[n] = ok ? w.v[c] : 0.0, bs[n] = ok ? b.v[c] : 0.0;
   }
   for (uint k = 0u; k < GN_N / per_head; ++k) {  // the k-th head of this subgroup (uniform)
     if ((gl_SubgroupID + k * gl_NumSubgroups) * HS >= C) break;
@@ -550,7 +574,7 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   if (has_ln_prologue()) {
     ln_prologue(jb, wg, units * 4u * xpu, staged);
   } else if ((pc.ln_flags & 4u) != 0u) {
-    gn_stage(jb);
+    gn_stage(jb, staged);
   } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
     Vec4s x4 = Vec4s(jb.x);
     for (uint i = gl_LocalInvocationID.x; i < units * xpu; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
@@ -701,10 +725,12 @@ void matvec_preload(uint wg, out uvec4 wb[MAX_LOADS], out SbWord sb[SB_N]) {
   if (first < t.row_end) load_batch(t.jb, first, t.row_end - 1u, 0u, t.units, L, wb, sb);
 }
 // Workgroup wg's share of the op (the persistent step's op loop calls it for every wg it runs).
-// LN-prologue ops: the norm's parameters of workgroup wg's task, staged ahead (ln_params_ahead).
+// Norm-prologue ops: the norm's parameters of workgroup wg's task, staged ahead (ln_params_ahead, or for the
+// GroupNorm of the output projection gn_params_ahead).
 void matvec_ln_ahead(uint wg) {
   Task t = task_of(wg);
-  ln_params_ahead(t.jb, t.units * 4u * XPU(t.jb));
+  if (has_ln_prologue()) ln_params_ahead(t.jb, t.units * 4u * XPU(t.jb));
+  else gn_params_ahead(t.jb);
 }
 // Workgroup wg's share of the op; preloaded / staged: matvec_preload / matvec_ln_ahead ran for it.
 void matvec_task(uint wg, bool preloaded, bool staged, bool early, inout uvec4 wb[MAX_LOADS], inout SbWord sb[SB_N]) {

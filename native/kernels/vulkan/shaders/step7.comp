@@ -127,7 +127,7 @@ void main() {
       if (ahead) matvec_preload(local, wb, sb);
       // LN-prologue ops: the norm's parameters into shared memory too (flag 4; the staging area is free
       // once this workgroup has ended the op before).
-      const bool staged = local < op.groups && (spc.flags & 4u) != 0u && has_ln_prologue();
+      const bool staged = local < op.groups && (spc.flags & 4u) != 0u && (has_ln_prologue() || (mv_pc.ln_flags & 4u) != 0u);
       if (staged) matvec_ln_ahead(local);
       grid_wait(word, target);
       stamp(k, 0u);
