@@ -250,6 +250,8 @@ bool Ops::mixed_op(const std::vector<MatJob>& jobs) const {
   bool quantized = false;
   for (const MatJob& j : jobs) {
     if (!mixed_type(j.m->dtype)) return false;
+    // q8_stage() rounds one 32-block of a quantized job's input per invocation.
+    if (dtype_is_quantized(j.m->dtype) && j.m->cols > 32 * int64_t(persist_threads_)) return false;
     quantized |= dtype_is_quantized(j.m->dtype);
   }
   return quantized;
