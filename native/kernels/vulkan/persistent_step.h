@@ -39,9 +39,10 @@ struct PersistentPC {
 };
 // PersistentPC::flags: what the step reads before an op's grid barrier (shaders/step7.comp), where nothing in
 // the step writes it before that op. kStepWkvAhead: WKV-7's state rows and its channels' parameters (into
-// registers); kStepLnAhead: an LN-prologue op's norm parameters and job mix (into shared memory);
+// registers); kStepLnAhead: an LN-prologue op's norm parameters and job mix, the GroupNorm prologue's weight,
+// bias and gate (into shared memory);
 // kStepEarlyBatch: a matvec's second batch of weights, before its input staging. kStepNoPreload: no weights
-// before the barrier at all (measurements). Same results with any of them (only reads move).
+// before the barrier at all (measurements). Same results with any of these (only reads move).
 // kStepQ8Int: Q8_0 jobs round their staged input to 8-bit blocks (the CPU's scheme, as the dispatch path
 // does) and multiply with integer dot products, the device's own where it has them (step7_mixed_idot),
 // instead of turning each int8 weight into a float: results then follow the CPU's Q8_0 kernels rather

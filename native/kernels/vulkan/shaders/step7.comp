@@ -62,7 +62,7 @@ layout(push_constant) uniform StepPC {
   uint spin_limit;
   ProfWords prof;  // STEP_PROFILE: (op, workgroup) -> [released, done] device-clock times (low 32 bits, ns)
   uint flags;      // 1: WKV-7 reads its state and parameters before its grid barrier; 2: matvecs load no
-                   // weights before theirs; 4: LN-prologue ops stage the norm's parameters before theirs;
+                   // weights before theirs; 4: norm-prologue ops stage the norm's parameters before theirs;
                    // 8: matvecs load their second batch before staging their input; 16: Q8_0 jobs take
                    // 8-bit activations and integer dot products (persistent_step.h)
 } spc;
@@ -125,8 +125,8 @@ void main() {
       SbWord sb[SB_N];
       const bool ahead = local < op.groups && (spc.flags & 2u) == 0u;
       if (ahead) matvec_preload(local, wb, sb);
-      // LN-prologue ops: the norm's parameters into shared memory too (flag 4; the staging area is free
-      // once this workgroup has ended the op before).
+      // Norm-prologue ops (the LayerNorm, or the output projection's GroupNorm): the norm's parameters into
+      // shared memory too (flag 4; the staging area is free once this workgroup has ended the op before).
       const bool staged = local < op.groups && (spc.flags & 4u) != 0u && (has_ln_prologue() || (mv_pc.ln_flags & 4u) != 0u);
       if (staged) matvec_ln_ahead(local);
       grid_wait(word, target);
