@@ -348,24 +348,18 @@ TEST(VulkanPersistent, ProfileTimesEveryOpInsideTheStep) {
 // The quantized matvecs built on the device's 4 x 8-bit dot products (the *_idot shader variants, where
 // Device::int_dot()) add the same integers as the bit extractions they replace, so every logit and state
 // value is the same bits with and without them: every quantized weight type, every model version, one token
-// at a time and as a sequence (the matvec's T > 1 loop), through the dispatch path (RWKV_VK_INT_DOT=1 turns
+// at a time and as a sequence (the matvec's T > 1 loop), through the dispatch path (GpuOptions::int_dot = 1 turns
 // them on where the device has them at all, as lavapipe does, not accelerated).
-// A GPU model made with RWKV_VK_INT_DOT set to `value` ("0": bit extractions, "1": the device's integer dot
-// products wherever it has them), the variable restored after.
-std::unique_ptr<vk::GpuModel> gpu_with_int_dot(const char* value, const TensorIndex& index, const ModelInfo& info,
-                                               const vk::GpuOptions& options) {
-  const char* old = std::getenv("RWKV_VK_INT_DOT");
-  const std::string saved = old ? old : "";
-  setenv("RWKV_VK_INT_DOT", value, 1);
-  auto gpu = vk::GpuModel::create(index, info, options);
-  if (old) setenv("RWKV_VK_INT_DOT", saved.c_str(), 1);
-  else unsetenv("RWKV_VK_INT_DOT");
-  return gpu;
+// A GPU model with bit extractions (int_dot 0) or the device's integer dot products wherever it has them (1).
+std::unique_ptr<vk::GpuModel> gpu_with_int_dot(int int_dot, const TensorIndex& index, const ModelInfo& info,
+                                               vk::GpuOptions options) {
+  options.int_dot = int_dot;
+  return vk::GpuModel::create(index, info, options);
 }
 
 TEST(VulkanIntDot, DeviceDotProductsGiveTheSameBits) {
   REQUIRE_VULKAN(dev);
-  auto with_int_dot = [&](const char* value, const TensorIndex& index, const ModelInfo& info) {
+  auto with_int_dot = [&](int value, const TensorIndex& index, const ModelInfo& info) {
     return gpu_with_int_dot(value, index, info, {.layers = info.n_layer, .device = dev, .persistent = 0});
   };
   for (const std::string path : {test::tiny_model("tiny-rwkv-4v0-660K-Q5_1"), test::tiny_model("tiny-rwkv-5v2-730K-Q5_0"),
@@ -374,7 +368,7 @@ TEST(VulkanIntDot, DeviceDotProductsGiveTheSameBits) {
     TensorIndex index = open_rwkv_bin(path);
     auto arch = make_architecture(index, path);
     const ModelInfo& info = arch->info();
-    auto emulated = with_int_dot("0", index, info), native = with_int_dot("1", index, info);
+    auto emulated = with_int_dot(0, index, info), native = with_int_dot(1, index, info);
     ASSERT_FALSE(emulated->device().int_dot);
     if (!native->device().int_dot) GTEST_SKIP() << native->device().name << " has no integer dot products";
     std::vector<float> s_e = Model::load(path, {.threads = 1})->initial_state(), s_n = s_e, x(size_t(info.n_embd) * 5);
@@ -409,7 +403,7 @@ TEST(VulkanPersistent, Q8_0JobsWithEightBitActivations) {
   const ModelInfo& info = arch->info();
   vk::GpuOptions o{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 1,
                    .persistent_side_workgroups = 0, .persistent_flags = int(vk::kStepQ8Int)};
-  auto step_int = gpu_with_int_dot("0", index, info, o), step_idot = gpu_with_int_dot("1", index, info, o);
+  auto step_int = gpu_with_int_dot(0, index, info, o), step_idot = gpu_with_int_dot(1, index, info, o);
   o.persistent_flags = 0;
   auto step_float = vk::GpuModel::create(index, info, o);
   o.persistent = 0;
@@ -457,7 +451,7 @@ TEST(VulkanPersistent, NibbleQuantizedModelsRunInTheStep) {
     const ModelInfo& info = arch->info();
     vk::GpuOptions o{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 1,
                      .persistent_side_workgroups = 0};
-    auto step = gpu_with_int_dot("0", index, info, o), step_idot = gpu_with_int_dot("1", index, info, o);
+    auto step = gpu_with_int_dot(0, index, info, o), step_idot = gpu_with_int_dot(1, index, info, o);
     o.persistent = 0;
     auto dispatches = vk::GpuModel::create(index, info, o);
     ASSERT_TRUE(step->persistent_decode() && step_idot->persistent_decode()) << path;

@@ -8,7 +8,7 @@
 // interleaved rounds (default 3) of --decode tokens each, all in this process (each variant its own GpuModel,
 // made once), so the variants meet the same GPU minutes; a variant is comma-separated key=value: flags=N
 // (GpuOptions::persistent_flags), persistent=N, side=N (persistent_side_workgroups), intdot=0|1
-// (RWKV_VK_INT_DOT while its device is made), or "default".
+// (GpuOptions::int_dot), or "default".
 // --profile: per-dispatch times of a decode step, of one prefill step and (--streams B) of a batched step
 // of B sequences; a persistent decode step is also timed op by op inside its dispatch (the device clock,
 // VK_KHR_shader_clock).
@@ -87,7 +87,6 @@ int compare_variants(const std::string& path, const std::string& spec, int layer
   std::vector<Variant> vs;
   for (const std::string& name : split(spec, ';')) {
     rwkv::vk::GpuOptions o{.layers = layers, .device = device};
-    std::string int_dot;
     for (const std::string& kv : split(name, ',')) {
       const size_t eq = kv.find('=');
       const std::string k = kv.substr(0, eq);
@@ -95,15 +94,10 @@ int compare_variants(const std::string& path, const std::string& spec, int layer
       if (k == "flags") o.persistent_flags = v;
       else if (k == "persistent") o.persistent = v;
       else if (k == "side") o.persistent_side_workgroups = v;
-      else if (k == "intdot") int_dot = v ? "1" : "0";
+      else if (k == "intdot") o.int_dot = v ? 1 : 0;
       else if (k != "default") throw rwkv::Error(rwkv::ErrorCode::Argument, "--variants: unknown key '" + k + "'");
     }
-    const char* old = std::getenv("RWKV_VK_INT_DOT");
-    const std::string saved = old ? old : "";
-    if (!int_dot.empty()) setenv("RWKV_VK_INT_DOT", int_dot.c_str(), 1);
     auto gpu = rwkv::vk::GpuModel::create(index, info, o);
-    if (old) setenv("RWKV_VK_INT_DOT", saved.c_str(), 1);
-    else unsetenv("RWKV_VK_INT_DOT");
     std::printf("variant %-28s %s, integer dot products %s\n", name.c_str(),
                 gpu->persistent_decode() ? "persistent step" : "a dispatch per op", gpu->device().int_dot ? "on" : "off");
     gpu->time_decode_steps(8);  // records the step

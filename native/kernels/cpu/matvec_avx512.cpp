@@ -334,6 +334,21 @@ inline void quad_tokens(const __m512i (&u0)[R], const __m512i (&u1)[R], const __
   }
 }
 
+// A quad of one row as stored (pw), prefetched ahead and regrouped for quad_tokens: u0 the elements 0-15 of
+// its four blocks, one 128-bit lane a block, u1 elements 16-31.
+template <class F>
+[[gnu::always_inline]] inline void quad_quants(const uint8_t* pw, __m512i& u0, __m512i& u1) {
+  _mm_prefetch(reinterpret_cast<const char*>(pw + kPrefetchBytes), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(pw + 2 * F::kBytes + kPrefetchBytes), _MM_HINT_T0);
+#ifdef RWKV_QUAD_PERMUTE  // the avx512-vbmi set: two loads and byte permutes (unpack_quad)
+  F::unpack_quad(pw, u0, u1);
+#else
+  const __m512i a = F::template unpack<false>(pw), b = F::template unpack<false>(pw + 2 * F::kBytes);
+  u0 = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  u1 = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+#endif
+}
+
 // Four blocks (two pairs) of R rows against NT tokens. The pair unpacks are regrouped by 128-bit lane
 // (one shuffle each) so that two vpdpbusd accumulate into one vector whose 4-lane groups each hold one
 // block: the convert, the scale product and the fma then serve four blocks instead of two. The
@@ -346,15 +361,7 @@ inline void quant_quad(const uint8_t* const* w, size_t off, const PackedAct* x, 
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     const uint8_t* pw = w[r] + off;
-    _mm_prefetch(reinterpret_cast<const char*>(pw + kPrefetchBytes), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(pw + 2 * F::kBytes + kPrefetchBytes), _MM_HINT_T0);
-#ifdef RWKV_QUAD_PERMUTE  // the avx512-vbmi set: two loads and byte permutes (unpack_quad)
-    F::unpack_quad(pw, u0[r], u1[r]);
-#else
-    const __m512i a = F::template unpack<false>(pw), b = F::template unpack<false>(pw + 2 * F::kBytes);
-    u0[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    u1[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-#endif
+    quad_quants<F>(pw, u0[r], u1[r]);
     if constexpr (F::kHasMin) {
       __m512 m;
       F::scales_mins_quad(pw, dw[r], m);
@@ -376,15 +383,7 @@ inline void quant_quad_one(const uint8_t* const* w, size_t off, const PackedAct*
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     const uint8_t* pw = w[r] + off;
-    _mm_prefetch(reinterpret_cast<const char*>(pw + kPrefetchBytes), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(pw + 2 * F::kBytes + kPrefetchBytes), _MM_HINT_T0);
-#ifdef RWKV_QUAD_PERMUTE
-    F::unpack_quad(pw, u0[r], u1[r]);
-#else
-    const __m512i a = F::template unpack<false>(pw), b = F::template unpack<false>(pw + 2 * F::kBytes);
-    u0[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    u1[r] = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-#endif
+    quad_quants<F>(pw, u0[r], u1[r]);
     __m256 dm;
     F::scales_dm_quad(pw, dw[r], dm);
     accm8[r] = _mm256_fmadd_ps(dm, _mm256_loadu_ps(spat1 + q * 8), accm8[r]);

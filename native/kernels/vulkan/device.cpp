@@ -171,10 +171,12 @@ bool coop_matrix_usable(VkPhysicalDevice pd) {
 // True when the quantized matvecs should use the device's integer dot products: it offers
 // VK_KHR_shader_integer_dot_product (drivers of Vulkan 1.3, where it is core, list it too; the extension
 // keeps this within the 1.2 instance) with its feature, and its driver calls the 4 x 8-bit packed forms
-// accelerated, or RWKV_VK_INT_DOT=1 asks for them anyway (=0: never).
-bool int_dot_usable(VkPhysicalDevice pd) {
-  const char* e = std::getenv("RWKV_VK_INT_DOT");
-  const int want = e && *e ? (std::strcmp(e, "0") == 0 ? 0 : 1) : -1;  // -1: where accelerated
+// accelerated, or `want` (Device::create's int_dot, else RWKV_VK_INT_DOT) = 1 asks for them anyway (0: never).
+bool int_dot_usable(VkPhysicalDevice pd, int want) {
+  if (want < 0) {
+    const char* e = std::getenv("RWKV_VK_INT_DOT");
+    want = e && *e ? (std::strcmp(e, "0") == 0 ? 0 : 1) : -1;  // -1: where accelerated
+  }
   if (want == 0 || !has_extension(pd, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME)) return false;
   auto f = make<VkPhysicalDeviceShaderIntegerDotProductFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES);
   auto f2 = make<VkPhysicalDeviceFeatures2>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2);
@@ -206,7 +208,7 @@ std::vector<DeviceInfo> list_devices(std::string* why) {
   return out;
 }
 
-std::unique_ptr<Device> Device::create(int index) {
+std::unique_ptr<Device> Device::create(int index, int int_dot) {
   std::string why;
   VkInstance instance = shared_instance(&why);
   if (!instance) throw Error(ErrorCode::Device, "Vulkan is not available: " + why);
@@ -280,7 +282,7 @@ std::unique_ptr<Device> Device::create(int index) {
     exts.push_back(VK_KHR_SHADER_CLOCK_EXTENSION_NAME);
   }
   auto idot = make<VkPhysicalDeviceShaderIntegerDotProductFeatures>(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES);
-  if (int_dot_usable(d->physical_)) {
+  if (int_dot_usable(d->physical_, int_dot)) {
     idot.shaderIntegerDotProduct = VK_TRUE;
     *chain = &idot;
     chain = &idot.pNext;

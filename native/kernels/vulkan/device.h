@@ -38,8 +38,10 @@ class Device {
   // index >= 0: that device (any type). index < 0: the first usable discrete GPU, then integrated,
   // then virtual. CPU implementations (llvmpipe/lavapipe) are slower than the engine's own CPU path,
   // so they are chosen automatically only when RWKV_VULKAN_ALLOW_CPU=1 (tests on CI set it).
+  // int_dot: the device's integer dot products (int_dot() below): -1 as RWKV_VK_INT_DOT says (unset: where
+  // accelerated), 0 never, 1 wherever the device has them.
   // Throws Error(ErrorCode::Device) saying what is missing.
-  static std::unique_ptr<Device> create(int index);
+  static std::unique_ptr<Device> create(int index, int int_dot = -1);
   ~Device();
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
@@ -57,8 +59,8 @@ class Device {
   bool coop_matrix() const { return coop_; }
   // Integer dot products (SPV_KHR_integer_dot_product: 4 x 8-bit packed, signed and mixed signedness; core
   // in Vulkan 1.3): enabled at creation where the driver calls them accelerated, and Pipelines then builds
-  // the quantized matvecs from their *_idot variants (the same integers: the same bits). RWKV_VK_INT_DOT=1
-  // takes them wherever the device has the feature (lavapipe: the tests), =0 never.
+  // the quantized matvecs from their *_idot variants (the same integers: the same bits). create()'s int_dot
+  // (or RWKV_VK_INT_DOT) = 1 takes them wherever the device has the feature (lavapipe: the tests), 0 never.
   bool int_dot() const { return int_dot_; }
   // RWKV_VK_SHADER_STATS=1 where the device has VK_KHR_pipeline_executable_properties: pipelines keep the
   // driver's statistics of their compiled code (registers, spills: Pipelines::statistics).

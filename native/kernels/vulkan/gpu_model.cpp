@@ -421,7 +421,7 @@ std::unique_ptr<GpuModel> GpuModel::create(const TensorIndex& index, const Model
   m.n = std::min(o.layers, info.n_layer);
   m.head = m.n == info.n_layer;
   m.max_tokens = uint32_t(std::clamp(o.max_tokens, 1, 4096));
-  m.device = Device::create(o.device);
+  m.device = Device::create(o.device, o.int_dot);
   m.pipelines = std::make_unique<Pipelines>(*m.device);
   m.arena = std::make_unique<Arena>(*m.device, 256ull << 20);
   m.up = std::make_unique<Uploader>(*m.device);

@@ -54,6 +54,9 @@ struct GpuOptions {
   // Q8_0 jobs multiply): -1 as RWKV_VK_STEP_FLAGS says (default kStepQ8Int: 8-bit activations for Q8_0 jobs,
   // as the CPU; the read-ahead flags off until an H100 has timed them; BENCHMARKS.md).
   int persistent_flags = -1;
+  // The device's integer dot products for quantized products (Device::create's int_dot): -1 as
+  // RWKV_VK_INT_DOT says (default: where the driver calls them accelerated), 0 never, 1 wherever it has them.
+  int int_dot = -1;
 };
 
 struct StateSync {
