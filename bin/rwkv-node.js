@@ -11,7 +11,7 @@ if (Number(process.versions.node.split('.')[0]) < 18) {
 const { Command, Option } = require('commander');
 const { EXIT, UsageError } = require('../lib/cli-errors');
 const { translateArgv } = require('../lib/cli-legacy');
-const { addModelOptions, addSamplingOptions, number, parseThreads, parseGpu } = require('../lib/cli-options');
+const { addModelOptions, addSamplingOptions, number, parseThreads, parseGpu, parseConcurrent } = require('../lib/cli-options');
 const pkg = require('../package.json');
 
 const lazy = (file, name) => (...args) => require(file)[name](...args);
@@ -66,6 +66,19 @@ function buildProgram() {
     .option('--tokenizer <path|world|neox|bytes>', 'tokenizer vocabulary file or kind')
     .option('--json', 'print JSON')
     .action(lazy('../lib/cli-tools', 'runInfo'));
+
+  const serve = program.command('serve [model]').description('serve the model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)');
+  addModelOptions(serve)
+    .option('--port <n>', 'TCP port (0: any free one)', number('port', { min: 0, max: 65535, integer: true }), 8080)
+    .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
+    .option('--concurrent <n|auto>', 'completions that run at once, batched together (auto: sized by memory)', parseConcurrent, 8)
+    .option('--api-key <key>', 'require "Authorization: Bearer <key>" (default: $RWKV_API_KEY)')
+    .option('--name <id>', 'model id the API reports (default: the file name)')
+    .option('--maxTokens <n>', 'longest chat reply when a request sets no max_tokens', number('maxTokens', { min: 1, integer: true }), 1024)
+    .option('-s, --systemPrompt <text>', 'system message for chats that bring none')
+    .option('--cors', 'let web pages of any origin call the API')
+    .option('-q, --quiet', 'no line per request on stderr')
+    .action(lazy('../lib/cli-serve', 'runServe'));
 
   program.command('quantize <input> <output> <type>').description('quantize an FP32/FP16 model to Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0')
     .option('-f, --force', 'overwrite the output file')

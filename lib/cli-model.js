@@ -25,14 +25,15 @@ async function resolveModelPath(opts, positional) {
   throw new Error('no model configured: pass --modelPath <file>, or run `npx rwkv-node --setup` (or `rwkv-node pull <id> --yes`) first');
 }
 
-/** Loads the model; `quiet` keeps stderr clean (for --json). Resolves to a set-up RWKV instance. */
-async function openModel(opts, { positional, quiet = false, tokenizer } = {}) {
+/** Loads the model; `quiet` keeps stderr clean (for --json); `config` adds RWKV options (e.g. concurrent). Resolves to a set-up RWKV instance. */
+async function openModel(opts, { positional, quiet = false, tokenizer, config: extra = {} } = {}) {
   const { RWKV } = require('./rwkv'); // loaded here so pull/--help work without the addon
   const file = await resolveModelPath(opts, positional);
   const cfg = readConfig();
   const threads = opts.threads ?? cfg.threads;
   const gpuOffload = opts.gpu ?? cfg.gpuOffload;
   const config = { path: file };
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) config[k] = v;
   if (threads !== undefined) config.threads = Number(threads);
   if (gpuOffload !== undefined && gpuOffload !== 0 && gpuOffload !== '0') config.gpuOffload = gpuOffload;
   const tok = tokenizer || opts.tokenizer;

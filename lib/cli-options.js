@@ -19,6 +19,14 @@ function parseGpu(v) {
   throw new InvalidArgumentError(`--gpu takes a number of layers (e.g. 12), a percentage (e.g. 50%), 'auto' or 'max', got "${v}"`);
 }
 
+/** Concurrent completions: a whole number from 1 to 1024, or 'auto'. */
+function parseConcurrent(v) {
+  if (String(v).trim() === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError(`concurrent must be a whole number from 1 to 1024 or 'auto', got "${v}"`);
+  return n;
+}
+
 /** A number parser with a range, for sampling flags. */
 function number(name, { min = -Infinity, max = Infinity, integer = false } = {}) {
   return (v) => {
@@ -58,4 +66,4 @@ function samplingFromOptions(o) {
   return out;
 }
 
-module.exports = { parseThreads, parseGpu, number, addModelOptions, addSamplingOptions, samplingFromOptions };
+module.exports = { parseThreads, parseGpu, parseConcurrent, number, addModelOptions, addSamplingOptions, samplingFromOptions };

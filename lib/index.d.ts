@@ -208,6 +208,41 @@ export declare class RWKV {
   static RWKV: typeof RWKV;
   static Tokenizer: typeof Tokenizer;
   static RwkvError: typeof RwkvError;
+  static createServer: typeof createServer;
 }
+
+export interface ServerOptions {
+  /** The model id the API reports (default: the file name without its extension). */
+  modelName?: string;
+  /** When set, every /v1 request needs "Authorization: Bearer <apiKey>". */
+  apiKey?: string;
+  /** Longest chat reply when a request names no max_tokens (default 1024; /v1/completions keeps OpenAI's 16). */
+  maxTokens?: number;
+  /** System message for chats that bring none. */
+  systemPrompt?: string;
+  userName?: string;
+  assistantName?: string;
+  /** Allow browser pages of any origin (Access-Control-Allow-Origin: *, preflight answered). */
+  cors?: boolean;
+  /** Largest request body (default 4 MiB); larger ones get a 413. */
+  maxBodyBytes?: number;
+  /** Called once per request when its response is done or its client left. */
+  onRequest?: (r: { method: string; url: string; status: number; promptTokens: number; completionTokens: number; ms: number; aborted: boolean }) => void;
+}
+
+/** A Node `http.Server` (not listening yet) answering OpenAI's API; the members used most are typed here. */
+export interface RwkvServer {
+  listen(port?: number, host?: string, callback?: () => void): this;
+  close(callback?: (err?: Error) => void): this;
+  address(): { address: string; family: string; port: number } | string | null;
+  closeAllConnections(): void;
+  on(event: string, listener: (...args: any[]) => void): this;
+  /** Ends every request in flight (their completions stop within a token). */
+  abortAll(): void;
+  readonly modelName: string;
+}
+
+/** GET /v1/models, POST /v1/completions and POST /v1/chat/completions (whole or streamed) over a set-up model. */
+export declare function createServer(model: RWKV, options?: ServerOptions): RwkvServer;
 
 export default RWKV;

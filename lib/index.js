@@ -1,6 +1,6 @@
 'use strict';
 // `require('rwkv-node')` is the RWKV class itself (as RWKV-cpp-node's export), with named exports
-// attached: require('rwkv-node').RWKV, .Tokenizer, .RwkvError.
+// attached: require('rwkv-node').RWKV, .Tokenizer, .RwkvError, .createServer (an OpenAI-compatible HTTP API).
 const { RWKV } = require('./rwkv');
 const { Tokenizer } = require('./tokenizer');
 const { RwkvError } = require('./errors');
@@ -9,4 +9,6 @@ module.exports = RWKV;
 module.exports.RWKV = RWKV;
 module.exports.Tokenizer = Tokenizer;
 module.exports.RwkvError = RwkvError;
+// Loaded on first use: most programs never serve HTTP.
+module.exports.createServer = (model, options) => require('./server').createServer(model, options);
 module.exports.default = RWKV;

@@ -275,7 +275,7 @@ test('usage errors exit 2; --help and --version exit 0', async () => {
   assert.match(threads.stderr, /threads must be/);
   const typo = await run(['chatt']);
   assert.strictEqual(typo.code, 2);
-  for (const args of [['--help'], ['chat', '--help'], ['pull', '--help'], ['dragon', '--help'], ['info', '--help'], ['quantize', '--help'], ['make-synthetic', '--help']]) {
+  for (const args of [['--help'], ['chat', '--help'], ['pull', '--help'], ['dragon', '--help'], ['info', '--help'], ['quantize', '--help'], ['make-synthetic', '--help'], ['serve', '--help']]) {
     const h = await run(args);
     assert.strictEqual(h.code, 0, args.join(' '));
     assert.match(h.stdout, /Usage: rwkv-node/);

@@ -1,5 +1,5 @@
 // Compiled by `npm run test:types` (tsc --noEmit): the public API as a TypeScript user writes it.
-import RWKV, { Tokenizer, RwkvError, CompletionResult, ModelInfo } from 'rwkv-node';
+import RWKV, { Tokenizer, RwkvError, CompletionResult, ModelInfo, createServer, RwkvServer } from 'rwkv-node';
 
 async function main(): Promise<void> {
   const model = new RWKV({ path: 'model.bin', threads: 2, concurrent: 2, stateCacheSize: false });
@@ -29,6 +29,10 @@ async function main(): Promise<void> {
   const ids: Uint32Array = t.encode('abc');
   void t.decode(ids);
   await RWKV.quantize('a.bin', 'b.bin', 'Q8_0', { onProgress: (x: number) => void x });
+  const server: RwkvServer = createServer(model, { apiKey: 'k', cors: true, onRequest: (q) => void q.status });
+  server.listen(8080, '127.0.0.1', () => void server.modelName);
+  server.abortAll();
+  void RWKV.createServer;
   const e = new RwkvError('x', 'E_IO');
   void [n, logits, f, reason, e.code];
   await model.free();
