@@ -209,6 +209,8 @@ export declare class RWKV {
   static Tokenizer: typeof Tokenizer;
   static RwkvError: typeof RwkvError;
   static createServer: typeof createServer;
+  /** RWKV-cpp-node's low-level binding: rwkv.cpp's C API by name, served by this engine. */
+  static readonly cpp_bind: RwkvCppBind;
 }
 
 export interface ServerOptions {
@@ -229,6 +231,31 @@ export interface ServerOptions {
   /** Called once per request when its response is done or its client left. */
   onRequest?: (r: { method: string; url: string; status: number; promptTokens: number; completionTokens: number; ms: number; aborted: boolean }) => void;
 }
+
+/** An rwkv.cpp context from cpp_bind: opaque, passed back to the other functions. */
+export interface RwkvCppContext { readonly __rwkvCppContext: unique symbol }
+
+/** rwkv.cpp's C API by name, synchronous (each also callable as `fn.async(...args, callback)`). */
+export interface RwkvCppBindSync {
+  rwkv_init_from_file(path: string, nThreads: number): RwkvCppContext | null;
+  rwkv_clone_context(ctx: RwkvCppContext, nThreads: number): RwkvCppContext;
+  rwkv_gpu_offload_layers(ctx: RwkvCppContext, nLayers: number): boolean;
+  rwkv_get_n_vocab(ctx: RwkvCppContext): number;
+  rwkv_get_n_embed(ctx: RwkvCppContext): number;
+  rwkv_get_n_layer(ctx: RwkvCppContext): number;
+  rwkv_get_state_len(ctx: RwkvCppContext): number;
+  rwkv_get_logits_len(ctx: RwkvCppContext): number;
+  rwkv_eval(ctx: RwkvCppContext, token: number, stateIn: Float32Array | null, stateOut: Float32Array, logitsOut: Float32Array | null): boolean;
+  rwkv_eval_sequence(ctx: RwkvCppContext, tokens: Uint32Array | number[], sequenceLen: number, stateIn: Float32Array | null, stateOut: Float32Array, logitsOut: Float32Array | null): boolean;
+  rwkv_quantize_model_file(inPath: string, outPath: string, formatName: string): boolean;
+  rwkv_free(ctx: RwkvCppContext): void;
+  readonly _libPath: string;
+}
+
+/** RWKV-cpp-node's `RWKV.cpp_bind`: the promise variant (rwkv_get_n_vocab stays synchronous, as there). */
+export type RwkvCppBind = {
+  [K in Exclude<keyof RwkvCppBindSync, 'rwkv_get_n_vocab' | '_libPath'>]: (...args: Parameters<RwkvCppBindSync[K]>) => Promise<ReturnType<RwkvCppBindSync[K]>>;
+} & { rwkv_get_n_vocab(ctx: RwkvCppContext): number; readonly _libPath: string; readonly sync: RwkvCppBindSync };
 
 /** A Node `http.Server` (not listening yet) answering OpenAI's API; the members used most are typed here. */
 export interface RwkvServer {

@@ -11,4 +11,6 @@ module.exports.Tokenizer = Tokenizer;
 module.exports.RwkvError = RwkvError;
 // Loaded on first use: most programs never serve HTTP.
 module.exports.createServer = (model, options) => require('./server').createServer(model, options);
+// RWKV-cpp-node's low-level binding: rwkv.cpp's C API by name (lib/cpp-bind.js).
+Object.defineProperty(module.exports, 'cpp_bind', { enumerable: true, get: () => require('./cpp-bind').cppBind });
 module.exports.default = RWKV;

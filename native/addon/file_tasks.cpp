@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "addon/async_task.h"
 #include "addon/errors.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -68,10 +69,16 @@ Napi::Function progress_callback(const Napi::CallbackInfo& info, size_t index) {
 Napi::Value quantize_file(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString())
-    return throw_type_error(env, "quantize(inPath, outPath, type, onProgress?)");
+    return throw_type_error(env, "quantize(inPath, outPath, type, onProgress?, sync?)");
   const std::string in = info[0].As<Napi::String>(), out = info[1].As<Napi::String>(), name = info[2].As<Napi::String>();
   DType type;
   if (!dtype_from_name(name, &type)) return throw_type_error(env, "unknown type " + name);
+  if (info.Length() > 4 && info[4].ToBoolean()) {  // sync: rwkv.cpp's rwkv_quantize_model_file, for cpp_bind
+    std::string message, code;
+    run_catching([&] { quantize_model_file(in, out, type, nullptr); }, message, code);
+    if (!code.empty()) make_error(env, message, code).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   auto* task = new FileTask(env, progress_callback(info, 3), [in, out, type](const auto& progress) { quantize_model_file(in, out, type, progress); });
   Napi::Promise p = task->promise();
   task->Queue();

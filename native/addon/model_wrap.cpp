@@ -12,7 +12,8 @@ namespace rwkv::addon {
 Napi::Function ModelWrap::define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {InstanceMethod("info", &ModelWrap::info), InstanceMethod("initState", &ModelWrap::init_state),
-                      InstanceMethod("eval", &ModelWrap::eval), InstanceMethod("free", &ModelWrap::free),
+                      InstanceMethod("eval", &ModelWrap::eval), InstanceMethod("evalSync", &ModelWrap::eval_sync),
+                      InstanceMethod("free", &ModelWrap::free),
                       InstanceMethod("tokensEvaluated", &ModelWrap::tokens_evaluated),
                       InstanceMethod("generate", &ModelWrap::generate),
                       InstanceMethod("cacheStats", &ModelWrap::cache_stats), InstanceMethod("cacheClear", &ModelWrap::cache_clear),
@@ -39,6 +40,8 @@ std::shared_ptr<Model> require_model(const Napi::CallbackInfo& info, const Model
   return m;
 }
 
+// loadModel(path, options) -> Promise<NativeModel>; with options.sync, the model itself (loaded on the calling
+// thread, as rwkv.cpp's rwkv_init_from_file: RWKV-cpp-node's cpp_bind), or a thrown error.
 Napi::Value ModelWrap::load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject()) return throw_type_error(env, "loadModel(path, options)");
@@ -52,13 +55,21 @@ Napi::Value ModelWrap::load(const Napi::CallbackInfo& info) {
   const double cache_entries = opts.Get("cacheEntries").IsNumber() ? opts.Get("cacheEntries").As<Napi::Number>().DoubleValue() : 50;
   const double cache_bytes = opts.Get("cacheBytes").IsNumber() ? opts.Get("cacheBytes").As<Napi::Number>().DoubleValue() : 0;
   auto loaded = std::make_shared<std::shared_ptr<Model>>();
-  return AsyncTask::start(
-      env, "rwkv.load", [path, options, loaded] { *loaded = Model::load(path, options); },
-      [loaded, cache_entries, cache_bytes](Napi::Env env) -> Napi::Value {
-        AddonData* data = env.GetInstanceData<AddonData>();
-        auto external = Napi::External<std::shared_ptr<Model>>::New(env, loaded.get());
-        return data->model_ctor.New({external, Napi::Number::New(env, cache_entries), Napi::Number::New(env, cache_bytes)});
-      });
+  auto wrap = [loaded, cache_entries, cache_bytes](Napi::Env env) -> Napi::Value {
+    AddonData* data = env.GetInstanceData<AddonData>();
+    auto external = Napi::External<std::shared_ptr<Model>>::New(env, loaded.get());
+    return data->model_ctor.New({external, Napi::Number::New(env, cache_entries), Napi::Number::New(env, cache_bytes)});
+  };
+  if (opts.Get("sync").ToBoolean()) {
+    std::string message, code;
+    run_catching([&] { *loaded = Model::load(path, options); }, message, code);
+    if (!code.empty()) {
+      make_error(env, message, code).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return wrap(env);
+  }
+  return AsyncTask::start(env, "rwkv.load", [path, options, loaded] { *loaded = Model::load(path, options); }, wrap);
 }
 
 Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
@@ -158,6 +169,52 @@ Napi::Value ModelWrap::eval(const Napi::CallbackInfo& info) {
         r.Set("state", keep_state->Value());
         return r;
       });
+}
+
+// evalSync(tokens: Uint32Array, stateIn: Float32Array | null, stateOut: Float32Array, logitsOut: Float32Array | null)
+// runs the tokens on the model's home thread and waits (rwkv.cpp's rwkv_eval / rwkv_eval_sequence, for
+// RWKV-cpp-node's cpp_bind): results in the caller's arrays, stateIn null for the initial state, logitsOut
+// null to skip the logits. Throws on failure. Blocks Node's main thread for the whole evaluation.
+Napi::Value ModelWrap::eval_sync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Model> m = require_model(info, this);
+  if (!m) return env.Undefined();
+  auto typed = [&](size_t i, napi_typedarray_type t) {
+    return info.Length() > i && info[i].IsTypedArray() && info[i].As<Napi::TypedArray>().TypedArrayType() == t;
+  };
+  auto absent = [&](size_t i) { return info.Length() <= i || info[i].IsNull() || info[i].IsUndefined(); };
+  if (!typed(0, napi_uint32_array) || !(absent(1) || typed(1, napi_float32_array)) || !typed(2, napi_float32_array) ||
+      !(absent(3) || typed(3, napi_float32_array)))
+    return throw_type_error(env, "evalSync(tokens: Uint32Array, stateIn: Float32Array | null, stateOut: Float32Array, logitsOut: Float32Array | null)");
+  const size_t state_size = size_t(m->info().state_size()), n_vocab = size_t(m->info().n_vocab);
+  Napi::Uint32Array tokens = info[0].As<Napi::Uint32Array>();
+  Napi::Float32Array out_state = info[2].As<Napi::Float32Array>();
+  if (out_state.ElementLength() != state_size) return throw_type_error(env, "stateOut must hold " + std::to_string(state_size) + " floats");
+  const float* in = nullptr;
+  if (!absent(1)) {
+    Napi::Float32Array in_state = info[1].As<Napi::Float32Array>();
+    if (in_state.ElementLength() != state_size) return throw_type_error(env, "stateIn must hold " + std::to_string(state_size) + " floats");
+    in = in_state.Data();
+  }
+  float* logits = nullptr;
+  if (!absent(3)) {
+    Napi::Float32Array l = info[3].As<Napi::Float32Array>();
+    if (l.ElementLength() != n_vocab) return throw_type_error(env, "logitsOut must hold " + std::to_string(n_vocab) + " floats");
+    logits = l.Data();
+  }
+  // The engine checks the token ids; the state goes through a copy, so a failed call leaves stateOut as it was.
+  std::vector<uint32_t> ids(tokens.Data(), tokens.Data() + tokens.ElementLength());
+  std::vector<float> state(state_size);
+  if (in) std::memcpy(state.data(), in, state_size * sizeof(float));
+  else m->init_state(state.data());
+  std::string message, code;
+  run_catching([&] { m->on_home_thread([&] { m->eval(ids.data(), ids.size(), state.data(), logits); }); }, message, code);
+  if (!code.empty()) {
+    make_error(env, message, code).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::memcpy(out_state.Data(), state.data(), state_size * sizeof(float));
+  return env.Undefined();
 }
 
 Napi::Value ModelWrap::free(const Napi::CallbackInfo& info) {

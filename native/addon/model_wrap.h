@@ -14,7 +14,7 @@ namespace rwkv::addon {
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function define(Napi::Env env);
-  static Napi::Value load(const Napi::CallbackInfo& info);  // loadModel(path, threads) -> Promise<ModelWrap>
+  static Napi::Value load(const Napi::CallbackInfo& info);  // loadModel(path, options) -> Promise<ModelWrap> (or the model, with options.sync)
   explicit ModelWrap(const Napi::CallbackInfo& info);
 
   // Null once freed; callers throw "model is freed".
@@ -24,6 +24,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value info(const Napi::CallbackInfo& info);
   Napi::Value init_state(const Napi::CallbackInfo& info);
   Napi::Value eval(const Napi::CallbackInfo& info);
+  Napi::Value eval_sync(const Napi::CallbackInfo& info);  // RWKV-cpp-node's cpp_bind: rwkv_eval on the calling thread's time
   Napi::Value free(const Napi::CallbackInfo& info);
   Napi::Value tokens_evaluated(const Napi::CallbackInfo& info);
   Napi::Value generate(const Napi::CallbackInfo& info);  // addon/generate.cpp

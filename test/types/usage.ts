@@ -33,6 +33,15 @@ async function main(): Promise<void> {
   server.listen(8080, '127.0.0.1', () => void server.modelName);
   server.abortAll();
   void RWKV.createServer;
+  const ctx = await RWKV.cpp_bind.rwkv_init_from_file('model.bin', 2);
+  if (ctx) {
+    const nv: number = RWKV.cpp_bind.rwkv_get_n_vocab(ctx);
+    const st = new Float32Array(await RWKV.cpp_bind.rwkv_get_state_len(ctx));
+    const ok: boolean = await RWKV.cpp_bind.rwkv_eval(ctx, 1, null, st, new Float32Array(nv));
+    const ok2: boolean = RWKV.cpp_bind.sync.rwkv_eval_sequence(ctx, [1, 2], 2, st, st, null);
+    void [ok, ok2];
+    await RWKV.cpp_bind.rwkv_free(ctx);
+  }
   const e = new RwkvError('x', 'E_IO');
   void [n, logits, f, reason, e.code];
   await model.free();
