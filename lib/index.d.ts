@@ -209,6 +209,7 @@ export declare class RWKV {
   static Tokenizer: typeof Tokenizer;
   static RwkvError: typeof RwkvError;
   static createServer: typeof createServer;
+  static ChatSession: typeof ChatSession;
   /** RWKV-cpp-node's low-level binding: rwkv.cpp's C API by name, served by this engine. */
   static readonly cpp_bind: RwkvCppBind;
 }
@@ -230,6 +231,35 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Called once per request when its response is done or its client left. */
   onRequest?: (r: { method: string; url: string; status: number; promptTokens: number; completionTokens: number; ms: number; aborted: boolean }) => void;
+}
+
+export type ChatHistoryItem = { type: 'system' | 'user'; text: string } | { type: 'model'; response: string[] };
+
+export interface ChatSamplingOptions {
+  temperature?: number; topP?: number; topK?: number; minP?: number; presencePenalty?: number; frequencyPenalty?: number;
+  penaltyDecay?: number; seed?: number; logitBias?: Record<number, number> | Map<number, number>; bannedTokens?: number[];
+}
+
+export interface ChatPromptOptions extends ChatSamplingOptions {
+  maxTokens?: number;
+  onTextChunk?: (chunk: string) => void;
+  signal?: AbortSignal;
+  /** true (default): an abort resolves with the partial reply; false: it rejects with the signal's reason. */
+  stopOnAbortSignal?: boolean;
+}
+
+/** A chat in node-llama-cpp's LlamaChatSession shape; the state after each reply is kept, so a turn evaluates only its own text. */
+export declare class ChatSession {
+  constructor(options: { model: RWKV; systemPrompt?: string; userName?: string; assistantName?: string; maxTokens?: number } & ChatSamplingOptions);
+  readonly model: RWKV;
+  prompt(message: string, options?: ChatPromptOptions): Promise<string>;
+  promptWithMeta(message: string, options?: ChatPromptOptions): Promise<{ response: string; metadata: { stopReason: 'stopGenerationTrigger' | 'maxTokens' | 'abort' } }>;
+  getChatHistory(): ChatHistoryItem[];
+  setChatHistory(history: ChatHistoryItem[]): void;
+  resetChatHistory(): void;
+  save(file: string): void;
+  load(file: string): void;
+  dispose(): void;
 }
 
 /** An rwkv.cpp context from cpp_bind: opaque, passed back to the other functions. */

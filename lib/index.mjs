@@ -5,5 +5,5 @@ const require = createRequire(import.meta.url);
 const RWKV = require('./index.js');
 
 export default RWKV;
-export const { Tokenizer, RwkvError, createServer, cpp_bind } = RWKV;
+export const { Tokenizer, RwkvError, createServer, cpp_bind, ChatSession } = RWKV;
 export { RWKV };

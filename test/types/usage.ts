@@ -1,5 +1,5 @@
 // Compiled by `npm run test:types` (tsc --noEmit): the public API as a TypeScript user writes it.
-import RWKV, { Tokenizer, RwkvError, CompletionResult, ModelInfo, createServer, RwkvServer } from 'rwkv-node';
+import RWKV, { Tokenizer, RwkvError, CompletionResult, ModelInfo, createServer, RwkvServer, ChatSession, ChatHistoryItem } from 'rwkv-node';
 
 async function main(): Promise<void> {
   const model = new RWKV({ path: 'model.bin', threads: 2, concurrent: 2, stateCacheSize: false });
@@ -33,6 +33,13 @@ async function main(): Promise<void> {
   server.listen(8080, '127.0.0.1', () => void server.modelName);
   server.abortAll();
   void RWKV.createServer;
+  const session = new ChatSession({ model, systemPrompt: 'Be brief.', temperature: 0.7 });
+  const replyText: string = await session.prompt('Hi', { maxTokens: 50, onTextChunk: (c: string) => void c });
+  const meta = await session.promptWithMeta('More', { signal: controller.signal });
+  const why: 'stopGenerationTrigger' | 'maxTokens' | 'abort' = meta.metadata.stopReason;
+  const history: ChatHistoryItem[] = session.getChatHistory();
+  session.setChatHistory(history);
+  void [replyText, why];
   const ctx = await RWKV.cpp_bind.rwkv_init_from_file('model.bin', 2);
   if (ctx) {
     const nv: number = RWKV.cpp_bind.rwkv_get_n_vocab(ctx);
