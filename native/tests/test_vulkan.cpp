@@ -281,11 +281,11 @@ TEST(VulkanPersistent, SideGroupRunsTheLoraBesideRkv) {
   }
 }
 
-// What the step reads before its grid barriers (WKV-7's state rows and parameters, the norms' parameters
-// staged in shared memory: GpuOptions::persistent_flags) must be what it would read after them: the same
-// bits, token by token, with and without, beside a side group (one workgroup on lavapipe: its first task of
-// each op reads ahead, the others after the barrier, so both paths run).
-TEST(VulkanPersistent, ReadingAheadOfTheBarriersGivesTheSameBits) {
+// The weights a matvec loads before its grid barrier (its first task's first batch) must be what it would
+// load after it: the same bits, token by token, with the preload and without (kStepNoPreload), beside a
+// side group (one workgroup on lavapipe: its first task of each op preloads, the others load after the
+// barrier, so both paths run).
+TEST(VulkanPersistent, PreloadingAheadOfTheBarriersGivesTheSameBits) {
   REQUIRE_VULKAN(dev);
   for (const char* stem : {"tiny-rwkv-7v0-834K-FP32", "synthetic-4-heads-FP16", "synthetic-4-heads-Q8_0"}) {
     const std::string path = step_test_model(stem);
@@ -294,9 +294,9 @@ TEST(VulkanPersistent, ReadingAheadOfTheBarriersGivesTheSameBits) {
     const ModelInfo& info = arch->info();
     const vk::GpuOptions ahead{.layers = info.n_layer, .device = dev, .persistent = 2, .persistent_workgroups = 1,
                                .persistent_side_workgroups = 1,
-                               .persistent_flags = int(vk::kStepWkvAhead | vk::kStepLnAhead | vk::kStepEarlyBatch | vk::kStepQ8Int)};
+                               .persistent_flags = int(vk::kStepQ8Int)};
     vk::GpuOptions after = ahead;
-    after.persistent_flags = int(vk::kStepQ8Int);
+    after.persistent_flags = int(vk::kStepNoPreload | vk::kStepQ8Int);
     auto a = vk::GpuModel::create(index, info, ahead);
     auto b = vk::GpuModel::create(index, info, after);
     ASSERT_TRUE(a->persistent_decode() && b->persistent_decode()) << stem;

@@ -37,19 +37,17 @@ struct PersistentPC {
   uint32_t flags;  // kStep* below
   uint32_t pad;
 };
-// PersistentPC::flags: what the step reads before an op's grid barrier (shaders/step7.comp), where nothing in
-// the step writes it before that op. kStepWkvAhead: WKV-7's state rows and its channels' parameters (into
-// registers); kStepLnAhead: an LN-prologue op's norm parameters and job mix, the GroupNorm prologue's weight,
-// bias and gate (into shared memory);
-// kStepEarlyBatch: a matvec's second batch of weights, before its input staging. kStepNoPreload: no weights
-// before the barrier at all (measurements). Same results with any of these (only reads move).
-// kStepQ8Int: Q8_0 jobs round their staged input to 8-bit blocks (the CPU's scheme, as the dispatch path
-// does) and multiply with integer dot products, the device's own where it has them (step7_mixed_idot),
-// instead of turning each int8 weight into a float: results then follow the CPU's Q8_0 kernels rather
-// than the dequantized weights.
-constexpr uint32_t kStepWkvAhead = 1, kStepNoPreload = 2, kStepLnAhead = 4, kStepEarlyBatch = 8, kStepQ8Int = 16;
+// PersistentPC::flags (shaders/step7.comp). kStepNoPreload: no weights before an op's grid barrier
+// (measurements). kStepQ8Int: Q8_0 jobs round their staged input to 8-bit blocks (the CPU's scheme, as the
+// dispatch path does) and multiply with integer dot products, the device's own where it has them
+// (step7_mixed_idot), instead of turning each int8 weight into a float: results then follow the CPU's Q8_0
+// kernels rather than the dequantized weights. Bits 1, 4 and 8 are free: reads moved ahead of the grid
+// barriers (WKV-7's state rows, the norms' parameters, a matvec's second batch), which an H100 found slower
+// on and off (their code alone took 1.5B FP16 decode from 1.51 to 2.36 ms a token: native/kernels/vulkan/
+// README.md, *Reading ahead of the barrier, removed*).
+constexpr uint32_t kStepNoPreload = 2, kStepQ8Int = 16;
 // GpuOptions::persistent_flags's default: RWKV_VK_STEP_FLAGS, else kStepQ8Int (Q8_0 as the CPU and the dispatch
-// path compute it; the read-ahead flags stay off until a GPU has timed them).
+// path compute it).
 uint32_t persistent_step_flags();
 
 // The profiled variant (step7_*_prof) writes kProfileWords words per (op, workgroup): the device clock when

@@ -61,10 +61,8 @@ layout(push_constant) uniform StepPC {
   uint n_ops;
   uint spin_limit;
   ProfWords prof;  // STEP_PROFILE: (op, workgroup) -> [released, done] device-clock times (low 32 bits, ns)
-  uint flags;      // 1: WKV-7 reads its state and parameters before its grid barrier; 2: matvecs load no
-                   // weights before theirs; 4: norm-prologue ops stage the norm's parameters before theirs;
-                   // 8: matvecs load their second batch before staging their input; 16: Q8_0 jobs take
-                   // 8-bit activations and integer dot products (persistent_step.h)
+  uint flags;      // 2: matvecs load no weights before their grid barrier (measurements); 16: Q8_0 jobs
+                   // take 8-bit activations and integer dot products (persistent_step.h)
 } spc;
 
 // The profiled variant (step7_*_prof, GpuModel::profile_decode): invocation 0 of each workgroup notes
@@ -125,24 +123,14 @@ void main() {
       SbWord sb[SB_N];
       const bool ahead = local < op.groups && (spc.flags & 2u) == 0u;
       if (ahead) matvec_preload(local, wb, sb);
-      // Norm-prologue ops (the LayerNorm, or the output projection's GroupNorm): the norm's parameters into
-      // shared memory too (flag 4; the staging area is free once this workgroup has ended the op before).
-      const bool staged = local < op.groups && (spc.flags & 4u) != 0u && (has_ln_prologue() || (mv_pc.ln_flags & 4u) != 0u);
-      if (staged) matvec_ln_ahead(local);
       grid_wait(word, target);
       stamp(k, 0u);
-      const bool early = (spc.flags & 8u) != 0u;
-      for (uint wg = local; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == local, staged && wg == local, early, wb, sb);
+      for (uint wg = local; wg < op.groups; wg += n) matvec_task(wg, ahead && wg == local, wb, sb);
     } else {
       wk_pc = op.wk.v;
-      // This workgroup's first task's state rows and parameters, read while the others finish the ops
-      // before (the state is this layer's from the step before; nothing in this step writes either first).
-      WkvFixed fx;
-      const bool ahead = local < op.groups && (spc.flags & 1u) != 0u;
-      if (ahead) wkv7_fixed(local, fx);
       grid_wait(word, target);
       stamp(k, 0u);
-      for (uint wg = local; wg < op.groups; wg += n) wkv7_task_from(wg, ahead && wg == local, fx);
+      for (uint wg = local; wg < op.groups; wg += n) wkv7_task(wg);
     }
     // Counted in as it ends, so that a complete step counts every op's workgroups (the host checks).
     grid_arrive(k, op.wait >> 30);

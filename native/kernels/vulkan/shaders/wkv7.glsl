@@ -222,35 +222,8 @@ void store_state(uint sbase, float st[SP]) {
   }
 }
 
-// What a task reads that no op of the step writes before it: the state rows of this invocation (the
-// layer's state from the step before) and its channels' parameters. The persistent step reads them for a
-// workgroup's first task before the grid barrier (step7.comp), so that their round trip to memory is off
-// the op's path.
-struct WkvFixed {
-  float st[SP];
-  float w0, a0, v0, k_k, k_a, r_k, lnw, lnb;
-};
-// Whether invocation tid's state row is task wg's (a split WKV-7 runs S / R rows a workgroup).
-bool wkv7_my_row(uint wg) {
-#ifdef WO_FUSE
-  const bool split = (pc.flags & 2048u) != 0u;
-  return !split || (gl_LocalInvocationID.x / P) / (S / pc.R) == wg / pc.H;
-#else
-  return true;
-#endif
-}
-void wkv7_fixed(uint wg, out WkvFixed fx) {
-  const uint h = wg % pc.H, tid = gl_LocalInvocationID.x, C = pc.H * S;
-  const uint c = h * S + (tid < S ? tid : 0u), ci = h * S + tid / P;
-  load_state(state_base(wg), wkv7_my_row(wg), fx.st);
-  fx.w0 = pc.params.v[c], fx.a0 = pc.params.v[C + c], fx.v0 = pc.params.v[2u * C + c];
-  fx.k_k = pc.params.v[3u * C + c], fx.k_a = pc.params.v[4u * C + c], fx.r_k = pc.params.v[5u * C + c];
-  fx.lnw = pc.params.v[6u * C + ci], fx.lnb = pc.params.v[7u * C + ci];
-}
-
-// Workgroup `wg` of the dispatch (gl_WorkGroupID.x, or the persistent step's task index); `have`: fx holds
-// its wkv7_fixed() already.
-void wkv7_task_from(uint wg, bool have, inout WkvFixed fx) {
+// Workgroup `wg` of the dispatch (gl_WorkGroupID.x, or the persistent step's task index).
+void wkv7_task(uint wg) {
   const uint h = wg % pc.H, seq = wg / pc.H, tid = gl_LocalInvocationID.x;
 #ifdef WO_FUSE
   // Flag 1024 (the persistent step, RWKV_VK_STEP_WO): no output projection here; y goes to the io plane
@@ -272,16 +245,23 @@ void wkv7_task_from(uint wg, bool have, inout WkvFixed fx) {
 #endif
   const uint i = tid / P, p = tid % P;  // state row i, keys [p*SP, (p+1)*SP)
   const uint C = pc.H * S;
-  const bool my_row = wkv7_my_row(wg);  // this invocation's state row is this part's
+#ifdef WO_FUSE
+  const bool my_row = !split || i / (S / pc.R) == seq;  // this invocation's state row is this part's
+#else
+  const bool my_row = true;
+#endif
   const bool chan = tid < S;  // invocations [0, S) also own channel h*S + tid
   const uint c = h * S + (chan ? tid : 0u);
   const bool batched = PC_STATE_STRIDE != 0u;
   const uint sbase = state_base(wg);
   const uint t_begin = batched ? seq : 0u, t_end = batched ? seq + 1u : PC_T;
   const bool layer0 = (pc.flags & 1u) != 0u, fused = (pc.flags & 2u) != 0u, deferred = (pc.flags & 256u) != 0u;
-  if (!have) wkv7_fixed(wg, fx);
-  const float w0 = fx.w0, a0 = fx.a0, v0 = fx.v0, k_k = fx.k_k, k_a = fx.k_a, r_k = fx.r_k, lnw = fx.lnw, lnb = fx.lnb;
+  float st[SP];
+  load_state(sbase, my_row, st);
+  const float w0 = pc.params.v[c], a0 = pc.params.v[C + c], v0 = pc.params.v[2u * C + c];
+  const float k_k = pc.params.v[3u * C + c], k_a = pc.params.v[4u * C + c], r_k = pc.params.v[5u * C + c];
   const uint ci = h * S + i;  // row i's channel (GroupNorm, bonus, gate)
+  const float lnw = pc.params.v[6u * C + ci], lnb = pc.params.v[7u * C + ci];
   const uint ow = pad32((pc.dwa & 0xFFFFu)), oa = ow + pad32((pc.dwa >> 16)), og = oa + pad32((pc.dgv & 0xFFFFu));
 
   // A token's inputs (r, k, v, wl, al, vl, v_first; channel c) are loaded one token ahead, so that their
@@ -347,15 +327,15 @@ void wkv7_task_from(uint wg, bool have, inout WkvFixed fx) {
     WK_STAMP(3u);
 
     float sa = 0.0;
-    for (uint j = 0; j < SP; ++j) sa -= fx.st[j] * sh_nkk[p * SP + j];
+    for (uint j = 0; j < SP; ++j) sa -= st[j] * sh_nkk[p * SP + j];
     sa = row_sum(sa, tid, i);
     const float vi = sh_v[i];
     const uint oi = t * PC_STRIDE + ci;
     float yi = 0.0;
     for (uint j = 0; j < SP; ++j) {
       const uint jj = p * SP + j;
-      fx.st[j] = fx.st[j] * sh_w[jj] + vi * sh_kt[jj] + sa * sh_kka[jj];
-      yi += fx.st[j] * sh_r[jj];
+      st[j] = st[j] * sh_w[jj] + vi * sh_kt[jj] + sa * sh_kka[jj];
+      yi += st[j] * sh_r[jj];
     }
     yi = row_sum(yi, tid, i);
 #ifdef WO_FUSE
@@ -401,7 +381,7 @@ void wkv7_task_from(uint wg, bool have, inout WkvFixed fx) {
 #ifdef WO_FUSE
   // The last of the head's R workgroups to get here writes the state: all of them have read it.
   if (!wo_here ? my_row : arrive_last(Uints(pc.red), 128u + h, pc.R))
-    store_state(sbase, fx.st);
+    store_state(sbase, st);
   if (wg == 0u)
     for (uint q = tid; q < C; q += S * P) pc.state.v[q] = pc.copy_src.v[q];
   // (No early return: the persistent step calls this in a loop, and lavapipe ended the whole invocation.)
@@ -443,7 +423,7 @@ void wkv7_task_from(uint wg, bool have, inout WkvFixed fx) {
     }
   }
 #else
-  store_state(sbase, fx.st);
+  store_state(sbase, st);
 #endif
 }
 
@@ -453,7 +433,6 @@ void main() {
     norm_pass();
     return;
   }
-  WkvFixed fx;
-  wkv7_task_from(gl_WorkGroupID.x, false, fx);
+  wkv7_task(gl_WorkGroupID.x);
 }
 #endif
