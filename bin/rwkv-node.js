@@ -67,6 +67,16 @@ function buildProgram() {
     .option('--json', 'print JSON')
     .action(lazy('../lib/cli-tools', 'runInfo'));
 
+  const complete = program.command('complete [model]').description('continue a text: the prompt from --prompt, --promptFile or stdin, the continuation on stdout');
+  addSamplingOptions(addModelOptions(complete))
+    .option('--prompt <text>', 'the text to continue')
+    .option('--promptFile <file>', 'read the text to continue from a file')
+    .option('--maxTokens <n>', 'tokens to generate', number('maxTokens', { min: 0, integer: true }), 256)
+    .option('--stop <strings...>', 'stop at any of these strings (not printed)')
+    .option('--timing', 'print token counts and speeds to stderr')
+    .option('--json', 'print one JSON record {prompt, completion, finishReason, usage, perf} instead of the text')
+    .action(lazy('../lib/cli-complete', 'runComplete'));
+
   const serve = program.command('serve [model]').description('serve the model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)');
   addModelOptions(serve)
     .option('--port <n>', 'TCP port (0: any free one)', number('port', { min: 0, max: 65535, integer: true }), 8080)

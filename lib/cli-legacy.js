@@ -4,7 +4,7 @@
 const fs = require('fs');
 const { UsageError } = require('./cli-errors');
 
-const COMMANDS = ['chat', 'serve', 'setup', 'pull', 'dragon', 'info', 'quantize', 'make-synthetic', 'help'];
+const COMMANDS = ['chat', 'complete', 'serve', 'setup', 'pull', 'dragon', 'info', 'quantize', 'make-synthetic', 'help'];
 const TOP_LEVEL = ['-h', '--help', '-V', '--version'];
 
 function translateArgv(args) {

@@ -275,7 +275,7 @@ test('usage errors exit 2; --help and --version exit 0', async () => {
   assert.match(threads.stderr, /threads must be/);
   const typo = await run(['chatt']);
   assert.strictEqual(typo.code, 2);
-  for (const args of [['--help'], ['chat', '--help'], ['pull', '--help'], ['dragon', '--help'], ['info', '--help'], ['quantize', '--help'], ['make-synthetic', '--help'], ['serve', '--help']]) {
+  for (const args of [['--help'], ['chat', '--help'], ['pull', '--help'], ['dragon', '--help'], ['info', '--help'], ['quantize', '--help'], ['make-synthetic', '--help'], ['serve', '--help'], ['complete', '--help']]) {
     const h = await run(args);
     assert.strictEqual(h.code, 0, args.join(' '));
     assert.match(h.stdout, /Usage: rwkv-node/);
@@ -307,5 +307,31 @@ test('chat state: after a reply ends on the stop string, state + owed text equal
     assert.ok(diff < 1e-4, `logits differ by ${diff}`);
   } finally {
     await model.free();
+  }
+});
+
+test('complete: the prompt from a flag, a file or stdin; the library\'s greedy continuation on stdout', async () => {
+  const { RWKV } = require('../lib/rwkv');
+  const model = await new RWKV({ path: MODEL, tokenizer: 'bytes' }).setup();
+  const direct = await model.completion({ prompt: 'The cat sat', max_tokens: 24, temperature: 0 });
+  const fromStdin = await model.completion({ prompt: 'Once upon a time\n', max_tokens: 12, temperature: 0, stop: ['.'] });
+  await model.free();
+  const flag = await run(['complete', MODEL, '--prompt', 'The cat sat', '--maxTokens', '24', '--temperature', '0']);
+  assert.strictEqual(flag.code, 0, flag.stderr);
+  assert.strictEqual(flag.stdout, `${direct.completion}\n`);
+  const file = path.join(tmp, 'prompt.txt');
+  fs.writeFileSync(file, 'The cat sat');
+  const fromFile = await run(['complete', MODEL, '--promptFile', file, '--maxTokens', '24', '--temperature', '0', '--timing']);
+  assert.strictEqual(fromFile.stdout, flag.stdout);
+  assert.match(fromFile.stderr, /11 prompt tokens .* 24 generated/);
+  const json = await run(['complete', MODEL, '--maxTokens', '12', '--temperature', '0', '--stop', '.', '--json'], { input: 'Once upon a time\n' });
+  assert.strictEqual(json.code, 0, json.stderr);
+  const rec = JSON.parse(json.stdout);
+  assert.strictEqual(rec.completion, fromStdin.completion);
+  assert.strictEqual(rec.finishReason, fromStdin.finishReason);
+  assert.strictEqual(rec.usage.promptTokens, 17);
+  for (const args of [['--prompt', 'x', '--promptFile', file], ['--prompt', '']]) {
+    const bad = await run(['complete', MODEL, ...args]);
+    assert.strictEqual(bad.code, 2, bad.stderr);
   }
 });
