@@ -6,9 +6,8 @@
 // --write updates the "Concurrent streams" section of BENCHMARKS.md.
 'use strict';
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
-const { execSync } = require('child_process');
+const { writeBenchSection } = require('./bench-section');
 const RWKV = require('..');
 
 const args = process.argv.slice(2);
@@ -101,24 +100,9 @@ async function main() {
   const tables = [];
   for (const type of types) tables.push(await measure(type));
   if (args.includes('--write')) {
-    let commit = 'unknown';
-    try { commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim(); } catch {}
-    const cpu = (os.cpus()[0] || {}).model || 'unknown CPU';
-    const section = [
-      '<!-- bench:concurrency:start -->',
-      '## Concurrent streams (batched decoding)',
-      '',
-      `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}, ${cpu}, ${os.cpus().length} vCPUs, load average ${os.loadavg()[0].toFixed(2)} at the start.`,
-      `Command: \`node tools/bench-concurrency.js --size ${size} --type ${types.join(',')} --streams ${streamCounts.join(',')} --tokens ${tokens} --rounds ${rounds} --write\``,
-      '',
-      tables.join('\n\n'),
-      '<!-- bench:concurrency:end -->',
-    ].join('\n');
-    const benchFile = path.join(root, 'BENCHMARKS.md');
-    let text = fs.existsSync(benchFile) ? fs.readFileSync(benchFile, 'utf8') : '# Benchmarks\n';
-    const re = /<!-- bench:concurrency:start -->[\s\S]*<!-- bench:concurrency:end -->/;
-    text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-    fs.writeFileSync(benchFile, text);
+    writeBenchSection(root, 'concurrency', 'Concurrent streams (batched decoding)',
+      `node tools/bench-concurrency.js --size ${size} --type ${types.join(',')} --streams ${streamCounts.join(',')} --tokens ${tokens} --rounds ${rounds} --write`,
+      tables.join('\n\n'));
   }
 }
 

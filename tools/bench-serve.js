@@ -7,10 +7,10 @@
 // --write updates the "HTTP server" section of BENCHMARKS.md.
 'use strict';
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 const http = require('http');
-const { spawn, execSync } = require('child_process');
+const { spawn } = require('child_process');
+const { writeBenchSection } = require('./bench-section');
 const RWKV = require('..');
 
 const args = process.argv.slice(2);
@@ -126,24 +126,8 @@ async function main() {
   ].join('\n');
   console.log(table);
   if (args.includes('--write')) {
-    let commit = 'unknown';
-    try { commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim(); } catch {}
-    const cpu = (os.cpus()[0] || {}).model || 'unknown CPU';
-    const section = [
-      '<!-- bench:serve:start -->',
-      '## HTTP server (`rwkv-node serve`) under concurrent requests',
-      '',
-      `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}, ${cpu}, ${os.cpus().length} vCPUs, load average ${os.loadavg()[0].toFixed(2)} at the start.`,
-      `Command: \`node tools/bench-serve.js --size ${size} --type ${type} --streams ${streamCounts.join(',')} --tokens ${tokens} --rounds ${rounds} --write\``,
-      '',
-      table,
-      '<!-- bench:serve:end -->',
-    ].join('\n');
-    const benchFile = path.join(root, 'BENCHMARKS.md');
-    let text = fs.readFileSync(benchFile, 'utf8');
-    const re = /<!-- bench:serve:start -->[\s\S]*<!-- bench:serve:end -->/;
-    text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
-    fs.writeFileSync(benchFile, text);
+    writeBenchSection(root, 'serve', 'HTTP server (`rwkv-node serve`) under concurrent requests',
+      `node tools/bench-serve.js --size ${size} --type ${type} --streams ${streamCounts.join(',')} --tokens ${tokens} --rounds ${rounds} --write`, table);
   }
 }
 
