@@ -3,7 +3,7 @@
 // reply, promptWithMeta() adds why it stopped, get/set/resetChatHistory), on the CLI's Conversation: the
 // RNN state after each reply is kept, so a turn evaluates only its own text, never the history.
 const check = require('./validate');
-const { Conversation } = require('./cli-conversation');
+const { Conversation, TURN_SEPARATOR, messageLine } = require('./cli-conversation');
 
 const STOP_REASONS = { stop: 'stopGenerationTrigger', length: 'maxTokens', abort: 'abort' };
 // Options of a prompt that go to completion() as they are (the rest are refused by name).
@@ -114,11 +114,10 @@ class ChatSession {
     if (user !== null) turns.push({ user, assistant: '' });
     convo.reset();
     convo.systemPrompt = system;
-    const sep = '\n\n';
-    const text = turns.map((t) => `${convo.userName}: ${Conversation.clean(t.user)}${sep}${convo.assistantName}: ${Conversation.clean(t.assistant)}`).join(sep);
-    const head = system ? `System: ${Conversation.clean(system)}${sep}` : '';
+    const lines = turns.flatMap((t) => [messageLine(convo.userName, t.user), messageLine(convo.assistantName, t.assistant)]);
+    if (system) lines.unshift(messageLine('System', system));
     // Owed before the next message: the whole history (the state is the initial one).
-    convo.pending = turns.length ? `${head}${text}${sep}` : '';
+    convo.pending = turns.length ? `${lines.join(TURN_SEPARATOR)}${TURN_SEPARATOR}` : '';
     if (turns.length) convo.systemPrompt = ''; // already in `pending`
     convo.turns = turns;
     this._system = system;

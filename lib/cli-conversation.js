@@ -5,7 +5,21 @@
 const fs = require('fs');
 const path = require('path');
 
+// The RWKV World chat template, shared by the CLI chat, ChatSession and the HTTP server: messages as
+// "Name: text", separated by a blank line; a reply ends at the next blank line (or the user's cue).
 const TURN_SEPARATOR = '\n\n';
+/** RWKV chat models read "\n\n" as the end of a message, so a message never contains one. */
+function cleanMessage(message) {
+  return message.replace(/\r\n/g, '\n').replace(/\n{2,}/g, '\n').trim();
+}
+/** One message of the template. */
+function messageLine(name, text) {
+  return `${name}: ${cleanMessage(text)}`;
+}
+/** Where an assistant's reply ends. */
+function replyStops(userName) {
+  return [`${TURN_SEPARATOR}${userName}:`, TURN_SEPARATOR];
+}
 const MAGIC = Buffer.from('RWKVCHAT'); // then: uint32 LE header length, JSON header, padding to 4 bytes, float32 LE state
 
 class Conversation {
@@ -34,19 +48,14 @@ class Conversation {
     this._before = null;
   }
 
-  /** RWKV chat models read "\n\n" as the end of a message, so a message never contains one. */
-  static clean(message) {
-    return message.replace(/\r\n/g, '\n').replace(/\n{2,}/g, '\n').trim();
-  }
-
   /** The text this turn feeds: what is owed, the user's message, and the assistant's cue. */
   turnPrompt(message) {
-    const system = this.state === null && this.text === '' && this.systemPrompt ? `System: ${Conversation.clean(this.systemPrompt)}${TURN_SEPARATOR}` : '';
-    return `${system}${this.pending}${this.userName}: ${Conversation.clean(message)}${TURN_SEPARATOR}${this.assistantName}:`;
+    const system = this.state === null && this.text === '' && this.systemPrompt ? `${messageLine('System', this.systemPrompt)}${TURN_SEPARATOR}` : '';
+    return `${system}${this.pending}${messageLine(this.userName, message)}${TURN_SEPARATOR}${this.assistantName}:`;
   }
 
   get stop() {
-    return [`${TURN_SEPARATOR}${this.userName}:`, TURN_SEPARATOR];
+    return replyStops(this.userName);
   }
 
   /**
@@ -147,4 +156,4 @@ class Conversation {
   }
 }
 
-module.exports = { Conversation };
+module.exports = { Conversation, TURN_SEPARATOR, messageLine, replyStops };

@@ -32,23 +32,25 @@ function makeContext(shared) {
   return ctx;
 }
 
-function toUint32(tokens, n, fn) {
+// The first n token ids as a Uint32Array, each checked against the vocabulary here, before anything is
+// written: the evaluation then works in stateOut itself, and a call with a bad id leaves it as it was.
+function toUint32(tokens, n, fn, nVocab) {
   const len = n === undefined ? tokens.length : Number(n);
   if (!Number.isInteger(len) || len < 0 || len > tokens.length) throw new RangeError(`${fn}: sequence_len ${n} is not within the ${tokens.length} tokens given`);
-  if (tokens instanceof Uint32Array) return tokens.subarray(0, len);
-  const out = new Uint32Array(len);
+  const out = tokens instanceof Uint32Array ? tokens.subarray(0, len) : new Uint32Array(len);
   for (let i = 0; i < len; i++) {
     const t = tokens[i];
-    if (!Number.isInteger(t) || t < 0 || t > 0xffffffff) throw new RangeError(`${fn}: token ${i} (${t}) is not a token id`);
+    if (!Number.isInteger(t) || t < 0 || t >= nVocab) throw new RangeError(`${fn}: token id ${t} at position ${i} is out of range: this model's vocabulary has ${nVocab} tokens`);
     out[i] = t;
   }
   return out;
 }
 
+// ids(nVocab): the checked token ids (toUint32; what it throws is a failure like the evaluation's own).
 function evalTokens(fn, ctx, ids, stateIn, stateOut, logitsOut) {
   const c = contextOf(ctx, fn);
   try {
-    c.shared.native.evalSync(ids, stateIn || null, stateOut, logitsOut || null);
+    c.shared.native.evalSync(ids(c.shared.info.nVocab), stateIn || null, stateOut, logitsOut || null);
     return true;
   } catch (err) {
     report(fn, err);
@@ -98,24 +100,10 @@ const api = {
   rwkv_get_state_len: getter('rwkv_get_state_len', 'stateSize'),
   rwkv_get_logits_len: getter('rwkv_get_logits_len', 'nVocab'),
   rwkv_eval(ctx, token, stateIn, stateOut, logitsOut) {
-    let ids;
-    try {
-      ids = toUint32([token], 1, 'rwkv_eval');
-    } catch (err) {
-      report('rwkv_eval', err);
-      return false;
-    }
-    return evalTokens('rwkv_eval', ctx, ids, stateIn, stateOut, logitsOut);
+    return evalTokens('rwkv_eval', ctx, (v) => toUint32([token], 1, 'rwkv_eval', v), stateIn, stateOut, logitsOut);
   },
   rwkv_eval_sequence(ctx, tokens, sequenceLen, stateIn, stateOut, logitsOut) {
-    let ids;
-    try {
-      ids = toUint32(tokens, sequenceLen, 'rwkv_eval_sequence');
-    } catch (err) {
-      report('rwkv_eval_sequence', err);
-      return false;
-    }
-    return evalTokens('rwkv_eval_sequence', ctx, ids, stateIn, stateOut, logitsOut);
+    return evalTokens('rwkv_eval_sequence', ctx, (v) => toUint32(tokens, sequenceLen, 'rwkv_eval_sequence', v), stateIn, stateOut, logitsOut);
   },
   rwkv_quantize_model_file(inPath, outPath, formatName) {
     try {
@@ -147,10 +135,10 @@ const asyncApi = {
     }
   },
   async rwkv_eval(ctx, token, stateIn, stateOut, logitsOut) {
-    return evalTokensAsync('rwkv_eval', ctx, () => toUint32([token], 1, 'rwkv_eval'), stateIn, stateOut, logitsOut);
+    return evalTokensAsync('rwkv_eval', ctx, (v) => toUint32([token], 1, 'rwkv_eval', v), stateIn, stateOut, logitsOut);
   },
   async rwkv_eval_sequence(ctx, tokens, sequenceLen, stateIn, stateOut, logitsOut) {
-    return evalTokensAsync('rwkv_eval_sequence', ctx, () => toUint32(tokens, sequenceLen, 'rwkv_eval_sequence'), stateIn, stateOut, logitsOut);
+    return evalTokensAsync('rwkv_eval_sequence', ctx, (v) => toUint32(tokens, sequenceLen, 'rwkv_eval_sequence', v), stateIn, stateOut, logitsOut);
   },
   async rwkv_quantize_model_file(inPath, outPath, formatName) {
     try {
@@ -171,11 +159,9 @@ async function evalTokensAsync(fn, ctx, ids, stateIn, stateOut, logitsOut) {
     if (!f32(stateOut, stateSize)) throw new TypeError(`stateOut must be a Float32Array of ${stateSize} floats`);
     if (stateIn && !f32(stateIn, stateSize)) throw new TypeError(`stateIn must be a Float32Array of ${stateSize} floats`);
     if (logitsOut && !f32(logitsOut, nVocab)) throw new TypeError(`logitsOut must be a Float32Array of ${nVocab} floats`);
-    // Into a copy first: a failed call leaves stateOut as it was, as the synchronous one does.
-    const out = { state: new Float32Array(stateSize) };
+    const out = { state: stateOut };
     if (logitsOut) out.logits = logitsOut;
-    await c.shared.native.eval(ids(), stateIn || null, Boolean(logitsOut), out);
-    stateOut.set(out.state);
+    await c.shared.native.eval(ids(nVocab), stateIn || null, Boolean(logitsOut), out);
     return true;
   } catch (err) {
     report(fn, err);

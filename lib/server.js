@@ -10,8 +10,8 @@ const http = require('http');
 const crypto = require('crypto');
 const path = require('path');
 const { normalizeCompletionOptions } = require('./completion-options');
+const { TURN_SEPARATOR, messageLine, replyStops } = require('./cli-conversation');
 
-const TURN_SEPARATOR = '\n\n';
 const MAX_STOPS = 16;
 const MAX_CHOICES = 16;
 
@@ -27,11 +27,6 @@ class ApiError extends Error {
 }
 
 const bad = (message, param = null, code = null) => new ApiError(400, message, { param, code });
-
-/** RWKV chat models read "\n\n" as the end of a message, so a message never contains one. */
-function cleanMessage(text) {
-  return text.replace(/\r\n/g, '\n').replace(/\n{2,}/g, '\n').trim();
-}
 
 /** A message's text: a string, or OpenAI's array of content parts (text parts only). */
 function messageText(content, param) {
@@ -54,12 +49,12 @@ function chatPrompt(messages, { userName = 'User', assistantName = 'Assistant', 
   if (!Array.isArray(messages) || messages.length === 0) throw bad('messages must be a non-empty array', 'messages');
   const names = { system: 'System', developer: 'System', user: userName, assistant: assistantName };
   const turns = [];
-  if (systemPrompt && !messages.some((m) => m && (m.role === 'system' || m.role === 'developer'))) turns.push(`System: ${cleanMessage(systemPrompt)}`);
+  if (systemPrompt && !messages.some((m) => m && (m.role === 'system' || m.role === 'developer'))) turns.push(messageLine('System', systemPrompt));
   messages.forEach((m, i) => {
     if (m === null || typeof m !== 'object') throw bad(`messages[${i}] must be an object {role, content}`, `messages[${i}]`);
     const name = Object.prototype.hasOwnProperty.call(names, m.role) ? names[m.role] : null;
     if (!name) throw bad(`messages[${i}].role must be one of system, developer, user, assistant (got ${JSON.stringify(m.role)}); tool calls are not supported`, `messages[${i}].role`);
-    turns.push(`${name}: ${cleanMessage(messageText(m.content, `messages[${i}].content`))}`);
+    turns.push(messageLine(name, messageText(m.content, `messages[${i}].content`)));
   });
   return `${turns.join(TURN_SEPARATOR)}${TURN_SEPARATOR}${assistantName}:`;
 }
@@ -296,7 +291,7 @@ function createServer(model, options = {}) {
     const n = integerIn(body, 'n', 1, MAX_CHOICES, 1);
     const sampling = samplingOptions(body, chatMaxTokens);
     // The end of the assistant's message: a blank line (the template's separator) or the user's cue.
-    sampling.stop = [`${TURN_SEPARATOR}${template.userName}:`, TURN_SEPARATOR, ...(sampling.stop || [])];
+    sampling.stop = [...replyStops(template.userName), ...(sampling.stop || [])];
     checkOptions(model, { ...sampling, prompt });
     const id = `chatcmpl-${crypto.randomBytes(12).toString('hex')}`;
     const head = () => ({ id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: modelName, system_fingerprint: fingerprint });
