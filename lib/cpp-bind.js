@@ -1,8 +1,9 @@
 'use strict';
 // RWKV-cpp-node's low-level binding, `RWKV.cpp_bind`: rwkv.cpp's C API under its own names, served by
-// this engine. As there (koffi), every function is synchronous, also callable as `fn.async(...args,
-// (err, result) => {})`, and `cpp_bind.promises` holds promise versions. A context is an opaque object
-// to pass back; failures return null or false and print the reason to stderr, as rwkv.cpp does.
+// this engine. As there, `RWKV.cpp_bind` is the promise variant (rwkv_get_n_vocab left synchronous);
+// `cpp_bind.sync` has the synchronous functions, each also callable as koffi's `fn.async(...args,
+// (err, result) => {})`. A context is an opaque object to pass back; failures return null or false and
+// print the reason to stderr, as rwkv.cpp does.
 //
 // What differs, by design: any rwkv.cpp file version this engine reads loads (RWKV v4 to v7; FP32, FP16,
 // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0); a clone shares its parent's weights and its calls run one at a time on

@@ -494,18 +494,6 @@ void load_batch(Job jb, uint rb, uint last, uint k0, uint units, uint L, out uve
 #endif
 }
 
-// The batch after (rb, k0): the row block's next L * U units, or the next row block's first ones.
-void next_batch(uint rb, uint k0, uint units, uint L, uint rows_step, out uint nrb, out uint nk0) {
-  nrb = rb, nk0 = k0 + L * U;
-  if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
-}
-
-#ifdef PERSISTENT
-// An op whose input is a LayerNorm computed by each workgroup (ln_prologue), rather than a GroupNorm
-// (gn_stage, ln_flags 4) or a plain input.
-bool has_ln_prologue() { return pc.ln_C != 0u && (pc.ln_flags & 4u) == 0u; }
-#endif
-
 // preloaded: this subgroup's first batch is already in wb (the persistent step loads it before its
 // grid barrier). Each batch's successor is loaded before the batch is used (two batches in flight per
 // lane).
@@ -518,10 +506,10 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   if (!preloaded && first < row_end) load_batch(jb, first, last, 0u, units, L, wb, sb);  // streams during the norm
 #ifdef PERSISTENT
   barrier();  // the previous task's reads of sh_x4 are done
-  if (has_ln_prologue()) {
-    ln_prologue(jb, wg, units * 4u * xpu);
-  } else if ((pc.ln_flags & 4u) != 0u) {
+  if ((pc.ln_flags & 4u) != 0u) {
     gn_stage(jb);
+  } else if (pc.ln_C != 0u) {
+    ln_prologue(jb, wg, units * 4u * xpu);
   } else {  // a plain op: its input staged once (coherent reads), then read from shared memory
     Vec4s x4 = Vec4s(jb.x);
     for (uint i = gl_LocalInvocationID.x; i < units * xpu; i += gl_WorkGroupSize.x) sh_x4[i] = x4.v[i];
@@ -537,12 +525,9 @@ void blocked_rows(Job jb, uint wg, uint row0, uint row_end, uint units, bool pre
   for (uint r = 0u; r < RB; ++r) acc[r] = 0.0;
   uint rb = first, k0 = 0u;
   while (rb < row_end) {
-    uint nrb, nk0;
-    next_batch(rb, k0, units, L, rows_step, nrb, nk0);
-    // The successor batch, declared here: declared outside the loop (and loaded ahead of it for a read-ahead
-    // flag), it stayed live across the loop's back edge, and step7_f16, at 245 of 255 registers before,
-    // decoded 1.5B FP16 in 2.36 ms a token instead of 1.53 (H100).
-    uvec4 wn[MAX_LOADS];
+    uint nrb = rb, nk0 = k0 + L * U;  // the batch after: the row block's next units, or the next block's first
+    if (nk0 >= units) nk0 = 0u, nrb = rb + rows_step;
+    uvec4 wn[MAX_LOADS];  // the successor batch, live only within an iteration (the step is at 245 of 255 registers)
     SbWord sn[SB_N];
     if (nrb < row_end) load_batch(jb, nrb, last, nk0, units, L, wn, sn);
 #ifdef NIBBLE_JOBS
