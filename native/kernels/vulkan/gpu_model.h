@@ -50,9 +50,9 @@ struct GpuOptions {
   // workgroups up), 0 none; as many as the step has: both groups are all of them, one after the other
   // (tests on one workgroup).
   int persistent_side_workgroups = -1;
-  // The step's variants (persistent_step.h kStep* flags: what it reads before its grid barriers, and how
-  // Q8_0 jobs multiply): -1 as RWKV_VK_STEP_FLAGS says (default kStepQ8Int: 8-bit activations for Q8_0 jobs,
-  // as the CPU; the read-ahead flags off until an H100 has timed them; BENCHMARKS.md).
+  // The step's variants (persistent_step.h kStep* flags: no weight preload before the grid barriers, for
+  // measurements; how Q8_0 jobs multiply): -1 as RWKV_VK_STEP_FLAGS says (default kStepQ8Int: 8-bit
+  // activations for Q8_0 jobs, as the CPU).
   int persistent_flags = -1;
   // The device's integer dot products for quantized products (Device::create's int_dot): -1 as
   // RWKV_VK_INT_DOT says (default: where the driver calls them accelerated), 0 never, 1 wherever it has them.
